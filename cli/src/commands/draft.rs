@@ -1,0 +1,434 @@
+//! `clout draft …`, `clout posted` and `clout skip`.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use clap::{Args, Subcommand};
+use clout_proto::v1;
+
+use super::Ctx;
+use crate::call;
+use crate::render::{self, BOLD, CYAN, DIM, GREEN, Table, YELLOW};
+use crate::when;
+
+/// Largest text accepted, as in cloutd.
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+#[derive(Subcommand, Debug)]
+pub enum DraftCmd {
+    /// Add a draft; optionally schedule it with --at
+    #[command(visible_alias = "new")]
+    Add(AddArgs),
+    /// List drafts, optionally only those in some states
+    #[command(visible_alias = "ls")]
+    List {
+        /// Only drafts in this state (repeatable): draft, scheduled, due, published, skipped
+        #[arg(long, short, value_parser = ["draft", "scheduled", "due", "published", "skipped"])]
+        state: Vec<String>,
+    },
+    /// Show one draft in full
+    Show { id: i64 },
+    /// Change a draft's text, title, tags or platforms
+    Edit(EditArgs),
+    /// Delete a draft
+    #[command(visible_alias = "delete")]
+    Rm { id: i64 },
+    /// Schedule a draft for a time
+    Schedule {
+        id: i64,
+        /// When: `tomorrow 9am`, `fri 17:30`, `in 2h`, `2026-12-01 09:00`, RFC 3339
+        #[arg(long, value_name = "WHEN")]
+        at: String,
+    },
+    /// Take a draft off the schedule (it stays a draft)
+    Unschedule { id: i64 },
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// The text; `-` reads stdin; omit it on a terminal to write it in $EDITOR
+    text: Option<OsString>,
+    /// A short title for lists
+    #[arg(long)]
+    title: Option<String>,
+    /// Where it will go, e.g. mastodon, bluesky, linkedin (repeatable)
+    #[arg(long, short)]
+    platform: Vec<String>,
+    /// A tag (repeatable)
+    #[arg(long, short)]
+    tag: Vec<String>,
+    /// Schedule it: `tomorrow 9am`, `fri 17:30`, `in 2h`, `2026-12-01 09:00`, RFC 3339
+    #[arg(long, value_name = "WHEN")]
+    at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    id: i64,
+    /// New text; `-` reads stdin. With no change given, opens $EDITOR on the text.
+    #[arg(long)]
+    text: Option<OsString>,
+    /// New title
+    #[arg(long)]
+    title: Option<String>,
+    /// Replace the platforms (repeatable)
+    #[arg(long, short)]
+    platform: Vec<String>,
+    /// Replace the tags (repeatable)
+    #[arg(long, short)]
+    tag: Vec<String>,
+    /// Remove every tag
+    #[arg(long, conflicts_with = "tag")]
+    clear_tags: bool,
+}
+
+pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
+    match cmd {
+        DraftCmd::Add(a) => add(ctx, a).await,
+        DraftCmd::List { state } => list(ctx, state).await,
+        DraftCmd::Show { id } => {
+            let cl = ctx.client().await?;
+            let d = call!(cl, drafts, get_draft, v1::GetDraftRequest { id })?;
+            show(ctx, &d);
+            Ok(())
+        }
+        DraftCmd::Edit(e) => edit(ctx, e).await,
+        DraftCmd::Rm { id } => {
+            let cl = ctx.client().await?;
+            call!(cl, drafts, delete_draft, v1::DeleteDraftRequest { id })?;
+            if ctx.json {
+                render::print_json(&serde_json::json!({ "id": id, "deleted": true }));
+            } else {
+                println!("Deleted draft {id}");
+            }
+            Ok(())
+        }
+        DraftCmd::Schedule { id, at } => {
+            let at = parse_when(ctx, &at)?;
+            let cl = ctx.client().await?;
+            let d = call!(
+                cl,
+                drafts,
+                schedule_draft,
+                v1::ScheduleDraftRequest {
+                    id,
+                    at: Some(clout_proto::ts(at))
+                }
+            )?;
+            done(ctx, &d, "Scheduled");
+            Ok(())
+        }
+        DraftCmd::Unschedule { id } => {
+            let cl = ctx.client().await?;
+            let d = call!(
+                cl,
+                drafts,
+                unschedule_draft,
+                v1::UnscheduleDraftRequest { id }
+            )?;
+            done(ctx, &d, "Unscheduled");
+            Ok(())
+        }
+    }
+}
+
+pub async fn posted(ctx: &Ctx, id: i64, url: Option<String>) -> Result<()> {
+    let cl = ctx.client().await?;
+    let d = call!(
+        cl,
+        drafts,
+        mark_published,
+        v1::MarkPublishedRequest {
+            id,
+            url: url.unwrap_or_default()
+        }
+    )?;
+    done(ctx, &d, "Marked as published:");
+    Ok(())
+}
+
+pub async fn skip(ctx: &Ctx, id: i64) -> Result<()> {
+    let cl = ctx.client().await?;
+    let d = call!(cl, drafts, skip_draft, v1::SkipDraftRequest { id })?;
+    done(ctx, &d, "Skipped");
+    Ok(())
+}
+
+fn parse_when(ctx: &Ctx, phrase: &str) -> Result<chrono::DateTime<Utc>> {
+    Ok(when::parse_when(phrase, Utc::now(), ctx.tz)?)
+}
+
+async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
+    // Read and check everything before contacting the daemon.
+    let at = a.at.as_deref().map(|w| parse_when(ctx, w)).transpose()?;
+    let text = match a.text {
+        Some(t) if t == "-" => read_stdin()?,
+        Some(t) => os_text(t)?,
+        None => {
+            if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+                bail!("no text given: pass it as an argument, or `-` to read it from stdin");
+            }
+            edit_text("")?
+        }
+    };
+    check_text(&text)?;
+    let cl = ctx.client().await?;
+    let d = call!(
+        cl,
+        drafts,
+        add_draft,
+        v1::AddDraftRequest {
+            text,
+            title: a.title.unwrap_or_default(),
+            platforms: a.platform,
+            tags: a.tag,
+            at: at.map(clout_proto::ts),
+        }
+    )?;
+    done(ctx, &d, "Added");
+    Ok(())
+}
+
+async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
+    let cl = ctx.client().await?;
+    let nothing = e.text.is_none()
+        && e.title.is_none()
+        && e.platform.is_empty()
+        && e.tag.is_empty()
+        && !e.clear_tags;
+    let text = match e.text {
+        Some(t) if t == "-" => Some(read_stdin()?),
+        Some(t) => Some(os_text(t)?),
+        None if nothing => {
+            if !std::io::stdin().is_terminal() {
+                bail!("nothing to change: give --text, --title, --tag, --platform or --clear-tags");
+            }
+            let cur = call!(cl, drafts, get_draft, v1::GetDraftRequest { id: e.id })?;
+            let new = edit_text(&cur.text)?;
+            if new == cur.text {
+                println!("No change to draft {}", e.id);
+                return Ok(());
+            }
+            Some(new)
+        }
+        None => None,
+    };
+    if let Some(t) = &text {
+        check_text(t)?;
+    }
+    let d = call!(
+        cl,
+        drafts,
+        update_draft,
+        v1::UpdateDraftRequest {
+            id: e.id,
+            text,
+            title: e.title,
+            replace_platforms: !e.platform.is_empty(),
+            platforms: e.platform,
+            replace_tags: !e.tag.is_empty() || e.clear_tags,
+            tags: e.tag,
+        }
+    )?;
+    done(ctx, &d, "Updated");
+    Ok(())
+}
+
+async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
+    let states = states
+        .iter()
+        .map(|s| match s.as_str() {
+            "draft" => v1::DraftState::Draft as i32,
+            "scheduled" => v1::DraftState::Scheduled as i32,
+            "due" => v1::DraftState::Due as i32,
+            "published" => v1::DraftState::Published as i32,
+            _ => v1::DraftState::Skipped as i32,
+        })
+        .collect();
+    let cl = ctx.client().await?;
+    let r = call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states })?;
+    if ctx.json {
+        render::print_json(&serde_json::Value::Array(
+            r.drafts.iter().map(render::draft_json).collect(),
+        ));
+        return Ok(());
+    }
+    if r.drafts.is_empty() {
+        println!("No drafts. Add one with: clout draft add \"…\"");
+        return Ok(());
+    }
+    let mut t = Table::new(vec!["ID", "STATE", "WHEN", "TAGS", "TITLE"]);
+    for d in &r.drafts {
+        let state = render::state_name(d.state);
+        let style = match state {
+            "due" => YELLOW,
+            "scheduled" => CYAN,
+            "published" => GREEN,
+            "skipped" => DIM,
+            _ => anstyle::Style::new(),
+        };
+        let when = render::time(&d.scheduled_at)
+            .map(|t| render::local(t, ctx.tz))
+            .unwrap_or_default();
+        t.row(vec![
+            (d.id.to_string(), BOLD),
+            (state.to_string(), style),
+            (when, anstyle::Style::new()),
+            (
+                d.tags
+                    .iter()
+                    .map(|t| format!("#{t}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                DIM,
+            ),
+            (render::label(&d.title, &d.text, 50), anstyle::Style::new()),
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
+fn show(ctx: &Ctx, d: &v1::Draft) {
+    if ctx.json {
+        render::print_json(&render::draft_json(d));
+        return;
+    }
+    use std::io::Write;
+    let mut out = anstream::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{BOLD}Draft {}{BOLD:#}  {}",
+        d.id,
+        render::state_name(d.state)
+    );
+    if !d.title.is_empty() {
+        let _ = writeln!(out, "Title:     {}", d.title);
+    }
+    if let Some(t) = render::time(&d.scheduled_at) {
+        let _ = writeln!(
+            out,
+            "Due:       {} ({})",
+            render::local(t, ctx.tz),
+            render::relative(t)
+        );
+    }
+    if let Some(t) = render::time(&d.fired_at) {
+        let late = if d.late { " (late)" } else { "" };
+        let _ = writeln!(out, "Nudged:    {}{late}", render::local(t, ctx.tz));
+    }
+    if let Some(t) = render::time(&d.published_at) {
+        let _ = writeln!(
+            out,
+            "Published: {} {}",
+            render::local(t, ctx.tz),
+            d.published_url
+        );
+    }
+    if !d.platforms.is_empty() {
+        let _ = writeln!(out, "Platforms: {}", d.platforms.join(", "));
+    }
+    if !d.tags.is_empty() {
+        let _ = writeln!(
+            out,
+            "Tags:      {}",
+            d.tags
+                .iter()
+                .map(|t| format!("#{t}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", d.text);
+}
+
+/// Prints the outcome of a change: a sentence, or the draft as JSON.
+fn done(ctx: &Ctx, d: &v1::Draft, verb: &str) {
+    if ctx.json {
+        render::print_json(&render::draft_json(d));
+        return;
+    }
+    let label = render::label(&d.title, &d.text, 40);
+    match render::time(&d.scheduled_at).filter(|_| d.state == v1::DraftState::Scheduled as i32) {
+        Some(t) => anstream::println!(
+            "{verb} draft {BOLD}{}{BOLD:#} \u{201c}{label}\u{201d}, due {} ({})",
+            d.id,
+            render::local(t, ctx.tz),
+            render::relative(t)
+        ),
+        None => anstream::println!(
+            "{verb} draft {BOLD}{}{BOLD:#} \u{201c}{label}\u{201d}",
+            d.id
+        ),
+    }
+}
+
+fn os_text(t: OsString) -> Result<String> {
+    t.into_string()
+        .map_err(|_| anyhow::anyhow!("the text is not valid UTF-8; save it as UTF-8 and try again"))
+}
+
+fn read_stdin() -> Result<String> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(MAX_TEXT_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .context("cannot read the text from stdin")?;
+    if buf.len() > MAX_TEXT_BYTES {
+        bail!("the text on stdin is over {MAX_TEXT_BYTES} bytes (64 KiB); shorten it");
+    }
+    let text = String::from_utf8(buf).map_err(|_| {
+        anyhow::anyhow!("the text on stdin is not valid UTF-8; save it as UTF-8 and try again")
+    })?;
+    Ok(text.trim_end_matches('\n').to_string())
+}
+
+fn check_text(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        bail!("the text is empty: write something to post");
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        bail!(
+            "the text is {} bytes; the limit is {MAX_TEXT_BYTES} bytes (64 KiB)",
+            text.len()
+        );
+    }
+    Ok(())
+}
+
+/// Opens $VISUAL or $EDITOR (else vi) on `initial` and returns what was saved.
+fn edit_text(initial: &str) -> Result<String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| {
+            std::env::var("EDITOR")
+                .ok()
+                .filter(|e| !e.trim().is_empty())
+        })
+        .unwrap_or_else(|| "vi".into());
+    let file = tempfile::Builder::new()
+        .prefix("clout-draft-")
+        .suffix(".md")
+        .tempfile()?;
+    std::fs::write(file.path(), initial)?;
+    let mut parts = editor.split_whitespace();
+    let program = parts.next().unwrap_or("vi");
+    let status = std::process::Command::new(program)
+        .args(parts)
+        .arg(file.path())
+        .status()
+        .with_context(|| {
+            format!("cannot start the editor `{editor}`; set EDITOR to an installed editor")
+        })?;
+    if !status.success() {
+        bail!("the editor `{editor}` failed ({status}); nothing was saved");
+    }
+    let bytes = std::fs::read(file.path())?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("the edited text is not valid UTF-8"))?;
+    Ok(text.trim_end_matches('\n').to_string())
+}

@@ -1,0 +1,129 @@
+//! `clout watch` and `clout nudges`: the nudge log, live and past.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+use clout_proto::v1;
+
+use super::Ctx;
+use crate::call;
+use crate::client::Client;
+use crate::render::{self, BOLD, DIM, YELLOW};
+
+fn print_nudge(ctx: &Ctx, n: &v1::Nudge) {
+    if ctx.json {
+        render::print_json(&render::nudge_json(n));
+        return;
+    }
+    let when = render::time(&n.fired_at)
+        .map(|t| {
+            t.with_timezone(&ctx.tz)
+                .format("%a %d %b %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let about = n
+        .draft_id
+        .map(|d| format!("  (draft {d})"))
+        .unwrap_or_default();
+    let style = if n.late { YELLOW } else { BOLD };
+    let mut out = anstream::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{DIM}{when}  #{}{DIM:#}  {style}{}{style:#}{DIM}{about}{DIM:#}",
+        n.id, n.message
+    );
+    let _ = out.flush();
+}
+
+/// Streams nudges as they fire. When cloutd goes away, reconnects and
+/// resumes after the last nudge printed, so nothing is missed.
+pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<()> {
+    let mut cl = ctx.client().await?;
+    let mut cursor = match after {
+        Some(id) => id,
+        // Start at the current end of the log; later reconnects resume from here.
+        None => call!(
+            cl,
+            nudges,
+            list_nudges,
+            v1::ListNudgesRequest {
+                limit: 1,
+                all: false
+            }
+        )?
+        .nudges
+        .last()
+        .map(|n| n.id)
+        .unwrap_or(0),
+    };
+    let mut printed = 0u64;
+    if count == Some(0) {
+        return Ok(());
+    }
+    if !ctx.json {
+        eprintln!(
+            "Watching nudges from cloutd at {} (Ctrl-C to stop)…",
+            ctx.socket.display()
+        );
+    }
+    loop {
+        // No deadline: a watch lasts as long as the user wants it.
+        let stream = cl
+            .nudges()
+            .watch(v1::WatchRequest {
+                after_id: Some(cursor),
+            })
+            .await;
+        if let Ok(resp) = stream {
+            let mut stream = resp.into_inner();
+            while let Ok(Some(n)) = stream.message().await {
+                cursor = n.id;
+                print_nudge(ctx, &n);
+                printed += 1;
+                if count.is_some_and(|c| printed >= c) {
+                    return Ok(());
+                }
+            }
+        }
+        eprintln!("Lost cloutd at {}; reconnecting…", ctx.socket.display());
+        cl = reconnect(ctx).await;
+        eprintln!("Reconnected; resuming after nudge {cursor}.");
+    }
+}
+
+async fn reconnect(ctx: &Ctx) -> Client {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        if let Ok(cl) = Client::connect(&ctx.socket).await {
+            return cl;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+pub async fn list(ctx: &Ctx, all: bool, limit: u32) -> Result<()> {
+    let cl = ctx.client().await?;
+    let r = call!(
+        cl,
+        nudges,
+        list_nudges,
+        v1::ListNudgesRequest { limit, all }
+    )?;
+    if ctx.json {
+        render::print_json(&serde_json::Value::Array(
+            r.nudges.iter().map(render::nudge_json).collect(),
+        ));
+        return Ok(());
+    }
+    if r.nudges.is_empty() {
+        println!("No nudges yet. They appear here when a scheduled item comes due.");
+        return Ok(());
+    }
+    for n in &r.nudges {
+        print_nudge(ctx, n);
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! `clout`: the command line for a social media program run by `cloutd`.
+
+mod client;
+mod commands;
+mod render;
+mod when;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::Ctx;
+
+const AFTER_HELP: &str = "\
+Start the daemon first (`cloutd`), then for example:
+  clout draft add \"Shipping week: what I learned\" --at \"tomorrow 9am\"
+  clout queue
+  clout watch
+
+WHEN phrases: `in 2h`, `tomorrow 9am`, `fri 17:30`, `2026-12-01 09:00`, RFC 3339.";
+
+/// clout: keep the rhythm of your social media program.
+///
+/// Drafts posts, queues them for a time and shows the nudges that cloutd
+/// fires when they come due.
+#[derive(Parser, Debug)]
+#[command(name = "clout", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// cloutd's socket [default: $XDG_RUNTIME_DIR/clout/cloutd.sock]
+    #[arg(long, global = true, env = "CLOUT_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Print JSON instead of text (one object per line for `watch`)
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write, list, edit and schedule drafts
+    #[command(subcommand)]
+    Draft(commands::draft::DraftCmd),
+    /// Record that a draft was published (optionally where)
+    Posted {
+        id: i64,
+        /// Where it was published
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Skip a draft: it will not be posted
+    Skip { id: i64 },
+    /// Show what is coming, in time order
+    Queue(commands::queue::QueueArgs),
+    /// Print nudges as they fire (reconnects and resumes if cloutd restarts)
+    Watch {
+        /// Resume after this nudge id: every later nudge is printed first
+        #[arg(long, value_name = "ID")]
+        after: Option<i64>,
+        /// Stop after this many nudges
+        #[arg(long, short = 'n', value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Show the nudge log
+    Nudges {
+        /// The whole log, oldest first
+        #[arg(long)]
+        all: bool,
+        /// How many of the newest nudges
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show the daemon's version, database, socket and next due item
+    Status,
+    /// Print shell completions: bash, zsh, fish, elvish, powershell
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Man,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Ctx {
+        socket: cli
+            .socket
+            .clone()
+            .unwrap_or_else(clout_proto::default_socket_path),
+        json: cli.json,
+        tz: when::local_tz(),
+    };
+    let result = match cli.command {
+        Command::Completions { shell } => {
+            commands::completions::completions(shell);
+            Ok(())
+        }
+        Command::Man => commands::completions::man(),
+        command => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(dispatch(&ctx, command)),
+            Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A plain sentence, whatever RUST_BACKTRACE says.
+            let style = anstyle::AnsiColor::Red.on_default().bold();
+            anstream::eprintln!("{style}error:{style:#} {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Draft(cmd) => commands::draft::run(ctx, cmd).await,
+        Command::Posted { id, url } => commands::draft::posted(ctx, id, url).await,
+        Command::Skip { id } => commands::draft::skip(ctx, id).await,
+        Command::Queue(a) => commands::queue::run(ctx, a).await,
+        Command::Watch { after, count } => commands::nudges::watch(ctx, after, count).await,
+        Command::Nudges { all, limit } => commands::nudges::list(ctx, all, limit).await,
+        Command::Status => commands::status::run(ctx).await,
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}

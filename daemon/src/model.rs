@@ -1,0 +1,137 @@
+//! Domain types shared by the store, the scheduler and the gRPC layer.
+
+use chrono::{DateTime, Utc};
+
+/// Largest draft text accepted, in bytes.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Largest title accepted, in bytes.
+pub const MAX_TITLE_BYTES: usize = 1024;
+/// Largest tag or platform name accepted, in bytes.
+pub const MAX_LABEL_BYTES: usize = 64;
+/// Most tags or platforms on one draft.
+pub const MAX_LABELS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftState {
+    Draft,
+    Scheduled,
+    Due,
+    Published,
+    Skipped,
+}
+
+impl DraftState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftState::Draft => "draft",
+            DraftState::Scheduled => "scheduled",
+            DraftState::Due => "due",
+            DraftState::Published => "published",
+            DraftState::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DraftState> {
+        Some(match s {
+            "draft" => DraftState::Draft,
+            "scheduled" => DraftState::Scheduled,
+            "due" => DraftState::Due,
+            "published" => DraftState::Published,
+            "skipped" => DraftState::Skipped,
+            _ => return None,
+        })
+    }
+
+    /// Published and skipped drafts are done: they no longer change state.
+    pub fn is_final(self) -> bool {
+        matches!(self, DraftState::Published | DraftState::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub id: i64,
+    pub title: String,
+    pub text: String,
+    pub platforms: Vec<String>,
+    pub tags: Vec<String>,
+    pub state: DraftState,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub late: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    pub published_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Draft {
+    /// A short human label: the title, else the first line of the text.
+    pub fn label(&self) -> String {
+        label(&self.title, &self.text)
+    }
+}
+
+/// The title, else the first line of the text, cut to 60 characters.
+pub fn label(title: &str, text: &str) -> String {
+    let base = if title.trim().is_empty() {
+        text.lines().next().unwrap_or("")
+    } else {
+        title
+    };
+    let base = base.trim();
+    if base.chars().count() > 60 {
+        let cut: String = base.chars().take(59).collect();
+        format!("{cut}…")
+    } else {
+        base.to_string()
+    }
+}
+
+/// What a new draft carries.
+#[derive(Debug, Clone, Default)]
+pub struct NewDraft {
+    pub title: String,
+    pub text: String,
+    pub platforms: Vec<String>,
+    pub tags: Vec<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Changes to a draft; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DraftPatch {
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub platforms: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nudge {
+    pub id: i64,
+    pub kind: String,
+    pub message: String,
+    pub due_at: DateTime<Utc>,
+    pub fired_at: DateTime<Utc>,
+    pub draft_id: Option<i64>,
+    pub late: bool,
+}
+
+/// One upcoming entry on the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueItem {
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    pub id: i64,
+    pub title: String,
+    pub text: String,
+}
+
+pub fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}

@@ -1,0 +1,88 @@
+//! The scheduler: one loop over the one due-index.
+//!
+//! It asks the store for the earliest due time, sleeps until then or until a
+//! write wakes it, and re-reads the wall clock on every wake-up. With nothing
+//! pending it sleeps until woken: idle means no work at all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use crate::Core;
+
+/// Items fired per transaction.
+pub const BATCH: u32 = 500;
+/// Longest single sleep while something is pending. Tokio's timers follow the
+/// monotonic clock, which stops during suspend and ignores wall-clock changes;
+/// waking at least this often bounds how late a suspend can make an item.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        // A write that lands while we look stores a permit here, so it is never missed.
+        let woken = core.wake.notified();
+        match fire_all_due(&core).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::error!(error = %e, "firing due items failed; retrying in {backoff:?}");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        }
+        let next = match core.store.next_due().await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the next due time failed");
+                Some(Utc::now() + chrono::Duration::seconds(1))
+            }
+        };
+        let wait = next.map(|t| {
+            (t - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SLEEP)
+        });
+        if wait == Some(Duration::ZERO) {
+            continue;
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = sleep_opt(wait) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    tracing::debug!("scheduler stopped");
+}
+
+async fn sleep_opt(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Fires every item that is due now, batch after batch.
+async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
+    loop {
+        let fired = core.store.fire_due(Utc::now(), BATCH).await?;
+        if let Some(last) = fired.last() {
+            for n in &fired {
+                tracing::info!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);
+            }
+            core.nudges.send_replace(last.id);
+        }
+        if fired.len() < BATCH as usize {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The gRPC layer: decodes and validates requests, calls the store, wakes the
+//! scheduler after writes, and converts domain types to `clout.v1` messages.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clout_proto::v1;
+use clout_proto::{from_ts, ts};
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::Core;
+use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem};
+
+/// Largest request the daemon decodes. Bigger ones are refused unread.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// How far in the past a requested time may be (clock skew, slow typing).
+const PAST_TOLERANCE_SECS: i64 = 5;
+
+#[derive(Clone)]
+pub struct Api {
+    core: Arc<Core>,
+}
+
+impl Api {
+    pub fn new(core: Arc<Core>) -> Api {
+        Api { core }
+    }
+}
+
+// ---- validation -------------------------------------------------------------
+
+fn invalid(msg: impl Into<String>) -> Status {
+    Status::invalid_argument(msg.into())
+}
+
+fn check_id(id: i64) -> Result<i64, Status> {
+    if id <= 0 {
+        Err(invalid(format!(
+            "invalid id {id}: ids are positive whole numbers"
+        )))
+    } else {
+        Ok(id)
+    }
+}
+
+fn check_text(text: &str) -> Result<String, Status> {
+    if text.trim().is_empty() {
+        return Err(invalid("the text is empty: write something to post"));
+    }
+    if text.len() > model::MAX_TEXT_BYTES {
+        return Err(invalid(format!(
+            "the text is {} bytes; the limit is {} bytes (64 KiB)",
+            text.len(),
+            model::MAX_TEXT_BYTES
+        )));
+    }
+    if text.contains('\0') {
+        return Err(invalid("the text contains a NUL character"));
+    }
+    Ok(text.to_string())
+}
+
+fn check_title(title: &str) -> Result<String, Status> {
+    if title.len() > model::MAX_TITLE_BYTES {
+        return Err(invalid(format!(
+            "the title is longer than {} bytes",
+            model::MAX_TITLE_BYTES
+        )));
+    }
+    if title.contains(['\0', '\n', '\r']) {
+        return Err(invalid("the title must be one line of text"));
+    }
+    Ok(title.trim().to_string())
+}
+
+fn check_labels(what: &str, labels: &[String]) -> Result<Vec<String>, Status> {
+    if labels.len() > model::MAX_LABELS {
+        return Err(invalid(format!(
+            "too many {what}s: at most {}",
+            model::MAX_LABELS
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(labels.len());
+    for l in labels {
+        let l = l.trim().trim_start_matches('#').to_lowercase();
+        if l.is_empty()
+            || l.len() > model::MAX_LABEL_BYTES
+            || l.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(format!(
+                "invalid {what} `{l}`: use a single word of at most {} bytes",
+                model::MAX_LABEL_BYTES
+            )));
+        }
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
+fn check_time(
+    t: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Status> {
+    let t = t.ok_or_else(|| invalid("a time is required"))?;
+    let at = from_ts(t).ok_or_else(|| invalid("the time is out of range"))?;
+    if at < now - chrono::Duration::seconds(PAST_TOLERANCE_SECS) {
+        return Err(invalid(format!(
+            "the time {} is in the past",
+            at.to_rfc3339()
+        )));
+    }
+    if at.timestamp() > 7_258_118_400 {
+        return Err(invalid("the time is after the year 2199"));
+    }
+    Ok(at)
+}
+
+fn state_from_proto(s: i32) -> Result<DraftState, Status> {
+    Ok(match v1::DraftState::try_from(s) {
+        Ok(v1::DraftState::Draft) => DraftState::Draft,
+        Ok(v1::DraftState::Scheduled) => DraftState::Scheduled,
+        Ok(v1::DraftState::Due) => DraftState::Due,
+        Ok(v1::DraftState::Published) => DraftState::Published,
+        Ok(v1::DraftState::Skipped) => DraftState::Skipped,
+        _ => return Err(invalid(format!("unknown draft state {s}"))),
+    })
+}
+
+fn state_to_proto(s: DraftState) -> v1::DraftState {
+    match s {
+        DraftState::Draft => v1::DraftState::Draft,
+        DraftState::Scheduled => v1::DraftState::Scheduled,
+        DraftState::Due => v1::DraftState::Due,
+        DraftState::Published => v1::DraftState::Published,
+        DraftState::Skipped => v1::DraftState::Skipped,
+    }
+}
+
+// ---- conversions ------------------------------------------------------------
+
+impl From<Draft> for v1::Draft {
+    fn from(d: Draft) -> Self {
+        v1::Draft {
+            id: d.id,
+            title: d.title,
+            text: d.text,
+            platforms: d.platforms,
+            tags: d.tags,
+            state: state_to_proto(d.state) as i32,
+            scheduled_at: d.scheduled_at.map(ts),
+            created_at: Some(ts(d.created_at)),
+            updated_at: Some(ts(d.updated_at)),
+            fired_at: d.fired_at.map(ts),
+            published_at: d.published_at.map(ts),
+            published_url: d.published_url,
+            late: d.late,
+        }
+    }
+}
+
+impl From<Nudge> for v1::Nudge {
+    fn from(n: Nudge) -> Self {
+        v1::Nudge {
+            id: n.id,
+            kind: n.kind,
+            message: n.message,
+            due_at: Some(ts(n.due_at)),
+            fired_at: Some(ts(n.fired_at)),
+            draft_id: n.draft_id,
+            late: n.late,
+        }
+    }
+}
+
+impl From<QueueItem> for v1::QueueItem {
+    fn from(q: QueueItem) -> Self {
+        v1::QueueItem {
+            kind: q.kind,
+            due_at: Some(ts(q.due_at)),
+            id: q.id,
+            title: q.title,
+            text: q.text,
+        }
+    }
+}
+
+// ---- drafts -----------------------------------------------------------------
+
+#[tonic::async_trait]
+impl v1::draft_service_server::DraftService for Api {
+    async fn add_draft(
+        &self,
+        req: Request<v1::AddDraftRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let r = req.into_inner();
+        let now = Utc::now();
+        let new = NewDraft {
+            text: check_text(&r.text)?,
+            title: check_title(&r.title)?,
+            platforms: check_labels("platform", &r.platforms)?,
+            tags: check_labels("tag", &r.tags)?,
+            at: r
+                .at
+                .as_ref()
+                .map(|t| check_time(Some(t), now))
+                .transpose()?,
+        };
+        let d = self.core.store.add_draft(&new, now).await?;
+        if new.at.is_some() {
+            self.core.wake.notify_one();
+        }
+        Ok(Response::new(d.into()))
+    }
+
+    async fn get_draft(
+        &self,
+        req: Request<v1::GetDraftRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        Ok(Response::new(self.core.store.get_draft(id).await?.into()))
+    }
+
+    async fn list_drafts(
+        &self,
+        req: Request<v1::ListDraftsRequest>,
+    ) -> Result<Response<v1::ListDraftsResponse>, Status> {
+        let states = req
+            .into_inner()
+            .states
+            .into_iter()
+            .map(state_from_proto)
+            .collect::<Result<Vec<_>, _>>()?;
+        let drafts = self.core.store.list_drafts(&states).await?;
+        Ok(Response::new(v1::ListDraftsResponse {
+            drafts: drafts.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn update_draft(
+        &self,
+        req: Request<v1::UpdateDraftRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let r = req.into_inner();
+        let id = check_id(r.id)?;
+        let patch = DraftPatch {
+            text: r.text.as_deref().map(check_text).transpose()?,
+            title: r.title.as_deref().map(check_title).transpose()?,
+            platforms: r
+                .replace_platforms
+                .then(|| check_labels("platform", &r.platforms))
+                .transpose()?,
+            tags: r
+                .replace_tags
+                .then(|| check_labels("tag", &r.tags))
+                .transpose()?,
+        };
+        Ok(Response::new(
+            self.core
+                .store
+                .update_draft(id, &patch, Utc::now())
+                .await?
+                .into(),
+        ))
+    }
+
+    async fn delete_draft(
+        &self,
+        req: Request<v1::DeleteDraftRequest>,
+    ) -> Result<Response<v1::DeleteDraftResponse>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        self.core.store.delete_draft(id).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(v1::DeleteDraftResponse {}))
+    }
+
+    async fn schedule_draft(
+        &self,
+        req: Request<v1::ScheduleDraftRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let r = req.into_inner();
+        let id = check_id(r.id)?;
+        let now = Utc::now();
+        let at = check_time(r.at.as_ref(), now)?;
+        let d = self.core.store.schedule_draft(id, at, now).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(d.into()))
+    }
+
+    async fn unschedule_draft(
+        &self,
+        req: Request<v1::UnscheduleDraftRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        let d = self.core.store.unschedule_draft(id, Utc::now()).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(d.into()))
+    }
+
+    async fn mark_published(
+        &self,
+        req: Request<v1::MarkPublishedRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let r = req.into_inner();
+        let id = check_id(r.id)?;
+        let url = r.url.trim();
+        if url.len() > 2048 || url.contains(char::is_whitespace) {
+            return Err(invalid("the URL must be one word of at most 2048 bytes"));
+        }
+        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(format!(
+                "the URL `{url}` must start with https:// or http://"
+            )));
+        }
+        let d = self
+            .core
+            .store
+            .finish_draft(id, DraftState::Published, url, Utc::now())
+            .await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(d.into()))
+    }
+
+    async fn skip_draft(
+        &self,
+        req: Request<v1::SkipDraftRequest>,
+    ) -> Result<Response<v1::Draft>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        let d = self
+            .core
+            .store
+            .finish_draft(id, DraftState::Skipped, "", Utc::now())
+            .await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(d.into()))
+    }
+}
+
+// ---- the queue --------------------------------------------------------------
+
+#[tonic::async_trait]
+impl v1::queue_service_server::QueueService for Api {
+    async fn upcoming(
+        &self,
+        req: Request<v1::UpcomingRequest>,
+    ) -> Result<Response<v1::UpcomingResponse>, Status> {
+        let r = req.into_inner();
+        if r.horizon_seconds < 0 {
+            return Err(invalid("horizon_seconds must not be negative"));
+        }
+        let until = (r.horizon_seconds > 0).then(|| {
+            Utc::now() + chrono::Duration::seconds(r.horizon_seconds.min(100 * 365 * 86_400))
+        });
+        let limit = if r.limit == 0 {
+            1000
+        } else {
+            r.limit.min(100_000)
+        };
+        let items = self.core.store.upcoming(until, limit).await?;
+        Ok(Response::new(v1::UpcomingResponse {
+            items: items.into_iter().map(Into::into).collect(),
+        }))
+    }
+}
+
+// ---- nudges -----------------------------------------------------------------
+
+type NudgeStream = Pin<Box<dyn Stream<Item = Result<v1::Nudge, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl v1::nudge_service_server::NudgeService for Api {
+    type WatchStream = NudgeStream;
+
+    async fn watch(
+        &self,
+        req: Request<v1::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let after = req.into_inner().after_id;
+        if after.is_some_and(|a| a < 0) {
+            return Err(invalid("after_id must not be negative"));
+        }
+        let core = self.core.clone();
+        // Subscribe before reading the log, so a nudge fired in between is not missed.
+        let mut fired = core.nudges.subscribe();
+        let mut cursor = match after {
+            Some(id) => id,
+            None => core.store.last_nudge_id().await?,
+        };
+        let mut shutdown = core.shutdown.clone();
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                loop {
+                    let batch = match core.store.nudges_after(cursor, 500).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = tx.send(Err(Status::from(e))).await;
+                            return;
+                        }
+                    };
+                    let full = batch.len() == 500;
+                    for n in batch {
+                        cursor = n.id;
+                        if tx.send(Ok(n.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                tokio::select! {
+                    changed = fired.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn list_nudges(
+        &self,
+        req: Request<v1::ListNudgesRequest>,
+    ) -> Result<Response<v1::ListNudgesResponse>, Status> {
+        let r = req.into_inner();
+        let nudges = if r.all {
+            self.core.store.nudges_after(0, u32::MAX).await?
+        } else {
+            let limit = if r.limit == 0 {
+                50
+            } else {
+                r.limit.min(100_000)
+            };
+            self.core.store.recent_nudges(limit).await?
+        };
+        Ok(Response::new(v1::ListNudgesResponse {
+            nudges: nudges.into_iter().map(Into::into).collect(),
+        }))
+    }
+}
+
+// ---- the daemon -------------------------------------------------------------
+
+#[tonic::async_trait]
+impl v1::daemon_service_server::DaemonService for Api {
+    async fn status(
+        &self,
+        _req: Request<v1::StatusRequest>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        let store = &self.core.store;
+        Ok(Response::new(v1::StatusResponse {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            protocol: clout_proto::PROTOCOL,
+            pid: std::process::id(),
+            started_at: Some(ts(self.core.started_at)),
+            database: store.redacted_url().to_string(),
+            socket: self.core.socket.display().to_string(),
+            next_due_at: store.next_due().await?.map(ts),
+            pending_items: store.pending_count().await?,
+            nudges: store.nudge_count().await?,
+        }))
+    }
+}

@@ -1,0 +1,772 @@
+//! Durable state: SQLite by default, PostgreSQL for a fleet of daemons.
+//!
+//! Every query is written once with `$N` placeholders, which both backends
+//! accept, and runs through [`on_pool!`] or [`in_tx!`] against the concrete
+//! driver. Instants are stored as Unix milliseconds.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms,
+};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// A fired occurrence is "late" when it fires this long after its time.
+pub const LATE_AFTER_MS: i64 = 60_000;
+
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool of either backend.
+macro_rules! on_pool {
+    ($self:expr, |$p:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside a write transaction bound to `$tx` and commits it.
+/// An early return (`?`) from the body rolls the transaction back.
+/// SQLite takes the write lock up front (`BEGIN IMMEDIATE`), so a
+/// read-then-write never fails half-way with SQLITE_BUSY_SNAPSHOT.
+macro_rules! in_tx {
+    ($self:expr, |$tx:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite(p) => {
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Pool::Postgres(p) => {
+                let mut $tx = p.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub struct Store {
+    pool: Pool,
+    redacted_url: String,
+    _lock: Option<File>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DraftRow {
+    id: i64,
+    title: String,
+    body: String,
+    platforms: String,
+    tags: String,
+    state: String,
+    scheduled_at: Option<i64>,
+    fired_at: Option<i64>,
+    late: i64,
+    published_at: Option<i64>,
+    published_url: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl DraftRow {
+    fn into_draft(self) -> Result<Draft> {
+        let state = DraftState::parse(&self.state).ok_or_else(|| {
+            Error::Startup(format!(
+                "draft {} has an unknown state `{}` in the database",
+                self.id, self.state
+            ))
+        })?;
+        Ok(Draft {
+            id: self.id,
+            title: self.title,
+            text: self.body,
+            platforms: serde_json::from_str(&self.platforms).unwrap_or_default(),
+            tags: serde_json::from_str(&self.tags).unwrap_or_default(),
+            state,
+            scheduled_at: self.scheduled_at.map(from_ms),
+            fired_at: self.fired_at.map(from_ms),
+            late: self.late != 0,
+            published_at: self.published_at.map(from_ms),
+            published_url: self.published_url,
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct NudgeRow {
+    id: i64,
+    kind: String,
+    message: String,
+    due_at: i64,
+    fired_at: i64,
+    draft_id: Option<i64>,
+    late: i64,
+}
+
+impl From<NudgeRow> for Nudge {
+    fn from(r: NudgeRow) -> Self {
+        Nudge {
+            id: r.id,
+            kind: r.kind,
+            message: r.message,
+            due_at: from_ms(r.due_at),
+            fired_at: from_ms(r.fired_at),
+            draft_id: r.draft_id,
+            late: r.late != 0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    id: i64,
+    kind: String,
+    ref_id: i64,
+    due_at: i64,
+}
+
+const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
+     published_at, published_url, created_at, updated_at";
+const SELECT_DRAFT: &str = "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
+     published_at, published_url, created_at, updated_at FROM drafts WHERE id = $1";
+
+/// Removes the password from a database URL for display.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{userinfo}@{host}{tail}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The file behind a `sqlite:` URL, if it names one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// Takes an exclusive lock on `path` (created if missing) and writes `owner`
+/// into it. When another process holds it, returns what that process wrote.
+pub fn lock_file(path: &Path, owner: &str) -> std::result::Result<File, String> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = file.write_all(owner.as_bytes());
+            let _ = file.flush();
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(path).unwrap_or_default();
+            let holder = holder.trim();
+            Err(if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                holder.to_string()
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Fires one due row inside the caller's transaction. Returns the nudge
+/// written, or `None` when the row's item no longer exists.
+macro_rules! fire_one {
+    ($tx:expr, $row:expr, $now_ms:expr) => {{
+        let row: DueRow = $row;
+        let now_ms: i64 = $now_ms;
+        let late = now_ms - row.due_at > LATE_AFTER_MS;
+        let mut nudge = None;
+        if row.kind == "post" {
+            let title: Option<(String, String)> = sqlx::query_as("SELECT title, body FROM drafts WHERE id = $1")
+                .bind(row.ref_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if let Some((title, body)) = title {
+                sqlx::query("UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3")
+                    .bind(now_ms)
+                    .bind(i64::from(late))
+                    .bind(row.ref_id)
+                    .execute(&mut *$tx)
+                    .await?;
+                let message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
+                let key = format!("post:{}:{}", row.ref_id, row.due_at);
+                let id: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO nudges (kind, message, due_at, fired_at, draft_id, late, item_key) \
+                     VALUES ('post_due', $1, $2, $3, $4, $5, $6) ON CONFLICT (item_key) DO NOTHING RETURNING id",
+                )
+                .bind(&message)
+                .bind(row.due_at)
+                .bind(now_ms)
+                .bind(row.ref_id)
+                .bind(i64::from(late))
+                .bind(&key)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                if let Some((id,)) = id {
+                    nudge = Some(Nudge {
+                        id,
+                        kind: "post_due".into(),
+                        message,
+                        due_at: from_ms(row.due_at),
+                        fired_at: from_ms(now_ms),
+                        draft_id: Some(row.ref_id),
+                        late,
+                    });
+                }
+            }
+        }
+        sqlx::query("DELETE FROM schedule WHERE id = $1").bind(row.id).execute(&mut *$tx).await?;
+        nudge
+    }};
+}
+
+/// Loads a draft inside a transaction, or fails with NotFound.
+macro_rules! draft_in {
+    ($tx:expr, $id:expr) => {{
+        let id: i64 = $id;
+        let row: Option<DraftRow> = sqlx::query_as(SELECT_DRAFT)
+            .bind(id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        row.ok_or(Error::NotFound { what: "draft", id })?
+            .into_draft()?
+    }};
+}
+
+impl Store {
+    /// Opens (creating and migrating when needed) the database at `url`.
+    /// `owner` describes this daemon in the lock file that keeps a second
+    /// daemon off the same SQLite database; `None` skips the lock (tests and tools).
+    pub async fn open(url: &str, owner: Option<&str>) -> Result<Store> {
+        let redacted_url = redact_url(url);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::Startup(format!("invalid database URL {redacted_url}: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .map_err(|e| Error::Startup(format!("cannot connect to {redacted_url}: {e}")))?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            return Ok(Store {
+                pool: Pool::Postgres(pool),
+                redacted_url,
+                _lock: None,
+            });
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(Error::Startup(format!(
+                "unsupported database URL {redacted_url}: use sqlite://PATH or postgres://USER@HOST/DB"
+            )));
+        }
+        let mut lock = None;
+        if let Some(path) = sqlite_path(url) {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    action: "cannot create the data directory",
+                    path: dir.into(),
+                    source,
+                })?;
+            }
+            if let Some(owner) = owner {
+                let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+                lock = Some(lock_file(&lock_path, owner).map_err(|holder| {
+                    Error::Startup(format!(
+                        "the database {} is in use by another cloutd ({holder}); stop it first or pass another --database-url",
+                        path.display()
+                    ))
+                })?);
+            }
+        }
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Startup(format!("invalid database URL {redacted_url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged draft survives a power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::Startup(open_hint(&redacted_url, &e)))?;
+        SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| Error::Startup(format!(
+            "cannot prepare the database {redacted_url}: {e}. If the file is damaged, move it aside (cloutd will create a new one) or restore a backup"
+        )))?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+            redacted_url,
+            _lock: lock,
+        })
+    }
+
+    pub fn redacted_url(&self) -> &str {
+        &self.redacted_url
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+
+    // ---- drafts ------------------------------------------------------------
+
+    pub async fn add_draft(&self, d: &NewDraft, now: DateTime<Utc>) -> Result<Draft> {
+        let now_ms = to_ms(now);
+        let state = if d.at.is_some() {
+            DraftState::Scheduled
+        } else {
+            DraftState::Draft
+        };
+        let at = d.at.map(to_ms);
+        let id: i64 = in_tx!(self, |tx| {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            )
+            .bind(&d.title)
+            .bind(&d.text)
+            .bind(json_list(&d.platforms))
+            .bind(json_list(&d.tags))
+            .bind(state.as_str())
+            .bind(at)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(at) = at {
+                sqlx::query("INSERT INTO schedule (kind, ref_id, due_at) VALUES ('post', $1, $2)")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            id
+        });
+        self.get_draft(id).await
+    }
+
+    pub async fn get_draft(&self, id: i64) -> Result<Draft> {
+        let row: Option<DraftRow> = on_pool!(self, |p| sqlx::query_as(SELECT_DRAFT)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?;
+        row.ok_or(Error::NotFound { what: "draft", id })?
+            .into_draft()
+    }
+
+    pub async fn list_drafts(&self, states: &[DraftState]) -> Result<Vec<Draft>> {
+        let rows: Vec<DraftRow> = if states.is_empty() {
+            on_pool!(self, |p| sqlx::query_as(
+                "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
+                 published_at, published_url, created_at, updated_at FROM drafts ORDER BY id"
+            )
+            .fetch_all(p)
+            .await)?
+        } else {
+            let marks: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {DRAFT_COLUMNS} FROM drafts WHERE state IN ({}) ORDER BY id",
+                marks.join(", ")
+            );
+            on_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for s in states {
+                    q = q.bind(s.as_str());
+                }
+                q.fetch_all(p).await
+            })?
+        };
+        rows.into_iter().map(DraftRow::into_draft).collect()
+    }
+
+    pub async fn update_draft(
+        &self,
+        id: i64,
+        patch: &DraftPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Draft> {
+        in_tx!(self, |tx| {
+            let cur = draft_in!(tx, id);
+            if cur.state == DraftState::Published {
+                return Err(Error::FailedPrecondition(format!(
+                    "draft {id} is already published; add a new draft instead"
+                )));
+            }
+            let title = patch.title.as_ref().unwrap_or(&cur.title);
+            let text = patch.text.as_ref().unwrap_or(&cur.text);
+            let platforms = patch.platforms.as_ref().unwrap_or(&cur.platforms);
+            let tags = patch.tags.as_ref().unwrap_or(&cur.tags);
+            sqlx::query("UPDATE drafts SET title = $1, body = $2, platforms = $3, tags = $4, updated_at = $5 WHERE id = $6")
+                .bind(title)
+                .bind(text)
+                .bind(json_list(platforms))
+                .bind(json_list(tags))
+                .bind(to_ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.get_draft(id).await
+    }
+
+    pub async fn delete_draft(&self, id: i64) -> Result<()> {
+        in_tx!(self, |tx| {
+            let done = sqlx::query("DELETE FROM drafts WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(Error::NotFound { what: "draft", id });
+            }
+            sqlx::query("DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn schedule_draft(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Draft> {
+        in_tx!(self, |tx| {
+            let cur = draft_in!(tx, id);
+            if cur.state.is_final() {
+                return Err(Error::FailedPrecondition(format!(
+                    "draft {id} is {}; only drafts that are not published or skipped can be scheduled",
+                    cur.state.as_str()
+                )));
+            }
+            sqlx::query(
+                "UPDATE drafts SET state = 'scheduled', scheduled_at = $1, fired_at = NULL, late = 0, updated_at = $2 WHERE id = $3",
+            )
+            .bind(to_ms(at))
+            .bind(to_ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO schedule (kind, ref_id, due_at) VALUES ('post', $1, $2) \
+                 ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL",
+            )
+            .bind(id)
+            .bind(to_ms(at))
+            .execute(&mut *tx)
+            .await?;
+        });
+        self.get_draft(id).await
+    }
+
+    pub async fn unschedule_draft(&self, id: i64, now: DateTime<Utc>) -> Result<Draft> {
+        in_tx!(self, |tx| {
+            let cur = draft_in!(tx, id);
+            if cur.state != DraftState::Scheduled {
+                return Err(Error::FailedPrecondition(format!(
+                    "draft {id} is {}, not scheduled",
+                    cur.state.as_str()
+                )));
+            }
+            sqlx::query("UPDATE drafts SET state = 'draft', scheduled_at = NULL, updated_at = $1 WHERE id = $2")
+                .bind(to_ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.get_draft(id).await
+    }
+
+    /// Moves a draft to a final state (published or skipped) and drops its schedule row.
+    pub async fn finish_draft(
+        &self,
+        id: i64,
+        state: DraftState,
+        url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Draft> {
+        in_tx!(self, |tx| {
+            let cur = draft_in!(tx, id);
+            if cur.state.is_final() {
+                return Err(Error::FailedPrecondition(format!(
+                    "draft {id} is already {}",
+                    cur.state.as_str()
+                )));
+            }
+            let published_at = (state == DraftState::Published).then(|| to_ms(now));
+            sqlx::query("UPDATE drafts SET state = $1, published_at = $2, published_url = $3, updated_at = $4 WHERE id = $5")
+                .bind(state.as_str())
+                .bind(published_at)
+                .bind(url)
+                .bind(to_ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.get_draft(id).await
+    }
+
+    // ---- the queue ---------------------------------------------------------
+
+    pub async fn upcoming(
+        &self,
+        until: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<QueueItem>> {
+        let until = until.map(to_ms).unwrap_or(i64::MAX);
+        let rows: Vec<(String, i64, i64, String, String)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT s.kind, s.due_at, s.ref_id, d.title, d.body FROM schedule s \
+             JOIN drafts d ON s.kind = 'post' AND d.id = s.ref_id \
+             WHERE s.due_at <= $1 ORDER BY s.due_at, s.id LIMIT $2"
+        )
+        .bind(until)
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, due_at, id, title, text)| QueueItem {
+                kind,
+                due_at: from_ms(due_at),
+                id,
+                title,
+                text,
+            })
+            .collect())
+    }
+
+    // ---- the scheduler -----------------------------------------------------
+
+    /// The earliest due time of any pending item.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let (ms,): (Option<i64>,) =
+            on_pool!(self, |p| sqlx::query_as("SELECT MIN(due_at) FROM schedule")
+                .fetch_one(p)
+                .await)?;
+        Ok(ms.map(from_ms))
+    }
+
+    pub async fn pending_count(&self) -> Result<u64> {
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM schedule")
+            .fetch_one(p)
+            .await)?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Fires up to `limit` items due at or before `now`, in one transaction:
+    /// each item's state moves on, its schedule row goes, and its nudge is
+    /// appended to the log. Returns the nudges written.
+    pub async fn fire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Nudge>> {
+        let now_ms = to_ms(now);
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let due: Vec<DueRow> = sqlx::query_as(
+                    "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut out = Vec::with_capacity(due.len());
+                for row in due {
+                    if let Some(n) = fire_one!(&mut *tx, row, now_ms) {
+                        out.push(n);
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                // Nudge ids must become visible in order: one writer of the log at a time.
+                sqlx::query("SELECT pg_advisory_xact_lock(7263001)")
+                    .execute(&mut *tx)
+                    .await?;
+                let due: Vec<DueRow> = sqlx::query_as(
+                    "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut out = Vec::with_capacity(due.len());
+                for row in due {
+                    if let Some(n) = fire_one!(&mut *tx, row, now_ms) {
+                        out.push(n);
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+        }
+    }
+
+    // ---- the nudge log -----------------------------------------------------
+
+    /// Nudges with an id above `after`, oldest first.
+    pub async fn nudges_after(&self, after: i64, limit: u32) -> Result<Vec<Nudge>> {
+        let rows: Vec<NudgeRow> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT id, kind, message, due_at, fired_at, draft_id, late FROM nudges WHERE id > $1 ORDER BY id LIMIT $2"
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await
+        })?;
+        Ok(rows.into_iter().map(Nudge::from).collect())
+    }
+
+    /// The newest `limit` nudges, oldest first.
+    pub async fn recent_nudges(&self, limit: u32) -> Result<Vec<Nudge>> {
+        let rows: Vec<NudgeRow> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT id, kind, message, due_at, fired_at, draft_id, late FROM \
+             (SELECT id, kind, message, due_at, fired_at, draft_id, late FROM nudges ORDER BY id DESC LIMIT $1) r ORDER BY id"
+        )
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await
+        })?;
+        Ok(rows.into_iter().map(Nudge::from).collect())
+    }
+
+    pub async fn last_nudge_id(&self) -> Result<i64> {
+        let (id,): (Option<i64>,) =
+            on_pool!(self, |p| sqlx::query_as("SELECT MAX(id) FROM nudges")
+                .fetch_one(p)
+                .await)?;
+        Ok(id.unwrap_or(0))
+    }
+
+    pub async fn nudge_count(&self) -> Result<u64> {
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM nudges")
+            .fetch_one(p)
+            .await)?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+fn post_due_message(label: &str, due_ms: i64, now_ms: i64, late: bool) -> String {
+    let mut m = format!("Time to post: \u{201c}{label}\u{201d}");
+    if late {
+        let mins = (now_ms - due_ms) / 60_000;
+        let ago = if mins >= 120 {
+            format!("{}h", mins / 60)
+        } else {
+            format!("{mins} min")
+        };
+        m.push_str(&format!(
+            " (late: it was due {ago} ago, while cloutd was not running)"
+        ));
+    }
+    m
+}
+
+fn open_hint(url: &str, e: &sqlx::Error) -> String {
+    let text = e.to_string();
+    if text.contains("not a database") || text.contains("malformed") {
+        format!(
+            "the database {url} is damaged or not a Clout database ({text}). Move it aside (cloutd will create a new one) or restore a backup"
+        )
+    } else if text.contains("locked") || text.contains("busy") {
+        format!(
+            "the database {url} is locked by another process ({text}); stop that process or pass another --database-url"
+        )
+    } else {
+        format!("cannot open the database {url}: {text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/a.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/a.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}
