@@ -1,20 +1,13 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = [
-        "clout/v1/drafts.proto",
-        "clout/v1/queue.proto",
-        "clout/v1/nudges.proto",
-        "clout/v1/daemon.proto",
-    ];
+    let files =
+        ["clout/v1/drafts.proto", "clout/v1/queue.proto", "clout/v1/nudges.proto", "clout/v1/daemon.proto"];
     println!("cargo:rerun-if-changed=clout");
     let fds = protox::compile(files, ["."])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let encoded = prost::Message::encode_to_vec(&fds);
     std::fs::write(out.join("clout_descriptor.bin"), encoded)?;
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
     Ok(())
 }

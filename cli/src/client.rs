@@ -22,13 +22,9 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(socket: &Path) -> Result<Client> {
-        let channel = clout_proto::connect_unix(socket, CONNECT_TIMEOUT)
-            .await
-            .map_err(|e| not_running(socket, &e))?;
-        Ok(Client {
-            channel,
-            socket: socket.to_path_buf(),
-        })
+        let channel =
+            clout_proto::connect_unix(socket, CONNECT_TIMEOUT).await.map_err(|e| not_running(socket, &e))?;
+        Ok(Client { channel, socket: socket.to_path_buf() })
     }
 
     pub fn drafts(&self) -> DraftServiceClient<Channel> {
@@ -82,10 +78,9 @@ pub fn status_error(socket: &Path, s: tonic::Status) -> anyhow::Error {
             socket.display(),
             s.message()
         ),
-        Code::DeadlineExceeded => anyhow!(
-            "cloutd at {} did not answer in time; check its log",
-            socket.display()
-        ),
+        Code::DeadlineExceeded => {
+            anyhow!("cloutd at {} did not answer in time; check its log", socket.display())
+        }
         Code::Unimplemented => anyhow!(
             "this cloutd does not know that request ({}); it may be older than clout {}: upgrade and restart it",
             s.message(),

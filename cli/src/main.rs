@@ -83,10 +83,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx {
-        socket: cli
-            .socket
-            .clone()
-            .unwrap_or_else(clout_proto::default_socket_path),
+        socket: cli.socket.clone().unwrap_or_else(clout_proto::default_socket_path),
         json: cli.json,
         tz: when::local_tz(),
     };
@@ -96,10 +93,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Man => commands::completions::man(),
-        command => match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
+        command => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt.block_on(dispatch(&ctx, command)),
             Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
         },

@@ -49,11 +49,7 @@ pub fn relative(t: DateTime<Utc>) -> String {
     } else {
         format!("{}d {}h", a / 86_400, (a % 86_400) / 3600)
     };
-    if secs >= 0 {
-        format!("in {text}")
-    } else {
-        format!("{text} ago")
-    }
+    if secs >= 0 { format!("in {text}") } else { format!("{text} ago") }
 }
 
 pub fn state_name(s: i32) -> &'static str {
@@ -116,11 +112,7 @@ pub fn print_json(v: &Value) {
 
 /// The title, else the first line of the text, cut to `width` characters.
 pub fn label(title: &str, text: &str, width: usize) -> String {
-    let base = if title.trim().is_empty() {
-        text.lines().next().unwrap_or("")
-    } else {
-        title
-    };
+    let base = if title.trim().is_empty() { text.lines().next().unwrap_or("") } else { title };
     cut(base.trim(), width)
 }
 
@@ -142,10 +134,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: Vec<&'static str>) -> Table {
-        Table {
-            header,
-            rows: Vec::new(),
-        }
+        Table { header, rows: Vec::new() }
     }
 
     pub fn row(&mut self, cells: Vec<(String, Style)>) {
@@ -175,11 +164,7 @@ impl Table {
         for r in &self.rows {
             let mut line = String::new();
             for (i, (c, style)) in r.iter().enumerate() {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(c.chars().count());
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count());
                 if i == last {
                     line.push_str(&format!("{style}{c}{style:#}"));
                 } else {

@@ -42,14 +42,10 @@ pub fn default_config_file() -> Option<PathBuf> {
 pub fn default_database_url() -> Result<String> {
     let dir = dirs::data_dir().ok_or_else(|| {
         Error::Startup(
-            "cannot find a data directory: set XDG_DATA_HOME or HOME, or pass --database-url"
-                .into(),
+            "cannot find a data directory: set XDG_DATA_HOME or HOME, or pass --database-url".into(),
         )
     })?;
-    Ok(format!(
-        "sqlite://{}",
-        dir.join("clout").join("clout.db").display()
-    ))
+    Ok(format!("sqlite://{}", dir.join("clout").join("clout.db").display()))
 }
 
 pub fn read_file_config(path: &Path) -> Result<FileConfig> {
@@ -58,8 +54,7 @@ pub fn read_file_config(path: &Path) -> Result<FileConfig> {
         path: path.into(),
         source,
     })?;
-    toml::from_str(&text)
-        .map_err(|e| Error::Startup(format!("invalid config file {}: {e}", path.display())))
+    toml::from_str(&text).map_err(|e| Error::Startup(format!("invalid config file {}: {e}", path.display())))
 }
 
 impl Config {
@@ -72,20 +67,12 @@ impl Config {
                 _ => (FileConfig::default(), None),
             },
         };
-        let socket = o
-            .socket
-            .or(file.socket)
-            .unwrap_or_else(clout_proto::default_socket_path);
+        let socket = o.socket.or(file.socket).unwrap_or_else(clout_proto::default_socket_path);
         let database_url = match o.database_url.or(file.database_url) {
             Some(url) => url,
             None => default_database_url()?,
         };
         let log = file.log.unwrap_or_else(|| "info".into());
-        Ok(Config {
-            socket,
-            database_url,
-            log,
-            config_file,
-        })
+        Ok(Config { socket, database_url, log, config_file })
     }
 }

@@ -39,11 +39,7 @@ pub struct Core {
 /// fires finish, watchers are closed, the socket is removed.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let socket = socket::prepare(&config.socket)?;
-    let owner = format!(
-        "pid {}, socket {}",
-        std::process::id(),
-        config.socket.display()
-    );
+    let owner = format!("pid {}, socket {}", std::process::id(), config.socket.display());
     let store = Store::open(&config.database_url, Some(&owner)).await?;
     let listener = socket.bind()?;
 
@@ -61,9 +57,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     let api = service::Api::new(core.clone());
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<v1::draft_service_server::DraftServiceServer<service::Api>>()
-        .await;
+    health_reporter.set_serving::<v1::draft_service_server::DraftServiceServer<service::Api>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(clout_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -75,27 +69,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .add_service(health)
         .add_service(reflection)
         .add_service(
-            v1::draft_service_server::DraftServiceServer::new(api.clone())
-                .max_decoding_message_size(max),
+            v1::draft_service_server::DraftServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
         .add_service(
-            v1::queue_service_server::QueueServiceServer::new(api.clone())
-                .max_decoding_message_size(max),
+            v1::queue_service_server::QueueServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
         .add_service(
-            v1::nudge_service_server::NudgeServiceServer::new(api.clone())
-                .max_decoding_message_size(max),
+            v1::nudge_service_server::NudgeServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
-        .add_service(
-            v1::daemon_service_server::DaemonServiceServer::new(api).max_decoding_message_size(max),
-        );
+        .add_service(v1::daemon_service_server::DaemonServiceServer::new(api).max_decoding_message_size(max));
 
     let uid = clout_proto::current_uid();
-    let incoming =
-        tokio_stream::wrappers::UnixListenerStream::new(listener).filter(move |conn| match conn {
-            Ok(stream) => socket::peer_allowed(stream, uid),
-            Err(_) => true,
-        });
+    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener).filter(move |conn| match conn {
+        Ok(stream) => socket::peer_allowed(stream, uid),
+        Err(_) => true,
+    });
 
     tracing::info!(
         socket = %config.socket.display(),

@@ -74,11 +74,7 @@ impl Draft {
 
 /// The title, else the first line of the text, cut to 60 characters.
 pub fn label(title: &str, text: &str) -> String {
-    let base = if title.trim().is_empty() {
-        text.lines().next().unwrap_or("")
-    } else {
-        title
-    };
+    let base = if title.trim().is_empty() { text.lines().next().unwrap_or("") } else { title };
     let base = base.trim();
     if base.chars().count() > 60 {
         let cut: String = base.chars().take(59).collect();

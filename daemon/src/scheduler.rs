@@ -46,12 +46,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 Some(Utc::now() + chrono::Duration::seconds(1))
             }
         };
-        let wait = next.map(|t| {
-            (t - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_SLEEP)
-        });
+        let wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
         if wait == Some(Duration::ZERO) {
             continue;
         }

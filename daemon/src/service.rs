@@ -38,13 +38,7 @@ fn invalid(msg: impl Into<String>) -> Status {
 }
 
 fn check_id(id: i64) -> Result<i64, Status> {
-    if id <= 0 {
-        Err(invalid(format!(
-            "invalid id {id}: ids are positive whole numbers"
-        )))
-    } else {
-        Ok(id)
-    }
+    if id <= 0 { Err(invalid(format!("invalid id {id}: ids are positive whole numbers"))) } else { Ok(id) }
 }
 
 fn check_text(text: &str) -> Result<String, Status> {
@@ -66,10 +60,7 @@ fn check_text(text: &str) -> Result<String, Status> {
 
 fn check_title(title: &str) -> Result<String, Status> {
     if title.len() > model::MAX_TITLE_BYTES {
-        return Err(invalid(format!(
-            "the title is longer than {} bytes",
-            model::MAX_TITLE_BYTES
-        )));
+        return Err(invalid(format!("the title is longer than {} bytes", model::MAX_TITLE_BYTES)));
     }
     if title.contains(['\0', '\n', '\r']) {
         return Err(invalid("the title must be one line of text"));
@@ -79,10 +70,7 @@ fn check_title(title: &str) -> Result<String, Status> {
 
 fn check_labels(what: &str, labels: &[String]) -> Result<Vec<String>, Status> {
     if labels.len() > model::MAX_LABELS {
-        return Err(invalid(format!(
-            "too many {what}s: at most {}",
-            model::MAX_LABELS
-        )));
+        return Err(invalid(format!("too many {what}s: at most {}", model::MAX_LABELS)));
     }
     let mut out: Vec<String> = Vec::with_capacity(labels.len());
     for l in labels {
@@ -103,17 +91,11 @@ fn check_labels(what: &str, labels: &[String]) -> Result<Vec<String>, Status> {
     Ok(out)
 }
 
-fn check_time(
-    t: Option<&prost_types::Timestamp>,
-    now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, Status> {
+fn check_time(t: Option<&prost_types::Timestamp>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Status> {
     let t = t.ok_or_else(|| invalid("a time is required"))?;
     let at = from_ts(t).ok_or_else(|| invalid("the time is out of range"))?;
     if at < now - chrono::Duration::seconds(PAST_TOLERANCE_SECS) {
-        return Err(invalid(format!(
-            "the time {} is in the past",
-            at.to_rfc3339()
-        )));
+        return Err(invalid(format!("the time {} is in the past", at.to_rfc3339())));
     }
     if at.timestamp() > 7_258_118_400 {
         return Err(invalid("the time is after the year 2199"));
@@ -180,13 +162,7 @@ impl From<Nudge> for v1::Nudge {
 
 impl From<QueueItem> for v1::QueueItem {
     fn from(q: QueueItem) -> Self {
-        v1::QueueItem {
-            kind: q.kind,
-            due_at: Some(ts(q.due_at)),
-            id: q.id,
-            title: q.title,
-            text: q.text,
-        }
+        v1::QueueItem { kind: q.kind, due_at: Some(ts(q.due_at)), id: q.id, title: q.title, text: q.text }
     }
 }
 
@@ -194,10 +170,7 @@ impl From<QueueItem> for v1::QueueItem {
 
 #[tonic::async_trait]
 impl v1::draft_service_server::DraftService for Api {
-    async fn add_draft(
-        &self,
-        req: Request<v1::AddDraftRequest>,
-    ) -> Result<Response<v1::Draft>, Status> {
+    async fn add_draft(&self, req: Request<v1::AddDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let r = req.into_inner();
         let now = Utc::now();
         let new = NewDraft {
@@ -205,11 +178,7 @@ impl v1::draft_service_server::DraftService for Api {
             title: check_title(&r.title)?,
             platforms: check_labels("platform", &r.platforms)?,
             tags: check_labels("tag", &r.tags)?,
-            at: r
-                .at
-                .as_ref()
-                .map(|t| check_time(Some(t), now))
-                .transpose()?,
+            at: r.at.as_ref().map(|t| check_time(Some(t), now)).transpose()?,
         };
         let d = self.core.store.add_draft(&new, now).await?;
         if new.at.is_some() {
@@ -218,10 +187,7 @@ impl v1::draft_service_server::DraftService for Api {
         Ok(Response::new(d.into()))
     }
 
-    async fn get_draft(
-        &self,
-        req: Request<v1::GetDraftRequest>,
-    ) -> Result<Response<v1::Draft>, Status> {
+    async fn get_draft(&self, req: Request<v1::GetDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
         Ok(Response::new(self.core.store.get_draft(id).await?.into()))
     }
@@ -230,16 +196,10 @@ impl v1::draft_service_server::DraftService for Api {
         &self,
         req: Request<v1::ListDraftsRequest>,
     ) -> Result<Response<v1::ListDraftsResponse>, Status> {
-        let states = req
-            .into_inner()
-            .states
-            .into_iter()
-            .map(state_from_proto)
-            .collect::<Result<Vec<_>, _>>()?;
+        let states =
+            req.into_inner().states.into_iter().map(state_from_proto).collect::<Result<Vec<_>, _>>()?;
         let drafts = self.core.store.list_drafts(&states).await?;
-        Ok(Response::new(v1::ListDraftsResponse {
-            drafts: drafts.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Response::new(v1::ListDraftsResponse { drafts: drafts.into_iter().map(Into::into).collect() }))
     }
 
     async fn update_draft(
@@ -251,22 +211,10 @@ impl v1::draft_service_server::DraftService for Api {
         let patch = DraftPatch {
             text: r.text.as_deref().map(check_text).transpose()?,
             title: r.title.as_deref().map(check_title).transpose()?,
-            platforms: r
-                .replace_platforms
-                .then(|| check_labels("platform", &r.platforms))
-                .transpose()?,
-            tags: r
-                .replace_tags
-                .then(|| check_labels("tag", &r.tags))
-                .transpose()?,
+            platforms: r.replace_platforms.then(|| check_labels("platform", &r.platforms)).transpose()?,
+            tags: r.replace_tags.then(|| check_labels("tag", &r.tags)).transpose()?,
         };
-        Ok(Response::new(
-            self.core
-                .store
-                .update_draft(id, &patch, Utc::now())
-                .await?
-                .into(),
-        ))
+        Ok(Response::new(self.core.store.update_draft(id, &patch, Utc::now()).await?.into()))
     }
 
     async fn delete_draft(
@@ -312,30 +260,17 @@ impl v1::draft_service_server::DraftService for Api {
         if url.len() > 2048 || url.contains(char::is_whitespace) {
             return Err(invalid("the URL must be one word of at most 2048 bytes"));
         }
-        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(invalid(format!(
-                "the URL `{url}` must start with https:// or http://"
-            )));
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(format!("the URL `{url}` must start with https:// or http://")));
         }
-        let d = self
-            .core
-            .store
-            .finish_draft(id, DraftState::Published, url, Utc::now())
-            .await?;
+        let d = self.core.store.finish_draft(id, DraftState::Published, url, Utc::now()).await?;
         self.core.wake.notify_one();
         Ok(Response::new(d.into()))
     }
 
-    async fn skip_draft(
-        &self,
-        req: Request<v1::SkipDraftRequest>,
-    ) -> Result<Response<v1::Draft>, Status> {
+    async fn skip_draft(&self, req: Request<v1::SkipDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
-        let d = self
-            .core
-            .store
-            .finish_draft(id, DraftState::Skipped, "", Utc::now())
-            .await?;
+        let d = self.core.store.finish_draft(id, DraftState::Skipped, "", Utc::now()).await?;
         self.core.wake.notify_one();
         Ok(Response::new(d.into()))
     }
@@ -353,18 +288,11 @@ impl v1::queue_service_server::QueueService for Api {
         if r.horizon_seconds < 0 {
             return Err(invalid("horizon_seconds must not be negative"));
         }
-        let until = (r.horizon_seconds > 0).then(|| {
-            Utc::now() + chrono::Duration::seconds(r.horizon_seconds.min(100 * 365 * 86_400))
-        });
-        let limit = if r.limit == 0 {
-            1000
-        } else {
-            r.limit.min(100_000)
-        };
+        let until = (r.horizon_seconds > 0)
+            .then(|| Utc::now() + chrono::Duration::seconds(r.horizon_seconds.min(100 * 365 * 86_400)));
+        let limit = if r.limit == 0 { 1000 } else { r.limit.min(100_000) };
         let items = self.core.store.upcoming(until, limit).await?;
-        Ok(Response::new(v1::UpcomingResponse {
-            items: items.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Response::new(v1::UpcomingResponse { items: items.into_iter().map(Into::into).collect() }))
     }
 }
 
@@ -376,10 +304,7 @@ type NudgeStream = Pin<Box<dyn Stream<Item = Result<v1::Nudge, Status>> + Send>>
 impl v1::nudge_service_server::NudgeService for Api {
     type WatchStream = NudgeStream;
 
-    async fn watch(
-        &self,
-        req: Request<v1::WatchRequest>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(&self, req: Request<v1::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
         let after = req.into_inner().after_id;
         if after.is_some_and(|a| a < 0) {
             return Err(invalid("after_id must not be negative"));
@@ -432,16 +357,10 @@ impl v1::nudge_service_server::NudgeService for Api {
         let nudges = if r.all {
             self.core.store.nudges_after(0, u32::MAX).await?
         } else {
-            let limit = if r.limit == 0 {
-                50
-            } else {
-                r.limit.min(100_000)
-            };
+            let limit = if r.limit == 0 { 50 } else { r.limit.min(100_000) };
             self.core.store.recent_nudges(limit).await?
         };
-        Ok(Response::new(v1::ListNudgesResponse {
-            nudges: nudges.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Response::new(v1::ListNudgesResponse { nudges: nudges.into_iter().map(Into::into).collect() }))
     }
 }
 
@@ -449,10 +368,7 @@ impl v1::nudge_service_server::NudgeService for Api {
 
 #[tonic::async_trait]
 impl v1::daemon_service_server::DaemonService for Api {
-    async fn status(
-        &self,
-        _req: Request<v1::StatusRequest>,
-    ) -> Result<Response<v1::StatusResponse>, Status> {
+    async fn status(&self, _req: Request<v1::StatusRequest>) -> Result<Response<v1::StatusResponse>, Status> {
         let store = &self.core.store;
         Ok(Response::new(v1::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_string(),

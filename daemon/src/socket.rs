@@ -17,11 +17,7 @@ pub struct Prepared {
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        action,
-        path: path.into(),
-        source,
-    }
+    move |source| Error::Io { action, path: path.into(), source }
 }
 
 /// Creates the socket's directory (mode 0700 when cloutd creates it), takes the
@@ -73,17 +69,13 @@ pub fn prepare(path: &Path) -> Result<Prepared> {
         }
         Err(_) => {}
     }
-    Ok(Prepared {
-        path: path.to_path_buf(),
-        _lock: lock,
-    })
+    Ok(Prepared { path: path.to_path_buf(), _lock: lock })
 }
 
 impl Prepared {
     /// Binds the socket and restricts it to its owner (mode 0600).
     pub fn bind(&self) -> Result<UnixListener> {
-        let listener =
-            UnixListener::bind(&self.path).map_err(io("cannot listen on", &self.path))?;
+        let listener = UnixListener::bind(&self.path).map_err(io("cannot listen on", &self.path))?;
         std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600))
             .map_err(io("cannot set the mode of", &self.path))?;
         Ok(listener)

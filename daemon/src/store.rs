@@ -17,9 +17,7 @@ use sqlx::sqlite::{
 };
 
 use crate::error::{Error, Result};
-use crate::model::{
-    self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms,
-};
+use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -91,10 +89,7 @@ struct DraftRow {
 impl DraftRow {
     fn into_draft(self) -> Result<Draft> {
         let state = DraftState::parse(&self.state).ok_or_else(|| {
-            Error::Startup(format!(
-                "draft {} has an unknown state `{}` in the database",
-                self.id, self.state
-            ))
+            Error::Startup(format!("draft {} has an unknown state `{}` in the database", self.id, self.state))
         })?;
         Ok(Draft {
             id: self.id,
@@ -176,9 +171,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// The file behind a `sqlite:` URL, if it names one.
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or("");
     if path.is_empty() || path == ":memory:" {
         return None;
@@ -206,11 +199,7 @@ pub fn lock_file(path: &Path, owner: &str) -> std::result::Result<File, String> 
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(path).unwrap_or_default();
             let holder = holder.trim();
-            Err(if holder.is_empty() {
-                "another process".to_string()
-            } else {
-                holder.to_string()
-            })
+            Err(if holder.is_empty() { "another process".to_string() } else { holder.to_string() })
         }
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
@@ -276,12 +265,8 @@ macro_rules! fire_one {
 macro_rules! draft_in {
     ($tx:expr, $id:expr) => {{
         let id: i64 = $id;
-        let row: Option<DraftRow> = sqlx::query_as(SELECT_DRAFT)
-            .bind(id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        row.ok_or(Error::NotFound { what: "draft", id })?
-            .into_draft()?
+        let row: Option<DraftRow> = sqlx::query_as(SELECT_DRAFT).bind(id).fetch_optional(&mut *$tx).await?;
+        row.ok_or(Error::NotFound { what: "draft", id })?.into_draft()?
     }};
 }
 
@@ -301,11 +286,7 @@ impl Store {
                 .await
                 .map_err(|e| Error::Startup(format!("cannot connect to {redacted_url}: {e}")))?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
-            return Ok(Store {
-                pool: Pool::Postgres(pool),
-                redacted_url,
-                _lock: None,
-            });
+            return Ok(Store { pool: Pool::Postgres(pool), redacted_url, _lock: None });
         }
         if !url.starts_with("sqlite:") {
             return Err(Error::Startup(format!(
@@ -348,11 +329,7 @@ impl Store {
         SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| Error::Startup(format!(
             "cannot prepare the database {redacted_url}: {e}. If the file is damaged, move it aside (cloutd will create a new one) or restore a backup"
         )))?;
-        Ok(Store {
-            pool: Pool::Sqlite(pool),
-            redacted_url,
-            _lock: lock,
-        })
+        Ok(Store { pool: Pool::Sqlite(pool), redacted_url, _lock: lock })
     }
 
     pub fn redacted_url(&self) -> &str {
@@ -371,11 +348,7 @@ impl Store {
 
     pub async fn add_draft(&self, d: &NewDraft, now: DateTime<Utc>) -> Result<Draft> {
         let now_ms = to_ms(now);
-        let state = if d.at.is_some() {
-            DraftState::Scheduled
-        } else {
-            DraftState::Draft
-        };
+        let state = if d.at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
         let at = d.at.map(to_ms);
         let id: i64 = in_tx!(self, |tx| {
             let (id,): (i64,) = sqlx::query_as(
@@ -404,12 +377,9 @@ impl Store {
     }
 
     pub async fn get_draft(&self, id: i64) -> Result<Draft> {
-        let row: Option<DraftRow> = on_pool!(self, |p| sqlx::query_as(SELECT_DRAFT)
-            .bind(id)
-            .fetch_optional(p)
-            .await)?;
-        row.ok_or(Error::NotFound { what: "draft", id })?
-            .into_draft()
+        let row: Option<DraftRow> =
+            on_pool!(self, |p| sqlx::query_as(SELECT_DRAFT).bind(id).fetch_optional(p).await)?;
+        row.ok_or(Error::NotFound { what: "draft", id })?.into_draft()
     }
 
     pub async fn list_drafts(&self, states: &[DraftState]) -> Result<Vec<Draft>> {
@@ -437,12 +407,7 @@ impl Store {
         rows.into_iter().map(DraftRow::into_draft).collect()
     }
 
-    pub async fn update_draft(
-        &self,
-        id: i64,
-        patch: &DraftPatch,
-        now: DateTime<Utc>,
-    ) -> Result<Draft> {
+    pub async fn update_draft(&self, id: i64, patch: &DraftPatch, now: DateTime<Utc>) -> Result<Draft> {
         in_tx!(self, |tx| {
             let cur = draft_in!(tx, id);
             if cur.state == DraftState::Published {
@@ -469,10 +434,7 @@ impl Store {
 
     pub async fn delete_draft(&self, id: i64) -> Result<()> {
         in_tx!(self, |tx| {
-            let done = sqlx::query("DELETE FROM drafts WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            let done = sqlx::query("DELETE FROM drafts WHERE id = $1").bind(id).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Err(Error::NotFound { what: "draft", id });
             }
@@ -484,12 +446,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn schedule_draft(
-        &self,
-        id: i64,
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Draft> {
+    pub async fn schedule_draft(&self, id: i64, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Draft> {
         in_tx!(self, |tx| {
             let cur = draft_in!(tx, id);
             if cur.state.is_final() {
@@ -527,11 +484,13 @@ impl Store {
                     cur.state.as_str()
                 )));
             }
-            sqlx::query("UPDATE drafts SET state = 'draft', scheduled_at = NULL, updated_at = $1 WHERE id = $2")
-                .bind(to_ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE drafts SET state = 'draft', scheduled_at = NULL, updated_at = $1 WHERE id = $2",
+            )
+            .bind(to_ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -575,11 +534,7 @@ impl Store {
 
     // ---- the queue ---------------------------------------------------------
 
-    pub async fn upcoming(
-        &self,
-        until: Option<DateTime<Utc>>,
-        limit: u32,
-    ) -> Result<Vec<QueueItem>> {
+    pub async fn upcoming(&self, until: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<QueueItem>> {
         let until = until.map(to_ms).unwrap_or(i64::MAX);
         let rows: Vec<(String, i64, i64, String, String)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT s.kind, s.due_at, s.ref_id, d.title, d.body FROM schedule s \
@@ -607,16 +562,13 @@ impl Store {
     /// The earliest due time of any pending item.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let (ms,): (Option<i64>,) =
-            on_pool!(self, |p| sqlx::query_as("SELECT MIN(due_at) FROM schedule")
-                .fetch_one(p)
-                .await)?;
+            on_pool!(self, |p| sqlx::query_as("SELECT MIN(due_at) FROM schedule").fetch_one(p).await)?;
         Ok(ms.map(from_ms))
     }
 
     pub async fn pending_count(&self) -> Result<u64> {
-        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM schedule")
-            .fetch_one(p)
-            .await)?;
+        let (n,): (i64,) =
+            on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM schedule").fetch_one(p).await)?;
         Ok(n.max(0) as u64)
     }
 
@@ -647,9 +599,7 @@ impl Store {
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 // Nudge ids must become visible in order: one writer of the log at a time.
-                sqlx::query("SELECT pg_advisory_xact_lock(7263001)")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7263001)").execute(&mut *tx).await?;
                 let due: Vec<DueRow> = sqlx::query_as(
                     "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
                      FOR UPDATE SKIP LOCKED",
@@ -702,16 +652,13 @@ impl Store {
 
     pub async fn last_nudge_id(&self) -> Result<i64> {
         let (id,): (Option<i64>,) =
-            on_pool!(self, |p| sqlx::query_as("SELECT MAX(id) FROM nudges")
-                .fetch_one(p)
-                .await)?;
+            on_pool!(self, |p| sqlx::query_as("SELECT MAX(id) FROM nudges").fetch_one(p).await)?;
         Ok(id.unwrap_or(0))
     }
 
     pub async fn nudge_count(&self) -> Result<u64> {
-        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM nudges")
-            .fetch_one(p)
-            .await)?;
+        let (n,): (i64,) =
+            on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM nudges").fetch_one(p).await)?;
         Ok(n.max(0) as u64)
     }
 }
@@ -720,14 +667,8 @@ fn post_due_message(label: &str, due_ms: i64, now_ms: i64, late: bool) -> String
     let mut m = format!("Time to post: \u{201c}{label}\u{201d}");
     if late {
         let mins = (now_ms - due_ms) / 60_000;
-        let ago = if mins >= 120 {
-            format!("{}h", mins / 60)
-        } else {
-            format!("{mins} min")
-        };
-        m.push_str(&format!(
-            " (late: it was due {ago} ago, while cloutd was not running)"
-        ));
+        let ago = if mins >= 120 { format!("{}h", mins / 60) } else { format!("{mins} min") };
+        m.push_str(&format!(" (late: it was due {ago} ago, while cloutd was not running)"));
     }
     m
 }
@@ -753,20 +694,14 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/a.db?mode=rwc"),
-            Some(PathBuf::from("/tmp/a.db"))
-        );
+        assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

@@ -15,8 +15,7 @@ pub mod v1 {
 }
 
 /// Encoded `FileDescriptorSet` of `clout.v1`, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/clout_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/clout_descriptor.bin"));
 
 /// Bumped on every incompatible change of the API.
 pub const PROTOCOL: u32 = 1;
@@ -49,10 +48,7 @@ pub fn current_uid() -> u32 {
 
 /// Converts a chrono instant into a protobuf timestamp.
 pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
 /// Converts a protobuf timestamp into a chrono instant; `None` when out of range.
@@ -65,10 +61,7 @@ pub fn from_ts(t: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Ut
 
 /// Opens a channel to `cloutd` on a Unix socket. Fails fast (within
 /// `timeout`) when nothing listens there.
-pub async fn connect_unix(
-    path: &Path,
-    timeout: Duration,
-) -> Result<Channel, tonic::transport::Error> {
+pub async fn connect_unix(path: &Path, timeout: Duration) -> Result<Channel, tonic::transport::Error> {
     let path = path.to_path_buf();
     // The URI is never used for routing: the connector below opens the socket.
     // Its authority becomes the HTTP/2 `:authority`, which must be a host name.

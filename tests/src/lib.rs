@@ -1,1 +1,251 @@
+//! Harness for the end-to-end tests: starts the real `cloutd` on a temporary
+//! socket and database, runs the real `clout`, and waits on events (a log
+//! line, a line of output) with deadlines instead of sleeping.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Path of a binary built by this workspace (`cloutd` or `clout`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (cargo test --workspace builds them)",
+        path.display()
+    );
+    path
+}
+
+/// A running `cloutd` with its own socket and database in a temporary directory.
+pub struct Daemon {
+    pub child: Child,
+    pub socket: PathBuf,
+    pub db_url: String,
+    pub log: Arc<Mutex<String>>,
+}
+
+/// A temporary home for one test: socket and database live here.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home { dir: tempfile::tempdir().expect("temporary directory") }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("run").join("cloutd.sock")
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("data").join("clout.db").display())
+    }
+
+    /// Starts cloutd and waits until it reports ready.
+    pub fn start(&self) -> Daemon {
+        self.start_with(&[]).expect("cloutd did not start")
+    }
+
+    /// Starts cloutd with extra arguments; Err(log) when it exits instead of becoming ready.
+    pub fn start_with(&self, extra: &[&str]) -> Result<Daemon, String> {
+        start_daemon(&self.socket(), &self.db_url(), extra)
+    }
+
+    /// Runs `clout ARGS` against this home's socket.
+    pub fn clout(&self, args: &[&str]) -> Output {
+        clout(&self.socket(), args, None)
+    }
+
+    /// Runs `clout ARGS` with `stdin` as its input.
+    pub fn clout_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        clout(&self.socket(), args, Some(stdin))
+    }
+
+    /// Runs `clout --json ARGS`, asserts success and parses the output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.clout(&all);
+        assert!(out.status.success(), "clout {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("clout {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })
+    }
+
+    /// Starts `clout --json watch ARGS` in the background.
+    pub fn watch(&self, args: &[&str]) -> Lines {
+        let mut cmd = Command::new(bin("clout"));
+        cmd.arg("--json").arg("watch").args(args);
+        Lines::spawn(base_env(&mut cmd, &self.socket()))
+    }
+}
+
+fn base_env<'a>(cmd: &'a mut Command, socket: &Path) -> &'a mut Command {
+    cmd.env("CLOUT_SOCKET", socket).env("NO_COLOR", "1").env("TZ", "UTC").env_remove("RUST_BACKTRACE")
+}
+
+pub fn clout(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(bin("clout"));
+    cmd.args(args);
+    base_env(&mut cmd, socket);
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn clout");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let data = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    child.wait_with_output().expect("wait for clout")
+}
+
+pub fn start_daemon(socket: &Path, db_url: &str, extra: &[&str]) -> Result<Daemon, String> {
+    let mut cmd = Command::new(bin("cloutd"));
+    cmd.arg("--socket")
+        .arg(socket)
+        .arg("--database-url")
+        .arg(db_url)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("CLOUT_CONFIG")
+        .env("XDG_CONFIG_HOME", socket.parent().unwrap_or(socket).join("no-config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("spawn cloutd: {e}"))?;
+    let stderr = child.stderr.take().expect("stderr pipe");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel::<()>();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let ready = line.contains("cloutd ready");
+            if let Ok(mut l) = sink.lock() {
+                l.push_str(&line);
+                l.push('\n');
+            }
+            if ready && let Some(tx) = tx.take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => Ok(Daemon { child, socket: socket.to_path_buf(), db_url: db_url.to_string(), log }),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = log.lock().map(|l| l.clone()).unwrap_or_default();
+            Err(text)
+        }
+    }
+}
+
+impl Daemon {
+    /// Kills the daemon with SIGKILL and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, sig: i32) {
+        #[allow(unsafe_code)]
+        // SAFETY: kill(2) with a child's pid and a valid signal number.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// SIGTERM, then wait for the exit (at most `limit`).
+    pub fn stop(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The output lines of a background process, read as they come.
+pub struct Lines {
+    pub child: Child,
+    rx: Receiver<String>,
+}
+
+impl Lines {
+    pub fn spawn(cmd: &mut Command) -> Lines {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn");
+        let stdout = child.stdout.take().expect("stdout pipe");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { child, rx }
+    }
+
+    /// The next line, or None when none comes within `limit` or the process ended.
+    pub fn next(&self, limit: Duration) -> Option<String> {
+        self.rx.recv_timeout(limit).ok()
+    }
+
+    /// The next line parsed as JSON; panics when none comes within `limit`.
+    pub fn next_json(&self, limit: Duration) -> serde_json::Value {
+        let line = self.next(limit).expect("no line arrived in time");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

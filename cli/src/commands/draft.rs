@@ -112,22 +112,14 @@ pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
                 cl,
                 drafts,
                 schedule_draft,
-                v1::ScheduleDraftRequest {
-                    id,
-                    at: Some(clout_proto::ts(at))
-                }
+                v1::ScheduleDraftRequest { id, at: Some(clout_proto::ts(at)) }
             )?;
             done(ctx, &d, "Scheduled");
             Ok(())
         }
         DraftCmd::Unschedule { id } => {
             let cl = ctx.client().await?;
-            let d = call!(
-                cl,
-                drafts,
-                unschedule_draft,
-                v1::UnscheduleDraftRequest { id }
-            )?;
+            let d = call!(cl, drafts, unschedule_draft, v1::UnscheduleDraftRequest { id })?;
             done(ctx, &d, "Unscheduled");
             Ok(())
         }
@@ -136,15 +128,7 @@ pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
 
 pub async fn posted(ctx: &Ctx, id: i64, url: Option<String>) -> Result<()> {
     let cl = ctx.client().await?;
-    let d = call!(
-        cl,
-        drafts,
-        mark_published,
-        v1::MarkPublishedRequest {
-            id,
-            url: url.unwrap_or_default()
-        }
-    )?;
+    let d = call!(cl, drafts, mark_published, v1::MarkPublishedRequest { id, url: url.unwrap_or_default() })?;
     done(ctx, &d, "Marked as published:");
     Ok(())
 }
@@ -193,11 +177,8 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
 
 async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
     let cl = ctx.client().await?;
-    let nothing = e.text.is_none()
-        && e.title.is_none()
-        && e.platform.is_empty()
-        && e.tag.is_empty()
-        && !e.clear_tags;
+    let nothing =
+        e.text.is_none() && e.title.is_none() && e.platform.is_empty() && e.tag.is_empty() && !e.clear_tags;
     let text = match e.text {
         Some(t) if t == "-" => Some(read_stdin()?),
         Some(t) => Some(os_text(t)?),
@@ -250,9 +231,7 @@ async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
     let cl = ctx.client().await?;
     let r = call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states })?;
     if ctx.json {
-        render::print_json(&serde_json::Value::Array(
-            r.drafts.iter().map(render::draft_json).collect(),
-        ));
+        render::print_json(&serde_json::Value::Array(r.drafts.iter().map(render::draft_json).collect()));
         return Ok(());
     }
     if r.drafts.is_empty() {
@@ -269,21 +248,12 @@ async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
             "skipped" => DIM,
             _ => anstyle::Style::new(),
         };
-        let when = render::time(&d.scheduled_at)
-            .map(|t| render::local(t, ctx.tz))
-            .unwrap_or_default();
+        let when = render::time(&d.scheduled_at).map(|t| render::local(t, ctx.tz)).unwrap_or_default();
         t.row(vec![
             (d.id.to_string(), BOLD),
             (state.to_string(), style),
             (when, anstyle::Style::new()),
-            (
-                d.tags
-                    .iter()
-                    .map(|t| format!("#{t}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                DIM,
-            ),
+            (d.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join(" "), DIM),
             (render::label(&d.title, &d.text, 50), anstyle::Style::new()),
         ]);
     }
@@ -298,34 +268,19 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
     }
     use std::io::Write;
     let mut out = anstream::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{BOLD}Draft {}{BOLD:#}  {}",
-        d.id,
-        render::state_name(d.state)
-    );
+    let _ = writeln!(out, "{BOLD}Draft {}{BOLD:#}  {}", d.id, render::state_name(d.state));
     if !d.title.is_empty() {
         let _ = writeln!(out, "Title:     {}", d.title);
     }
     if let Some(t) = render::time(&d.scheduled_at) {
-        let _ = writeln!(
-            out,
-            "Due:       {} ({})",
-            render::local(t, ctx.tz),
-            render::relative(t)
-        );
+        let _ = writeln!(out, "Due:       {} ({})", render::local(t, ctx.tz), render::relative(t));
     }
     if let Some(t) = render::time(&d.fired_at) {
         let late = if d.late { " (late)" } else { "" };
         let _ = writeln!(out, "Nudged:    {}{late}", render::local(t, ctx.tz));
     }
     if let Some(t) = render::time(&d.published_at) {
-        let _ = writeln!(
-            out,
-            "Published: {} {}",
-            render::local(t, ctx.tz),
-            d.published_url
-        );
+        let _ = writeln!(out, "Published: {} {}", render::local(t, ctx.tz), d.published_url);
     }
     if !d.platforms.is_empty() {
         let _ = writeln!(out, "Platforms: {}", d.platforms.join(", "));
@@ -334,11 +289,7 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
         let _ = writeln!(
             out,
             "Tags:      {}",
-            d.tags
-                .iter()
-                .map(|t| format!("#{t}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+            d.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join(" ")
         );
     }
     let _ = writeln!(out);
@@ -359,10 +310,7 @@ fn done(ctx: &Ctx, d: &v1::Draft, verb: &str) {
             render::local(t, ctx.tz),
             render::relative(t)
         ),
-        None => anstream::println!(
-            "{verb} draft {BOLD}{}{BOLD:#} \u{201c}{label}\u{201d}",
-            d.id
-        ),
+        None => anstream::println!("{verb} draft {BOLD}{}{BOLD:#} \u{201c}{label}\u{201d}", d.id),
     }
 }
 
@@ -391,10 +339,7 @@ fn check_text(text: &str) -> Result<()> {
         bail!("the text is empty: write something to post");
     }
     if text.len() > MAX_TEXT_BYTES {
-        bail!(
-            "the text is {} bytes; the limit is {MAX_TEXT_BYTES} bytes (64 KiB)",
-            text.len()
-        );
+        bail!("the text is {} bytes; the limit is {MAX_TEXT_BYTES} bytes (64 KiB)", text.len());
     }
     Ok(())
 }
@@ -404,31 +349,20 @@ fn edit_text(initial: &str) -> Result<String> {
     let editor = std::env::var("VISUAL")
         .ok()
         .filter(|e| !e.trim().is_empty())
-        .or_else(|| {
-            std::env::var("EDITOR")
-                .ok()
-                .filter(|e| !e.trim().is_empty())
-        })
+        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
         .unwrap_or_else(|| "vi".into());
-    let file = tempfile::Builder::new()
-        .prefix("clout-draft-")
-        .suffix(".md")
-        .tempfile()?;
+    let file = tempfile::Builder::new().prefix("clout-draft-").suffix(".md").tempfile()?;
     std::fs::write(file.path(), initial)?;
     let mut parts = editor.split_whitespace();
     let program = parts.next().unwrap_or("vi");
-    let status = std::process::Command::new(program)
-        .args(parts)
-        .arg(file.path())
-        .status()
-        .with_context(|| {
+    let status =
+        std::process::Command::new(program).args(parts).arg(file.path()).status().with_context(|| {
             format!("cannot start the editor `{editor}`; set EDITOR to an installed editor")
         })?;
     if !status.success() {
         bail!("the editor `{editor}` failed ({status}); nothing was saved");
     }
     let bytes = std::fs::read(file.path())?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("the edited text is not valid UTF-8"))?;
+    let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("the edited text is not valid UTF-8"))?;
     Ok(text.trim_end_matches('\n').to_string())
 }

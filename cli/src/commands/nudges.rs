@@ -17,23 +17,12 @@ fn print_nudge(ctx: &Ctx, n: &v1::Nudge) {
         return;
     }
     let when = render::time(&n.fired_at)
-        .map(|t| {
-            t.with_timezone(&ctx.tz)
-                .format("%a %d %b %H:%M:%S")
-                .to_string()
-        })
+        .map(|t| t.with_timezone(&ctx.tz).format("%a %d %b %H:%M:%S").to_string())
         .unwrap_or_default();
-    let about = n
-        .draft_id
-        .map(|d| format!("  (draft {d})"))
-        .unwrap_or_default();
+    let about = n.draft_id.map(|d| format!("  (draft {d})")).unwrap_or_default();
     let style = if n.late { YELLOW } else { BOLD };
     let mut out = anstream::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{DIM}{when}  #{}{DIM:#}  {style}{}{style:#}{DIM}{about}{DIM:#}",
-        n.id, n.message
-    );
+    let _ = writeln!(out, "{DIM}{when}  #{}{DIM:#}  {style}{}{style:#}{DIM}{about}{DIM:#}", n.id, n.message);
     let _ = out.flush();
 }
 
@@ -44,38 +33,22 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
     let mut cursor = match after {
         Some(id) => id,
         // Start at the current end of the log; later reconnects resume from here.
-        None => call!(
-            cl,
-            nudges,
-            list_nudges,
-            v1::ListNudgesRequest {
-                limit: 1,
-                all: false
-            }
-        )?
-        .nudges
-        .last()
-        .map(|n| n.id)
-        .unwrap_or(0),
+        None => call!(cl, nudges, list_nudges, v1::ListNudgesRequest { limit: 1, all: false })?
+            .nudges
+            .last()
+            .map(|n| n.id)
+            .unwrap_or(0),
     };
     let mut printed = 0u64;
     if count == Some(0) {
         return Ok(());
     }
     if !ctx.json {
-        eprintln!(
-            "Watching nudges from cloutd at {} (Ctrl-C to stop)…",
-            ctx.socket.display()
-        );
+        eprintln!("Watching nudges from cloutd at {} (Ctrl-C to stop)…", ctx.socket.display());
     }
     loop {
         // No deadline: a watch lasts as long as the user wants it.
-        let stream = cl
-            .nudges()
-            .watch(v1::WatchRequest {
-                after_id: Some(cursor),
-            })
-            .await;
+        let stream = cl.nudges().watch(v1::WatchRequest { after_id: Some(cursor) }).await;
         if let Ok(resp) = stream {
             let mut stream = resp.into_inner();
             while let Ok(Some(n)) = stream.message().await {
@@ -106,16 +79,9 @@ async fn reconnect(ctx: &Ctx) -> Client {
 
 pub async fn list(ctx: &Ctx, all: bool, limit: u32) -> Result<()> {
     let cl = ctx.client().await?;
-    let r = call!(
-        cl,
-        nudges,
-        list_nudges,
-        v1::ListNudgesRequest { limit, all }
-    )?;
+    let r = call!(cl, nudges, list_nudges, v1::ListNudgesRequest { limit, all })?;
     if ctx.json {
-        render::print_json(&serde_json::Value::Array(
-            r.nudges.iter().map(render::nudge_json).collect(),
-        ));
+        render::print_json(&serde_json::Value::Array(r.nudges.iter().map(render::nudge_json).collect()));
         return Ok(());
     }
     if r.nudges.is_empty() {

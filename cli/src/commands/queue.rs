@@ -21,15 +21,7 @@ pub struct QueueArgs {
 pub async fn run(ctx: &Ctx, a: QueueArgs) -> Result<()> {
     let cl = ctx.client().await?;
     let horizon_seconds = a.days.map(|d| i64::from(d) * 86_400).unwrap_or(0);
-    let r = call!(
-        cl,
-        queue,
-        upcoming,
-        v1::UpcomingRequest {
-            horizon_seconds,
-            limit: a.limit
-        }
-    )?;
+    let r = call!(cl, queue, upcoming, v1::UpcomingRequest { horizon_seconds, limit: a.limit })?;
     if ctx.json {
         let items: Vec<_> = r.items.iter().map(render::queue_item_json).collect();
         render::print_json(&serde_json::json!({ "items": items }));
@@ -38,9 +30,9 @@ pub async fn run(ctx: &Ctx, a: QueueArgs) -> Result<()> {
     if r.items.is_empty() {
         match a.days {
             Some(d) => println!("Nothing queued in the next {d} days."),
-            None => println!(
-                "Nothing queued. Schedule a draft with: clout draft add \"…\" --at \"tomorrow 9am\""
-            ),
+            None => {
+                println!("Nothing queued. Schedule a draft with: clout draft add \"…\" --at \"tomorrow 9am\"")
+            }
         }
         return Ok(());
     }
@@ -48,10 +40,7 @@ pub async fn run(ctx: &Ctx, a: QueueArgs) -> Result<()> {
     for q in &r.items {
         let due = render::time(&q.due_at);
         t.row(vec![
-            (
-                due.map(|d| render::local(d, ctx.tz)).unwrap_or_default(),
-                BOLD,
-            ),
+            (due.map(|d| render::local(d, ctx.tz)).unwrap_or_default(), BOLD),
             (due.map(render::relative).unwrap_or_default(), render::DIM),
             (q.kind.clone(), CYAN),
             (q.id.to_string(), anstyle::Style::new()),

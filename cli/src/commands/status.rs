@@ -32,36 +32,20 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "nudges": s.nudges,
         }));
     } else {
-        anstream::println!(
-            "{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}",
-            s.version,
-            s.protocol,
-            s.pid
-        );
+        anstream::println!("{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}", s.version, s.protocol, s.pid);
         if let Some(t) = started {
-            println!(
-                "Up since:  {} ({})",
-                render::local(t, ctx.tz),
-                render::relative(t).replace(" ago", "")
-            );
+            println!("Up since:  {} ({})", render::local(t, ctx.tz), render::relative(t).replace(" ago", ""));
         }
         println!("Socket:    {}", s.socket);
         println!("Database:  {}", s.database);
         match next {
-            Some(t) => println!(
-                "Next due:  {} ({})",
-                render::local(t, ctx.tz),
-                render::relative(t)
-            ),
+            Some(t) => println!("Next due:  {} ({})", render::local(t, ctx.tz), render::relative(t)),
             None => println!("Next due:  nothing scheduled"),
         }
         println!("Pending:   {} item(s)", s.pending_items);
         println!("Nudges:    {} in the log", s.nudges);
         if s.version != cli_version && !mismatch {
-            anstream::println!(
-                "{YELLOW}Note: clout is {cli_version}, cloutd is {}{YELLOW:#}",
-                s.version
-            );
+            anstream::println!("{YELLOW}Note: clout is {cli_version}, cloutd is {}{YELLOW:#}", s.version);
         }
     }
     if mismatch {

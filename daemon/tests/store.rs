@@ -1,0 +1,221 @@
+//! The store's behaviour, run against SQLite and, where reachable, PostgreSQL.
+//!
+//! PostgreSQL: CLOUT_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test.
+//! Without a reachable server these tests print why and skip, unless CI=true.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clout_daemon::Error;
+use clout_daemon::model::{DraftPatch, DraftState, NewDraft};
+use clout_daemon::store::Store;
+use sqlx::Connection;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 7, 9, 0, 0).single().expect("valid time")
+}
+
+struct Backend {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    drop_db: Option<(String, String)>,
+}
+
+impl Backend {
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((admin, name)) = self.drop_db
+            && let Ok(mut c) = sqlx::PgConnection::connect(&admin).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut c)
+                .await;
+        }
+    }
+}
+
+async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    Backend {
+        store: Store::open(&url, Some("test")).await.expect("open sqlite"),
+        _dir: Some(dir),
+        drop_db: None,
+    }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("CLOUT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+async fn postgres() -> Option<Backend> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin = pg_admin_url();
+    let conn =
+        tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
+    let mut conn = match conn {
+        Ok(Ok(c)) => c,
+        other => {
+            let why = match other {
+                Ok(Err(e)) => e.to_string(),
+                _ => "timed out".into(),
+            };
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("PostgreSQL at {admin} is not reachable ({why}) and CI=true");
+            }
+            eprintln!(
+                "skipping the PostgreSQL store tests: {admin} is not reachable ({why}); set CLOUT_TEST_PG_URL"
+            );
+            return None;
+        }
+    };
+    let name = format!("clout_store_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("CLOUT_TEST_PG_URL must name a database"),
+    };
+    let store = Store::open(&url, None).await.expect("open postgres");
+    Some(Backend { store, _dir: None, drop_db: Some((admin, name)) })
+}
+
+/// Runs one scenario against every reachable backend.
+macro_rules! on_every_backend {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let b = super::sqlite().await;
+                super::$name(&b.store).await;
+                b.finish().await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(b) = super::postgres().await {
+                    super::$name(&b.store).await;
+                    b.finish().await;
+                }
+            }
+        }
+    };
+}
+
+fn new(text: &str, at: Option<DateTime<Utc>>) -> NewDraft {
+    NewDraft { text: text.into(), at, tags: vec!["t".into()], ..Default::default() }
+}
+
+on_every_backend!(fires_at_its_time_exactly_once);
+async fn fires_at_its_time_exactly_once(s: &Store) {
+    let at = t0() + Duration::hours(1);
+    let d = s.add_draft(&new("hello", Some(at)), t0()).await.expect("add");
+    assert_eq!(d.state, DraftState::Scheduled);
+    assert_eq!(s.next_due().await.expect("next"), Some(at));
+    assert!(s.fire_due(at - Duration::milliseconds(1), 100).await.expect("fire").is_empty());
+    let fired = s.fire_due(at, 100).await.expect("fire");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].draft_id, Some(d.id));
+    assert_eq!(fired[0].due_at, at);
+    assert!(!fired[0].late);
+    assert!(s.fire_due(at + Duration::hours(1), 100).await.expect("fire").is_empty());
+    assert_eq!(s.next_due().await.expect("next"), None);
+    let d = s.get_draft(d.id).await.expect("get");
+    assert_eq!(d.state, DraftState::Due);
+    assert_eq!(d.fired_at, Some(at));
+    assert_eq!(s.nudges_after(0, 10).await.expect("log").len(), 1);
+}
+
+on_every_backend!(items_due_while_down_fire_late);
+async fn items_due_while_down_fire_late(s: &Store) {
+    let at = t0();
+    let d = s.add_draft(&new("while you were away", Some(at)), t0() - Duration::hours(1)).await.expect("add");
+    let fired = s.fire_due(at + Duration::hours(3), 100).await.expect("fire");
+    assert_eq!(fired.len(), 1);
+    assert!(fired[0].late);
+    assert!(fired[0].message.contains("late"), "{}", fired[0].message);
+    assert!(s.get_draft(d.id).await.expect("get").late);
+}
+
+on_every_backend!(a_burst_fires_in_batches_in_order);
+async fn a_burst_fires_in_batches_in_order(s: &Store) {
+    let at = t0();
+    for i in 0..1200 {
+        s.add_draft(&new(&format!("post {i}"), Some(at)), at - Duration::hours(1)).await.expect("add");
+    }
+    let mut total = 0;
+    loop {
+        let fired = s.fire_due(at, 500).await.expect("fire");
+        if fired.is_empty() {
+            break;
+        }
+        total += fired.len();
+    }
+    assert_eq!(total, 1200);
+    let log = s.nudges_after(0, 5000).await.expect("log");
+    assert_eq!(log.len(), 1200);
+    assert!(log.windows(2).all(|w| w[0].id < w[1].id));
+    let mut drafts: Vec<i64> = log.iter().filter_map(|n| n.draft_id).collect();
+    drafts.sort();
+    drafts.dedup();
+    assert_eq!(drafts.len(), 1200, "a draft fired twice");
+    assert_eq!(s.recent_nudges(10).await.expect("recent").last().map(|n| n.id), log.last().map(|n| n.id));
+}
+
+on_every_backend!(state_changes_follow_the_rules);
+async fn state_changes_follow_the_rules(s: &Store) {
+    let now = t0();
+    let d = s.add_draft(&new("a", None), now).await.expect("add");
+    assert!(matches!(s.unschedule_draft(d.id, now).await, Err(Error::FailedPrecondition(_))));
+    let d = s.schedule_draft(d.id, now + Duration::days(1), now).await.expect("schedule");
+    assert_eq!(d.state, DraftState::Scheduled);
+    // Rescheduling moves the one pending row.
+    s.schedule_draft(d.id, now + Duration::days(2), now).await.expect("reschedule");
+    assert_eq!(s.pending_count().await.expect("count"), 1);
+    assert_eq!(s.upcoming(None, 10).await.expect("upcoming")[0].due_at, now + Duration::days(2));
+    assert!(s.upcoming(Some(now + Duration::days(1)), 10).await.expect("upcoming").is_empty());
+    let d = s.unschedule_draft(d.id, now).await.expect("unschedule");
+    assert_eq!((d.state, d.scheduled_at), (DraftState::Draft, None));
+    assert_eq!(s.pending_count().await.expect("count"), 0);
+
+    let patch = DraftPatch { text: Some("b".into()), tags: Some(vec![]), ..Default::default() };
+    let d = s.update_draft(d.id, &patch, now).await.expect("update");
+    assert_eq!((d.text.as_str(), d.tags.len()), ("b", 0));
+
+    s.schedule_draft(d.id, now + Duration::days(1), now).await.expect("schedule");
+    let d = s.finish_draft(d.id, DraftState::Published, "https://x.test/1", now).await.expect("publish");
+    assert_eq!(d.state, DraftState::Published);
+    assert_eq!(s.pending_count().await.expect("count"), 0, "publishing must drop the schedule row");
+    assert!(matches!(
+        s.finish_draft(d.id, DraftState::Skipped, "", now).await,
+        Err(Error::FailedPrecondition(_))
+    ));
+    assert!(matches!(s.schedule_draft(d.id, now, now).await, Err(Error::FailedPrecondition(_))));
+    assert!(matches!(
+        s.update_draft(d.id, &DraftPatch::default(), now).await,
+        Err(Error::FailedPrecondition(_))
+    ));
+
+    assert!(matches!(s.get_draft(999).await, Err(Error::NotFound { .. })));
+    assert!(matches!(s.delete_draft(999).await, Err(Error::NotFound { .. })));
+    let e = s.add_draft(&new("e", Some(now + Duration::days(1))), now).await.expect("add");
+    s.delete_draft(e.id).await.expect("delete");
+    assert_eq!(s.pending_count().await.expect("count"), 0, "deleting must drop the schedule row");
+
+    let listed = s.list_drafts(&[DraftState::Published]).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(s.list_drafts(&[]).await.expect("list").len(), 1);
+    assert!(s.list_drafts(&[DraftState::Draft, DraftState::Scheduled]).await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn a_damaged_sqlite_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.db");
+    std::fs::write(&path, vec![0x42u8; 8192]).expect("write");
+    let err = Store::open(&format!("sqlite://{}", path.display()), None).await.err().expect("opened garbage");
+    let msg = err.to_string();
+    assert!(msg.contains("move it aside") || msg.contains("damaged"), "{msg}");
+    assert_eq!(std::fs::read(&path).expect("read"), vec![0x42u8; 8192], "the damaged file was changed");
+}
