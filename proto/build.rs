@@ -1,8 +1,14 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files =
-        ["clout/v1/drafts.proto", "clout/v1/queue.proto", "clout/v1/nudges.proto", "clout/v1/daemon.proto"];
+    let files = [
+        "clout/v1/drafts.proto",
+        "clout/v1/queue.proto",
+        "clout/v1/nudges.proto",
+        "clout/v1/daemon.proto",
+        "clout/v1/program.proto",
+        "clout/v1/tasks.proto",
+    ];
     println!("cargo:rerun-if-changed=clout");
     let fds = protox::compile(files, ["."])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

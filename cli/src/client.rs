@@ -8,7 +8,9 @@ use anyhow::{Result, anyhow};
 use clout_proto::v1::daemon_service_client::DaemonServiceClient;
 use clout_proto::v1::draft_service_client::DraftServiceClient;
 use clout_proto::v1::nudge_service_client::NudgeServiceClient;
+use clout_proto::v1::program_service_client::ProgramServiceClient;
 use clout_proto::v1::queue_service_client::QueueServiceClient;
+use clout_proto::v1::task_service_client::TaskServiceClient;
 use tonic::transport::Channel;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -37,6 +39,14 @@ impl Client {
 
     pub fn nudges(&self) -> NudgeServiceClient<Channel> {
         NudgeServiceClient::new(self.channel.clone())
+    }
+
+    pub fn program(&self) -> ProgramServiceClient<Channel> {
+        ProgramServiceClient::new(self.channel.clone())
+    }
+
+    pub fn tasks(&self) -> TaskServiceClient<Channel> {
+        TaskServiceClient::new(self.channel.clone())
     }
 
     pub fn daemon(&self) -> DaemonServiceClient<Channel> {

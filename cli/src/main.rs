@@ -51,8 +51,20 @@ enum Command {
     },
     /// Skip a draft: it will not be posted
     Skip { id: i64 },
-    /// Show what is coming, in time order
+    /// Show what is coming (posts and tasks), or shuffle, pause and resume the queue
     Queue(commands::queue::QueueArgs),
+    /// Engagement tasks on a rhythm: add, list, done, skip, rm
+    #[command(subcommand)]
+    Task(commands::task::TaskCmd),
+    /// Your purpose, goals and time zone
+    #[command(subcommand)]
+    Program(commands::program::ProgramCmd),
+    /// Posting slots: the times your queued drafts go into
+    #[command(subcommand)]
+    Slots(commands::program::SlotsCmd),
+    /// People to learn from
+    #[command(subcommand)]
+    Follow(commands::program::FollowCmd),
     /// Print nudges as they fire (reconnects and resumes if cloutd restarts)
     Watch {
         /// Resume after this nudge id: every later nudge is printed first
@@ -115,6 +127,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Posted { id, url } => commands::draft::posted(ctx, id, url).await,
         Command::Skip { id } => commands::draft::skip(ctx, id).await,
         Command::Queue(a) => commands::queue::run(ctx, a).await,
+        Command::Task(cmd) => commands::task::run(ctx, cmd).await,
+        Command::Program(cmd) => commands::program::program(ctx, cmd).await,
+        Command::Slots(cmd) => commands::program::slots(ctx, cmd).await,
+        Command::Follow(cmd) => commands::program::follow(ctx, cmd).await,
         Command::Watch { after, count } => commands::nudges::watch(ctx, after, count).await,
         Command::Nudges { all, limit } => commands::nudges::list(ctx, all, limit).await,
         Command::Status => commands::status::run(ctx).await,

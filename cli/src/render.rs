@@ -18,7 +18,7 @@ pub fn time(t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.as_ref().and_then(clout_proto::from_ts)
 }
 
-fn rfc3339(t: &Option<prost_types::Timestamp>) -> Value {
+pub fn rfc3339(t: &Option<prost_types::Timestamp>) -> Value {
     match time(t) {
         Some(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         None => Value::Null,
@@ -78,6 +78,7 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "published_url": d.published_url,
         "created_at": rfc3339(&d.created_at),
         "updated_at": rfc3339(&d.updated_at),
+        "slotted": d.slotted,
     })
 }
 
@@ -89,6 +90,7 @@ pub fn nudge_json(n: &v1::Nudge) -> Value {
         "due_at": rfc3339(&n.due_at),
         "fired_at": rfc3339(&n.fired_at),
         "draft_id": n.draft_id,
+        "task_id": n.task_id,
         "late": n.late,
     })
 }
@@ -100,6 +102,8 @@ pub fn queue_item_json(q: &v1::QueueItem) -> Value {
         "id": q.id,
         "title": q.title,
         "text": q.text,
+        "about": q.about,
+        "slotted": q.slotted,
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod recurrence;
 pub mod scheduler;
 pub mod service;
 pub mod socket;
@@ -76,6 +77,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         )
         .add_service(
             v1::nudge_service_server::NudgeServiceServer::new(api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            v1::program_service_server::ProgramServiceServer::new(api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            v1::task_service_server::TaskServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
         .add_service(v1::daemon_service_server::DaemonServiceServer::new(api).max_decoding_message_size(max));
 

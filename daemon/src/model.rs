@@ -63,6 +63,7 @@ pub struct Draft {
     pub published_url: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub slotted: bool,
 }
 
 impl Draft {
@@ -92,6 +93,8 @@ pub struct NewDraft {
     pub platforms: Vec<String>,
     pub tags: Vec<String>,
     pub at: Option<DateTime<Utc>>,
+    /// Place the draft in the next free posting slot.
+    pub queue: bool,
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -111,6 +114,7 @@ pub struct Nudge {
     pub due_at: DateTime<Utc>,
     pub fired_at: DateTime<Utc>,
     pub draft_id: Option<i64>,
+    pub task_id: Option<i64>,
     pub late: bool,
 }
 
@@ -122,6 +126,8 @@ pub struct QueueItem {
     pub id: i64,
     pub title: String,
     pub text: String,
+    pub about: String,
+    pub slotted: bool,
 }
 
 pub fn to_ms(t: DateTime<Utc>) -> i64 {
@@ -130,4 +136,94 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The stage a person is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Learn,
+    Influence,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Learn => "learn",
+            Purpose::Influence => "influence",
+        }
+    }
+
+    pub fn parse(s: &str) -> Purpose {
+        if s == "influence" { Purpose::Influence } else { Purpose::Learn }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub purpose: Purpose,
+    pub posts_per_week: u32,
+    pub engagements_per_day: u32,
+    /// The zone in force: the stored one, else the daemon's local zone.
+    pub tz: chrono_tz::Tz,
+    pub paused: bool,
+    pub paused_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to the program; `None` keeps a value.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramPatch {
+    pub purpose: Option<Purpose>,
+    pub posts_per_week: Option<u32>,
+    pub engagements_per_day: Option<u32>,
+    pub tz: Option<chrono_tz::Tz>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub id: i64,
+    pub spec: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Follow {
+    pub id: i64,
+    pub handle: String,
+    pub platform: String,
+    pub why: String,
+    pub topic: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new engagement task: recurring (`every`) or once (`once_at`).
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub text: String,
+    pub every: Option<crate::recurrence::Schedule>,
+    pub once_at: Option<DateTime<Utc>>,
+    pub tz: chrono_tz::Tz,
+    pub about: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: i64,
+    pub text: String,
+    pub every: String,
+    pub tz: String,
+    pub about: String,
+    pub once_at: Option<DateTime<Utc>>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub current_due_at: Option<DateTime<Utc>>,
+    pub done: u32,
+    pub skipped: u32,
+    pub missed: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The daemon's local zone: `TZ` when it names an IANA zone, else the system zone, else UTC.
+pub fn local_tz() -> chrono_tz::Tz {
+    let from_env = std::env::var("TZ").ok().and_then(|v| v.trim_start_matches(':').parse().ok());
+    from_env
+        .or_else(|| iana_time_zone::get_timezone().ok().and_then(|n| n.parse().ok()))
+        .unwrap_or(chrono_tz::UTC)
 }

@@ -15,6 +15,9 @@ use tonic::{Request, Response, Status};
 use crate::Core;
 use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem};
 
+mod program;
+mod tasks;
+
 /// Largest request the daemon decodes. Bigger ones are refused unread.
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// How far in the past a requested time may be (clock skew, slow typing).
@@ -33,15 +36,15 @@ impl Api {
 
 // ---- validation -------------------------------------------------------------
 
-fn invalid(msg: impl Into<String>) -> Status {
+pub(crate) fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg.into())
 }
 
-fn check_id(id: i64) -> Result<i64, Status> {
+pub(crate) fn check_id(id: i64) -> Result<i64, Status> {
     if id <= 0 { Err(invalid(format!("invalid id {id}: ids are positive whole numbers"))) } else { Ok(id) }
 }
 
-fn check_text(text: &str) -> Result<String, Status> {
+pub(crate) fn check_text(text: &str) -> Result<String, Status> {
     if text.trim().is_empty() {
         return Err(invalid("the text is empty: write something to post"));
     }
@@ -91,7 +94,10 @@ fn check_labels(what: &str, labels: &[String]) -> Result<Vec<String>, Status> {
     Ok(out)
 }
 
-fn check_time(t: Option<&prost_types::Timestamp>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Status> {
+pub(crate) fn check_time(
+    t: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Status> {
     let t = t.ok_or_else(|| invalid("a time is required"))?;
     let at = from_ts(t).ok_or_else(|| invalid("the time is out of range"))?;
     if at < now - chrono::Duration::seconds(PAST_TOLERANCE_SECS) {
@@ -142,6 +148,7 @@ impl From<Draft> for v1::Draft {
             published_at: d.published_at.map(ts),
             published_url: d.published_url,
             late: d.late,
+            slotted: d.slotted,
         }
     }
 }
@@ -155,6 +162,7 @@ impl From<Nudge> for v1::Nudge {
             due_at: Some(ts(n.due_at)),
             fired_at: Some(ts(n.fired_at)),
             draft_id: n.draft_id,
+            task_id: n.task_id,
             late: n.late,
         }
     }
@@ -162,7 +170,15 @@ impl From<Nudge> for v1::Nudge {
 
 impl From<QueueItem> for v1::QueueItem {
     fn from(q: QueueItem) -> Self {
-        v1::QueueItem { kind: q.kind, due_at: Some(ts(q.due_at)), id: q.id, title: q.title, text: q.text }
+        v1::QueueItem {
+            kind: q.kind,
+            due_at: Some(ts(q.due_at)),
+            id: q.id,
+            title: q.title,
+            text: q.text,
+            about: q.about,
+            slotted: q.slotted,
+        }
     }
 }
 
@@ -179,9 +195,13 @@ impl v1::draft_service_server::DraftService for Api {
             platforms: check_labels("platform", &r.platforms)?,
             tags: check_labels("tag", &r.tags)?,
             at: r.at.as_ref().map(|t| check_time(Some(t), now)).transpose()?,
+            queue: r.queue,
         };
+        if new.queue && new.at.is_some() {
+            return Err(invalid("give either a time or queue, not both"));
+        }
         let d = self.core.store.add_draft(&new, now).await?;
-        if new.at.is_some() {
+        if new.at.is_some() || new.queue {
             self.core.wake.notify_one();
         }
         Ok(Response::new(d.into()))
@@ -234,7 +254,11 @@ impl v1::draft_service_server::DraftService for Api {
         let r = req.into_inner();
         let id = check_id(r.id)?;
         let now = Utc::now();
-        let at = check_time(r.at.as_ref(), now)?;
+        let at = match (r.queue, r.at.as_ref()) {
+            (true, None) => None,
+            (false, t) => Some(check_time(t, now)?),
+            (true, Some(_)) => return Err(invalid("give either a time or queue, not both")),
+        };
         let d = self.core.store.schedule_draft(id, at, now).await?;
         self.core.wake.notify_one();
         Ok(Response::new(d.into()))
@@ -293,6 +317,28 @@ impl v1::queue_service_server::QueueService for Api {
         let limit = if r.limit == 0 { 1000 } else { r.limit.min(100_000) };
         let items = self.core.store.upcoming(until, limit).await?;
         Ok(Response::new(v1::UpcomingResponse { items: items.into_iter().map(Into::into).collect() }))
+    }
+
+    async fn shuffle(
+        &self,
+        _req: Request<v1::ShuffleRequest>,
+    ) -> Result<Response<v1::ShuffleResponse>, Status> {
+        let items = self.core.store.shuffle_slots(Utc::now()).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(v1::ShuffleResponse { items: items.into_iter().map(Into::into).collect() }))
+    }
+
+    async fn pause(&self, _req: Request<v1::PauseRequest>) -> Result<Response<v1::PauseState>, Status> {
+        self.core.store.set_paused(true, Utc::now()).await?;
+        self.core.wake.notify_one();
+        let p = self.core.store.program().await?;
+        Ok(Response::new(v1::PauseState { paused: true, paused_at: p.paused_at.map(ts), came_due: 0 }))
+    }
+
+    async fn resume(&self, _req: Request<v1::ResumeRequest>) -> Result<Response<v1::PauseState>, Status> {
+        let came_due = self.core.store.set_paused(false, Utc::now()).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(v1::PauseState { paused: false, paused_at: None, came_due }))
     }
 }
 

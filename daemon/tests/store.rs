@@ -168,10 +168,10 @@ async fn state_changes_follow_the_rules(s: &Store) {
     let now = t0();
     let d = s.add_draft(&new("a", None), now).await.expect("add");
     assert!(matches!(s.unschedule_draft(d.id, now).await, Err(Error::FailedPrecondition(_))));
-    let d = s.schedule_draft(d.id, now + Duration::days(1), now).await.expect("schedule");
+    let d = s.schedule_draft(d.id, Some(now + Duration::days(1)), now).await.expect("schedule");
     assert_eq!(d.state, DraftState::Scheduled);
     // Rescheduling moves the one pending row.
-    s.schedule_draft(d.id, now + Duration::days(2), now).await.expect("reschedule");
+    s.schedule_draft(d.id, Some(now + Duration::days(2)), now).await.expect("reschedule");
     assert_eq!(s.pending_count().await.expect("count"), 1);
     assert_eq!(s.upcoming(None, 10).await.expect("upcoming")[0].due_at, now + Duration::days(2));
     assert!(s.upcoming(Some(now + Duration::days(1)), 10).await.expect("upcoming").is_empty());
@@ -183,7 +183,7 @@ async fn state_changes_follow_the_rules(s: &Store) {
     let d = s.update_draft(d.id, &patch, now).await.expect("update");
     assert_eq!((d.text.as_str(), d.tags.len()), ("b", 0));
 
-    s.schedule_draft(d.id, now + Duration::days(1), now).await.expect("schedule");
+    s.schedule_draft(d.id, Some(now + Duration::days(1)), now).await.expect("schedule");
     let d = s.finish_draft(d.id, DraftState::Published, "https://x.test/1", now).await.expect("publish");
     assert_eq!(d.state, DraftState::Published);
     assert_eq!(s.pending_count().await.expect("count"), 0, "publishing must drop the schedule row");
@@ -191,7 +191,7 @@ async fn state_changes_follow_the_rules(s: &Store) {
         s.finish_draft(d.id, DraftState::Skipped, "", now).await,
         Err(Error::FailedPrecondition(_))
     ));
-    assert!(matches!(s.schedule_draft(d.id, now, now).await, Err(Error::FailedPrecondition(_))));
+    assert!(matches!(s.schedule_draft(d.id, Some(now), now).await, Err(Error::FailedPrecondition(_))));
     assert!(matches!(
         s.update_draft(d.id, &DraftPatch::default(), now).await,
         Err(Error::FailedPrecondition(_))
@@ -218,4 +218,168 @@ async fn a_damaged_sqlite_file_is_a_clear_error() {
     let msg = err.to_string();
     assert!(msg.contains("move it aside") || msg.contains("damaged"), "{msg}");
     assert_eq!(std::fs::read(&path).expect("read"), vec![0x42u8; 8192], "the damaged file was changed");
+}
+
+fn daily(spec: &str, tz: chrono_tz::Tz) -> clout_daemon::model::NewTask {
+    clout_daemon::model::NewTask {
+        text: "Reply to 3 posts".into(),
+        every: Some(clout_daemon::recurrence::Schedule::parse(spec).expect("schedule")),
+        once_at: None,
+        tz,
+        about: "@alice".into(),
+    }
+}
+
+on_every_backend!(a_recurring_task_fires_each_occurrence_and_records_misses);
+async fn a_recurring_task_fires_each_occurrence_and_records_misses(s: &Store) {
+    let now = t0(); // Monday 09:00 UTC
+    let t = s.add_task(&daily("daily 10:00", chrono_tz::Europe::Berlin), now).await.expect("add");
+    let first = Utc.with_ymd_and_hms(2030, 1, 8, 9, 0, 0).single().expect("time"); // 10:00 CET
+    assert_eq!(t.next_due_at, Some(first));
+    assert_eq!(s.next_due().await.expect("next"), Some(first));
+
+    let fired = s.fire_due(first, 100).await.expect("fire");
+    assert_eq!(fired.len(), 1);
+    assert_eq!((fired[0].kind.as_str(), fired[0].task_id), ("task_due", Some(t.id)));
+    assert!(fired[0].message.contains("about @alice"), "{}", fired[0].message);
+    let t1 = s.task(t.id).await.expect("task");
+    assert_eq!(t1.current_due_at, Some(first));
+    assert_eq!(t1.next_due_at, Some(first + Duration::days(1)));
+
+    let done = s.resolve_task(t.id, "done", first + Duration::minutes(5)).await.expect("done");
+    assert_eq!((done.done, done.current_due_at), (1, None));
+    assert!(matches!(s.resolve_task(t.id, "done", first).await, Err(Error::FailedPrecondition(_))));
+
+    // Not done by the next occurrence: recorded as missed when the next one fires.
+    s.fire_due(first + Duration::days(1), 100).await.expect("fire");
+    s.fire_due(first + Duration::days(2), 100).await.expect("fire");
+    let t3 = s.task(t.id).await.expect("task");
+    assert_eq!((t3.done, t3.missed), (1, 1));
+    assert_eq!(t3.current_due_at, Some(first + Duration::days(2)));
+}
+
+on_every_backend!(after_downtime_a_task_fires_once_not_a_storm);
+async fn after_downtime_a_task_fires_once_not_a_storm(s: &Store) {
+    let now = t0();
+    let t = s.add_task(&daily("daily 10:00", chrono_tz::UTC), now).await.expect("add");
+    let first = now + Duration::hours(1);
+    let later = first + Duration::days(3) + Duration::hours(2);
+    let fired = s.fire_due(later, 100).await.expect("fire");
+    assert_eq!(fired.len(), 1, "one nudge after a 3-day outage");
+    assert!(fired[0].late);
+    assert_eq!(fired[0].due_at, first + Duration::days(3));
+    assert!(fired[0].message.contains("3 earlier occurrence"), "{}", fired[0].message);
+    let t = s.task(t.id).await.expect("task");
+    assert_eq!(t.missed, 3);
+    assert_eq!(t.next_due_at, Some(first + Duration::days(4)));
+    assert!(s.fire_due(later, 100).await.expect("fire").is_empty());
+}
+
+on_every_backend!(a_one_off_task_fires_once_and_removed_tasks_never_fire);
+async fn a_one_off_task_fires_once_and_removed_tasks_never_fire(s: &Store) {
+    let now = t0();
+    let once = clout_daemon::model::NewTask {
+        text: "Thank the people who replied".into(),
+        every: None,
+        once_at: Some(now + Duration::hours(2)),
+        tz: chrono_tz::UTC,
+        about: String::new(),
+    };
+    let t = s.add_task(&once, now).await.expect("add");
+    let gone = s.add_task(&daily("daily 10:00", chrono_tz::UTC), now).await.expect("add");
+    s.remove_task(gone.id, now).await.expect("remove");
+    assert!(matches!(s.remove_task(gone.id, now).await, Err(Error::NotFound { .. })));
+    let fired = s.fire_due(now + Duration::days(2), 100).await.expect("fire");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].task_id, Some(t.id));
+    assert_eq!(s.pending_count().await.expect("count"), 0);
+    assert_eq!(s.tasks().await.expect("tasks").len(), 1);
+}
+
+on_every_backend!(pause_holds_everything_and_resume_releases_it);
+async fn pause_holds_everything_and_resume_releases_it(s: &Store) {
+    let now = t0();
+    s.add_draft(&new("held", Some(now + Duration::minutes(1))), now).await.expect("add");
+    assert_eq!(s.set_paused(true, now).await.expect("pause"), 0);
+    assert!(matches!(s.set_paused(true, now).await, Err(Error::FailedPrecondition(_))));
+    assert!(s.program().await.expect("program").paused);
+    assert_eq!(s.next_due().await.expect("next"), None, "nothing is due while paused");
+    assert!(s.fire_due(now + Duration::hours(1), 100).await.expect("fire").is_empty());
+    assert_eq!(s.set_paused(false, now + Duration::hours(1)).await.expect("resume"), 1);
+    let fired = s.fire_due(now + Duration::hours(1), 100).await.expect("fire");
+    assert_eq!(fired.len(), 1);
+    assert!(fired[0].late);
+}
+
+on_every_backend!(queued_drafts_fill_free_slots_and_shuffle_keeps_the_times);
+async fn queued_drafts_fill_free_slots_and_shuffle_keeps_the_times(s: &Store) {
+    let now = t0(); // Monday 09:00 UTC
+    s.set_program(&clout_daemon::model::ProgramPatch { tz: Some(chrono_tz::UTC), ..Default::default() }, now)
+        .await
+        .expect("program");
+    let queued = |text: &str| NewDraft { text: text.into(), queue: true, ..Default::default() };
+    assert!(matches!(s.add_draft(&queued("no slots yet"), now).await, Err(Error::FailedPrecondition(_))));
+    s.add_slot(&clout_daemon::recurrence::Schedule::parse("mon,wed,fri 12:00").expect("slot"), now)
+        .await
+        .expect("slot");
+    let mut times = Vec::new();
+    for i in 0..4 {
+        let d = s.add_draft(&queued(&format!("post {i}")), now).await.expect("queue");
+        assert!(d.slotted);
+        times.push(d.scheduled_at.expect("time"));
+    }
+    let mon = now + Duration::hours(3);
+    assert_eq!(times, vec![mon, mon + Duration::days(2), mon + Duration::days(4), mon + Duration::days(7)]);
+    // A draft scheduled by hand on a slot's time takes that slot.
+    let manual = s.add_draft(&new("manual", Some(mon + Duration::days(9))), now).await.expect("add");
+    let next = s.add_draft(&queued("after manual"), now).await.expect("queue");
+    assert_eq!(next.scheduled_at, Some(mon + Duration::days(11)));
+    assert!(!s.get_draft(manual.id).await.expect("get").slotted);
+
+    let before: Vec<(i64, DateTime<Utc>)> = s
+        .upcoming(None, 100)
+        .await
+        .expect("up")
+        .iter()
+        .filter(|q| q.slotted)
+        .map(|q| (q.id, q.due_at))
+        .collect();
+    let after = s.shuffle_slots(now).await.expect("shuffle");
+    let mut t_before: Vec<_> = before.iter().map(|x| x.1).collect();
+    let mut t_after: Vec<_> = after.iter().map(|q| q.due_at).collect();
+    t_before.sort();
+    t_after.sort();
+    assert_eq!(t_before, t_after, "shuffle must keep the slot times");
+    let order_after: Vec<i64> = after.iter().map(|q| q.id).collect();
+    let order_before: Vec<i64> = before.iter().map(|x| x.0).collect();
+    assert_ne!(order_before, order_after, "shuffle must change the order");
+    let mut ids_a = order_after.clone();
+    let mut ids_b = order_before.clone();
+    ids_a.sort();
+    ids_b.sort();
+    assert_eq!(ids_a, ids_b);
+    assert_eq!(s.pending_count().await.expect("count"), 6);
+}
+
+on_every_backend!(follows_are_unique_per_platform);
+async fn follows_are_unique_per_platform(s: &Store) {
+    let now = t0();
+    let f = clout_daemon::model::Follow {
+        id: 0,
+        handle: "@alice".into(),
+        platform: "mastodon".into(),
+        why: "clear threads".into(),
+        topic: "rust".into(),
+        created_at: now,
+    };
+    let a = s.add_follow(&f, now).await.expect("follow");
+    assert!(matches!(s.add_follow(&f, now).await, Err(Error::FailedPrecondition(_))));
+    let b = s
+        .add_follow(&clout_daemon::model::Follow { platform: "bluesky".into(), ..f.clone() }, now)
+        .await
+        .expect("follow");
+    assert_eq!(s.follows().await.expect("list").len(), 2);
+    s.remove_follow(a.id).await.expect("rm");
+    assert!(matches!(s.remove_follow(a.id).await, Err(Error::NotFound { .. })));
+    assert_eq!(s.follows().await.expect("list")[0].id, b.id);
 }

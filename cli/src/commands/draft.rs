@@ -35,12 +35,15 @@ pub enum DraftCmd {
     /// Delete a draft
     #[command(visible_alias = "delete")]
     Rm { id: i64 },
-    /// Schedule a draft for a time
+    /// Schedule a draft for a time, or in the next free posting slot
     Schedule {
         id: i64,
         /// When: `tomorrow 9am`, `fri 17:30`, `in 2h`, `2026-12-01 09:00`, RFC 3339
-        #[arg(long, value_name = "WHEN")]
-        at: String,
+        #[arg(long, value_name = "WHEN", required_unless_present = "queue")]
+        at: Option<String>,
+        /// Put it in the next free posting slot (see `clout slots`)
+        #[arg(long, conflicts_with = "at")]
+        queue: bool,
     },
     /// Take a draft off the schedule (it stays a draft)
     Unschedule { id: i64 },
@@ -62,6 +65,9 @@ pub struct AddArgs {
     /// Schedule it: `tomorrow 9am`, `fri 17:30`, `in 2h`, `2026-12-01 09:00`, RFC 3339
     #[arg(long, value_name = "WHEN")]
     at: Option<String>,
+    /// Put it in the next free posting slot (see `clout slots`)
+    #[arg(long, conflicts_with = "at")]
+    queue: bool,
 }
 
 #[derive(Args, Debug)]
@@ -105,14 +111,14 @@ pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
             }
             Ok(())
         }
-        DraftCmd::Schedule { id, at } => {
-            let at = parse_when(ctx, &at)?;
+        DraftCmd::Schedule { id, at, queue } => {
+            let at = at.as_deref().map(|w| parse_when(ctx, w)).transpose()?;
             let cl = ctx.client().await?;
             let d = call!(
                 cl,
                 drafts,
                 schedule_draft,
-                v1::ScheduleDraftRequest { id, at: Some(clout_proto::ts(at)) }
+                v1::ScheduleDraftRequest { id, at: at.map(clout_proto::ts), queue }
             )?;
             done(ctx, &d, "Scheduled");
             Ok(())
@@ -169,6 +175,7 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
             platforms: a.platform,
             tags: a.tag,
             at: at.map(clout_proto::ts),
+            queue: a.queue,
         }
     )?;
     done(ctx, &d, "Added");

@@ -1,8 +1,10 @@
 pub mod completions;
 pub mod draft;
 pub mod nudges;
+pub mod program;
 pub mod queue;
 pub mod status;
+pub mod task;
 
 /// What every command gets: the connection target, the output mode and the zone for display.
 pub struct Ctx {

@@ -19,7 +19,11 @@ fn print_nudge(ctx: &Ctx, n: &v1::Nudge) {
     let when = render::time(&n.fired_at)
         .map(|t| t.with_timezone(&ctx.tz).format("%a %d %b %H:%M:%S").to_string())
         .unwrap_or_default();
-    let about = n.draft_id.map(|d| format!("  (draft {d})")).unwrap_or_default();
+    let about = match (n.draft_id, n.task_id) {
+        (Some(d), _) => format!("  (draft {d})"),
+        (None, Some(t)) => format!("  (task {t}: clout task done {t})"),
+        _ => String::new(),
+    };
     let style = if n.late { YELLOW } else { BOLD };
     let mut out = anstream::stdout().lock();
     let _ = writeln!(out, "{DIM}{when}  #{}{DIM:#}  {style}{}{style:#}{DIM}{about}{DIM:#}", n.id, n.message);

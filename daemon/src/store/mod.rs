@@ -84,6 +84,7 @@ struct DraftRow {
     published_url: String,
     created_at: i64,
     updated_at: i64,
+    slotted: i64,
 }
 
 impl DraftRow {
@@ -105,6 +106,7 @@ impl DraftRow {
             published_url: self.published_url,
             created_at: from_ms(self.created_at),
             updated_at: from_ms(self.updated_at),
+            slotted: self.slotted != 0,
         })
     }
 }
@@ -117,6 +119,7 @@ struct NudgeRow {
     due_at: i64,
     fired_at: i64,
     draft_id: Option<i64>,
+    task_id: Option<i64>,
     late: i64,
 }
 
@@ -129,6 +132,7 @@ impl From<NudgeRow> for Nudge {
             due_at: from_ms(r.due_at),
             fired_at: from_ms(r.fired_at),
             draft_id: r.draft_id,
+            task_id: r.task_id,
             late: r.late != 0,
         }
     }
@@ -143,9 +147,9 @@ struct DueRow {
 }
 
 const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at";
+     published_at, published_url, created_at, updated_at, slotted";
 const SELECT_DRAFT: &str = "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at FROM drafts WHERE id = $1";
+     published_at, published_url, created_at, updated_at, slotted FROM drafts WHERE id = $1";
 
 /// Removes the password from a database URL for display.
 pub fn redact_url(url: &str) -> String {
@@ -209,54 +213,136 @@ fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-/// Fires one due row inside the caller's transaction. Returns the nudge
-/// written, or `None` when the row's item no longer exists.
+/// Appends a nudge unless its occurrence key is already in the log.
+/// Evaluates to the nudge written, or `None`.
+macro_rules! insert_nudge {
+    ($tx:expr, $n:expr, $key:expr) => {{
+        let n: Nudge = $n;
+        let key: String = $key;
+        let id: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO nudges (kind, message, due_at, fired_at, draft_id, task_id, late, item_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (item_key) DO NOTHING RETURNING id",
+        )
+        .bind(&n.kind)
+        .bind(&n.message)
+        .bind(to_ms(n.due_at))
+        .bind(to_ms(n.fired_at))
+        .bind(n.draft_id)
+        .bind(n.task_id)
+        .bind(i64::from(n.late))
+        .bind(&key)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        id.map(|(id,)| Nudge { id, ..n })
+    }};
+}
+
+/// Fires one due row inside the caller's transaction: the item's state moves
+/// on, its nudge is appended, and its schedule row is advanced to the next
+/// occurrence or deleted. Evaluates to the nudge written, if any.
 macro_rules! fire_one {
     ($tx:expr, $row:expr, $now_ms:expr) => {{
         let row: DueRow = $row;
         let now_ms: i64 = $now_ms;
-        let late = now_ms - row.due_at > LATE_AFTER_MS;
         let mut nudge = None;
-        if row.kind == "post" {
-            let title: Option<(String, String)> = sqlx::query_as("SELECT title, body FROM drafts WHERE id = $1")
-                .bind(row.ref_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
-            if let Some((title, body)) = title {
-                sqlx::query("UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3")
+        let mut next_due: Option<i64> = None;
+        match row.kind.as_str() {
+            "post" => {
+                let draft: Option<(String, String)> =
+                    sqlx::query_as("SELECT title, body FROM drafts WHERE id = $1")
+                        .bind(row.ref_id)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                if let Some((title, body)) = draft {
+                    let late = now_ms - row.due_at > LATE_AFTER_MS;
+                    sqlx::query(
+                        "UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
+                    )
                     .bind(now_ms)
                     .bind(i64::from(late))
                     .bind(row.ref_id)
                     .execute(&mut *$tx)
                     .await?;
-                let message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
-                let key = format!("post:{}:{}", row.ref_id, row.due_at);
-                let id: Option<(i64,)> = sqlx::query_as(
-                    "INSERT INTO nudges (kind, message, due_at, fired_at, draft_id, late, item_key) \
-                     VALUES ('post_due', $1, $2, $3, $4, $5, $6) ON CONFLICT (item_key) DO NOTHING RETURNING id",
-                )
-                .bind(&message)
-                .bind(row.due_at)
-                .bind(now_ms)
-                .bind(row.ref_id)
-                .bind(i64::from(late))
-                .bind(&key)
-                .fetch_optional(&mut *$tx)
-                .await?;
-                if let Some((id,)) = id {
-                    nudge = Some(Nudge {
-                        id,
+                    let n = Nudge {
+                        id: 0,
                         kind: "post_due".into(),
-                        message,
+                        message: post_due_message(&model::label(&title, &body), row.due_at, now_ms, late),
                         due_at: from_ms(row.due_at),
                         fired_at: from_ms(now_ms),
                         draft_id: Some(row.ref_id),
+                        task_id: None,
                         late,
-                    });
+                    };
+                    nudge = insert_nudge!($tx, n, format!("post:{}:{}", row.ref_id, row.due_at));
                 }
             }
+            "task" => {
+                let task: Option<(String, Option<String>, String, String)> = sqlx::query_as(
+                    "SELECT body, spec, tz, about FROM tasks WHERE id = $1 AND removed_at IS NULL",
+                )
+                .bind(row.ref_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                if let Some((body, spec, tz, about)) = task {
+                    let plan = tasks::plan_fire(spec.as_deref(), &tz, row.due_at, now_ms);
+                    // The occurrence still open when the next one fires was missed.
+                    sqlx::query(
+                        "UPDATE task_occurrences SET state = 'missed', resolved_at = $2 WHERE task_id = $1 AND state = 'due'",
+                    )
+                    .bind(row.ref_id)
+                    .bind(now_ms)
+                    .execute(&mut *$tx)
+                    .await?;
+                    for m in &plan.missed {
+                        sqlx::query(
+                            "INSERT INTO task_occurrences (task_id, due_at, state, resolved_at, late) \
+                             VALUES ($1, $2, 'missed', $3, 1) ON CONFLICT (task_id, due_at) DO NOTHING",
+                        )
+                        .bind(row.ref_id)
+                        .bind(*m)
+                        .bind(now_ms)
+                        .execute(&mut *$tx)
+                        .await?;
+                    }
+                    let late = now_ms - plan.fire_at > LATE_AFTER_MS;
+                    sqlx::query(
+                        "INSERT INTO task_occurrences (task_id, due_at, state, fired_at, late) \
+                         VALUES ($1, $2, 'due', $3, $4) ON CONFLICT (task_id, due_at) DO NOTHING",
+                    )
+                    .bind(row.ref_id)
+                    .bind(plan.fire_at)
+                    .bind(now_ms)
+                    .bind(i64::from(late))
+                    .execute(&mut *$tx)
+                    .await?;
+                    let n = Nudge {
+                        id: 0,
+                        kind: "task_due".into(),
+                        message: tasks::task_due_message(&body, &about, plan.fire_at, now_ms, late, plan.missed.len()),
+                        due_at: from_ms(plan.fire_at),
+                        fired_at: from_ms(now_ms),
+                        draft_id: None,
+                        task_id: Some(row.ref_id),
+                        late,
+                    };
+                    nudge = insert_nudge!($tx, n, format!("task:{}:{}", row.ref_id, plan.fire_at));
+                    next_due = plan.next;
+                }
+            }
+            other => tracing::warn!(kind = other, "dropping a schedule row of an unknown kind"),
         }
-        sqlx::query("DELETE FROM schedule WHERE id = $1").bind(row.id).execute(&mut *$tx).await?;
+        match next_due {
+            Some(due) => {
+                sqlx::query("UPDATE schedule SET due_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2")
+                    .bind(due)
+                    .bind(row.id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM schedule WHERE id = $1").bind(row.id).execute(&mut *$tx).await?;
+            }
+        }
         nudge
     }};
 }
@@ -269,6 +355,31 @@ macro_rules! draft_in {
         row.ok_or(Error::NotFound { what: "draft", id })?.into_draft()?
     }};
 }
+
+/// The next posting slot after `$now_ms` that no scheduled post holds,
+/// read inside the caller's transaction (so two adds never take one slot).
+macro_rules! free_slot {
+    ($tx:expr, $now_ms:expr) => {{
+        let now_ms: i64 = $now_ms;
+        let specs: Vec<(String,)> =
+            sqlx::query_as("SELECT spec FROM slots ORDER BY id").fetch_all(&mut *$tx).await?;
+        let (tz,): (String,) =
+            sqlx::query_as("SELECT tz FROM program WHERE id = 1").fetch_one(&mut *$tx).await?;
+        let taken: Vec<(i64,)> =
+            sqlx::query_as("SELECT due_at FROM schedule WHERE kind = 'post' AND due_at > $1")
+                .bind(now_ms)
+                .fetch_all(&mut *$tx)
+                .await?;
+        let taken: std::collections::HashSet<i64> = taken.into_iter().map(|(t,)| t).collect();
+        let specs: Vec<String> = specs.into_iter().map(|(s,)| s).collect();
+        program::first_free_slot(&specs, program::zone(&tz), &taken, now_ms)?
+    }};
+}
+
+mod program;
+mod tasks;
+
+pub use tasks::plan_fire;
 
 impl Store {
     /// Opens (creating and migrating when needed) the database at `url`.
@@ -348,12 +459,12 @@ impl Store {
 
     pub async fn add_draft(&self, d: &NewDraft, now: DateTime<Utc>) -> Result<Draft> {
         let now_ms = to_ms(now);
-        let state = if d.at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
-        let at = d.at.map(to_ms);
         let id: i64 = in_tx!(self, |tx| {
+            let at = if d.queue { Some(free_slot!(tx, now_ms)) } else { d.at.map(to_ms) };
+            let state = if at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
             )
             .bind(&d.title)
             .bind(&d.text)
@@ -362,6 +473,7 @@ impl Store {
             .bind(state.as_str())
             .bind(at)
             .bind(now_ms)
+            .bind(i64::from(d.queue))
             .fetch_one(&mut *tx)
             .await?;
             if let Some(at) = at {
@@ -386,7 +498,7 @@ impl Store {
         let rows: Vec<DraftRow> = if states.is_empty() {
             on_pool!(self, |p| sqlx::query_as(
                 "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-                 published_at, published_url, created_at, updated_at FROM drafts ORDER BY id"
+                 published_at, published_url, created_at, updated_at, slotted FROM drafts ORDER BY id"
             )
             .fetch_all(p)
             .await)?
@@ -446,7 +558,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn schedule_draft(&self, id: i64, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Draft> {
+    /// Schedules a draft at `at`, or in the next free posting slot when `at` is `None`.
+    pub async fn schedule_draft(
+        &self,
+        id: i64,
+        at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Draft> {
         in_tx!(self, |tx| {
             let cur = draft_in!(tx, id);
             if cur.state.is_final() {
@@ -455,11 +573,25 @@ impl Store {
                     cur.state.as_str()
                 )));
             }
+            let slotted = at.is_none();
+            if slotted {
+                // Free this draft's own slot before looking for one.
+                sqlx::query("DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let at = match at {
+                Some(at) => to_ms(at),
+                None => free_slot!(tx, to_ms(now)),
+            };
             sqlx::query(
-                "UPDATE drafts SET state = 'scheduled', scheduled_at = $1, fired_at = NULL, late = 0, updated_at = $2 WHERE id = $3",
+                "UPDATE drafts SET state = 'scheduled', scheduled_at = $1, fired_at = NULL, late = 0, \
+                 updated_at = $2, slotted = $3 WHERE id = $4",
             )
-            .bind(to_ms(at))
+            .bind(at)
             .bind(to_ms(now))
+            .bind(i64::from(slotted))
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -468,7 +600,7 @@ impl Store {
                  ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL",
             )
             .bind(id)
-            .bind(to_ms(at))
+            .bind(at)
             .execute(&mut *tx)
             .await?;
         });
@@ -534,35 +666,48 @@ impl Store {
 
     // ---- the queue ---------------------------------------------------------
 
+    /// Posts and task occurrences in time order. Tasks are expanded into
+    /// their occurrences up to `until`, or up to a week ahead without one.
     pub async fn upcoming(&self, until: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<QueueItem>> {
-        let until = until.map(to_ms).unwrap_or(i64::MAX);
-        let rows: Vec<(String, i64, i64, String, String)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT s.kind, s.due_at, s.ref_id, d.title, d.body FROM schedule s \
+        let until_ms = until.map(to_ms).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, i64, String, String, i64)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT s.due_at, s.ref_id, d.title, d.body, d.slotted FROM schedule s \
              JOIN drafts d ON s.kind = 'post' AND d.id = s.ref_id \
              WHERE s.due_at <= $1 ORDER BY s.due_at, s.id LIMIT $2"
         )
-        .bind(until)
+        .bind(until_ms)
         .bind(i64::from(limit))
         .fetch_all(p)
         .await)?;
-        Ok(rows
+        let mut items: Vec<QueueItem> = rows
             .into_iter()
-            .map(|(kind, due_at, id, title, text)| QueueItem {
-                kind,
+            .map(|(due_at, id, title, text, slotted)| QueueItem {
+                kind: "post".into(),
                 due_at: from_ms(due_at),
                 id,
                 title,
                 text,
+                about: String::new(),
+                slotted: slotted != 0,
             })
-            .collect())
+            .collect();
+        let task_until = until.unwrap_or_else(|| Utc::now() + chrono::Duration::days(7));
+        items.extend(self.task_timeline(task_until, limit as usize).await?);
+        items.sort_by_key(|q| (q.due_at, q.kind != "post", q.id));
+        items.truncate(limit as usize);
+        Ok(items)
     }
 
     // ---- the scheduler -----------------------------------------------------
 
     /// The earliest due time of any pending item.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let (ms,): (Option<i64>,) =
-            on_pool!(self, |p| sqlx::query_as("SELECT MIN(due_at) FROM schedule").fetch_one(p).await)?;
+        // While the program is paused nothing is due.
+        let (ms,): (Option<i64>,) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT MIN(due_at) FROM schedule WHERE NOT EXISTS (SELECT 1 FROM program WHERE paused <> 0)"
+        )
+        .fetch_one(p)
+        .await)?;
         Ok(ms.map(from_ms))
     }
 
@@ -577,47 +722,34 @@ impl Store {
     /// appended to the log. Returns the nudges written.
     pub async fn fire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Nudge>> {
         let now_ms = to_ms(now);
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let due: Vec<DueRow> = sqlx::query_as(
-                    "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2",
-                )
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut out = Vec::with_capacity(due.len());
-                for row in due {
-                    if let Some(n) = fire_one!(&mut *tx, row, now_ms) {
-                        out.push(n);
-                    }
-                }
-                tx.commit().await?;
-                Ok(out)
-            }
-            Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
+        let pg = self.is_postgres();
+        let claim = if pg {
+            "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
+             FOR UPDATE SKIP LOCKED"
+        } else {
+            "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
+        };
+        let fired = in_tx!(self, |tx| {
+            if pg {
                 // Nudge ids must become visible in order: one writer of the log at a time.
                 sqlx::query("SELECT pg_advisory_xact_lock(7263001)").execute(&mut *tx).await?;
-                let due: Vec<DueRow> = sqlx::query_as(
-                    "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
-                     FOR UPDATE SKIP LOCKED",
-                )
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut out = Vec::with_capacity(due.len());
+            }
+            let (paused,): (i64,) =
+                sqlx::query_as("SELECT paused FROM program WHERE id = 1").fetch_one(&mut *tx).await?;
+            let mut out = Vec::new();
+            if paused == 0 {
+                let due: Vec<DueRow> =
+                    sqlx::query_as(claim).bind(now_ms).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+                out.reserve(due.len());
                 for row in due {
-                    if let Some(n) = fire_one!(&mut *tx, row, now_ms) {
+                    if let Some(n) = fire_one!(tx, row, now_ms) {
                         out.push(n);
                     }
                 }
-                tx.commit().await?;
-                Ok(out)
             }
-        }
+            out
+        });
+        Ok(fired)
     }
 
     // ---- the nudge log -----------------------------------------------------
@@ -626,7 +758,7 @@ impl Store {
     pub async fn nudges_after(&self, after: i64, limit: u32) -> Result<Vec<Nudge>> {
         let rows: Vec<NudgeRow> = on_pool!(self, |p| {
             sqlx::query_as(
-            "SELECT id, kind, message, due_at, fired_at, draft_id, late FROM nudges WHERE id > $1 ORDER BY id LIMIT $2"
+            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges WHERE id > $1 ORDER BY id LIMIT $2"
         )
         .bind(after)
         .bind(i64::from(limit))
@@ -640,8 +772,8 @@ impl Store {
     pub async fn recent_nudges(&self, limit: u32) -> Result<Vec<Nudge>> {
         let rows: Vec<NudgeRow> = on_pool!(self, |p| {
             sqlx::query_as(
-            "SELECT id, kind, message, due_at, fired_at, draft_id, late FROM \
-             (SELECT id, kind, message, due_at, fired_at, draft_id, late FROM nudges ORDER BY id DESC LIMIT $1) r ORDER BY id"
+            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM \
+             (SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges ORDER BY id DESC LIMIT $1) r ORDER BY id"
         )
         .bind(i64::from(limit))
         .fetch_all(p)

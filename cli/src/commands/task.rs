@@ -1,0 +1,214 @@
+//! `clout task …`: engagement tasks on a rhythm.
+
+use anyhow::Result;
+use chrono::Utc;
+use clap::Subcommand;
+use clout_proto::v1;
+use serde_json::json;
+
+use super::Ctx;
+use crate::call;
+use crate::render::{self, BOLD, DIM, GREEN, Table, YELLOW};
+use crate::when;
+
+const SCHEDULE_HELP: &str = "A schedule: `weekdays 10:00`, `daily 18:00`, `mon,thu 12:30`, crontab `30 9 * * 1-5`, \
+or the cron crate's 6/7 fields";
+
+#[derive(Subcommand, Debug)]
+pub enum TaskCmd {
+    /// Add an engagement task, e.g. "Reply to 3 posts from people I follow"
+    Add {
+        text: String,
+        #[arg(long, value_name = "SCHEDULE", help = SCHEDULE_HELP, required_unless_present = "once")]
+        every: Option<String>,
+        /// Happen once, at WHEN (`tomorrow 9am`, `fri 17:30`, …)
+        #[arg(long, value_name = "WHEN", conflicts_with = "every")]
+        once: Option<String>,
+        /// IANA time zone of the schedule [default: the program's zone]
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// The person this task is about, e.g. @alice
+        #[arg(long, value_name = "HANDLE")]
+        about: Option<String>,
+    },
+    /// List tasks with their next time and record
+    #[command(visible_alias = "ls")]
+    List,
+    /// Mark the task's current occurrence done
+    Done { id: i64 },
+    /// Skip the task's current occurrence
+    Skip { id: i64 },
+    /// Remove a task (its history stays for reviews)
+    Rm { id: i64 },
+    /// Check a schedule and show its next times, without adding anything
+    Preview {
+        schedule: String,
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// How many times to show
+        #[arg(long, short = 'n', default_value_t = 5)]
+        count: u32,
+    },
+}
+
+fn task_json(t: &v1::Task) -> serde_json::Value {
+    json!({
+        "id": t.id,
+        "text": t.text,
+        "every": t.every,
+        "tz": t.tz,
+        "about": t.about,
+        "once_at": render::rfc3339(&t.once_at),
+        "next_due_at": render::rfc3339(&t.next_due_at),
+        "current_due_at": render::rfc3339(&t.current_due_at),
+        "done": t.done,
+        "skipped": t.skipped,
+        "missed": t.missed,
+        "created_at": render::rfc3339(&t.created_at),
+    })
+}
+
+fn when_label(ctx: &Ctx, t: &Option<prost_types::Timestamp>) -> String {
+    render::time(t)
+        .map(|t| format!("{} ({})", render::local(t, ctx.tz), render::relative(t)))
+        .unwrap_or_default()
+}
+
+pub async fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
+    match cmd {
+        TaskCmd::Add { text, every, once, tz, about } => {
+            let once_at = once.as_deref().map(|w| when::parse_when(w, Utc::now(), ctx.tz)).transpose()?;
+            let cl = ctx.client().await?;
+            let t = call!(
+                cl,
+                tasks,
+                add_task,
+                v1::AddTaskRequest {
+                    text,
+                    every: every.unwrap_or_default(),
+                    once_at: once_at.map(clout_proto::ts),
+                    tz: tz.unwrap_or_default(),
+                    about: about.unwrap_or_default(),
+                }
+            )?;
+            if ctx.json {
+                render::print_json(&task_json(&t));
+                return Ok(());
+            }
+            let rhythm =
+                if t.every.is_empty() { "once".to_string() } else { format!("{} ({})", t.every, t.tz) };
+            anstream::println!(
+                "Added task {BOLD}{}{BOLD:#} \u{201c}{}\u{201d}, {rhythm}",
+                t.id,
+                render::cut(&t.text, 50)
+            );
+            if !t.every.is_empty() {
+                let p = call!(
+                    cl,
+                    tasks,
+                    preview_schedule,
+                    v1::PreviewScheduleRequest { every: t.every.clone(), tz: t.tz.clone(), count: 3 }
+                )?;
+                let next: Vec<String> = p
+                    .next
+                    .iter()
+                    .filter_map(clout_proto::from_ts)
+                    .map(|x| render::local(x, ctx.tz))
+                    .collect();
+                println!("Next: {}", next.join(", "));
+            } else {
+                println!("Due: {}", when_label(ctx, &t.next_due_at));
+            }
+        }
+        TaskCmd::List => {
+            let cl = ctx.client().await?;
+            let r = call!(cl, tasks, list_tasks, v1::ListTasksRequest {})?;
+            if ctx.json {
+                render::print_json(&serde_json::Value::Array(r.tasks.iter().map(task_json).collect()));
+                return Ok(());
+            }
+            if r.tasks.is_empty() {
+                println!(
+                    "No tasks. Add one: clout task add \"Reply to 3 posts from people I follow\" --every \"weekdays 10:00\""
+                );
+                return Ok(());
+            }
+            let mut table = Table::new(vec!["ID", "EVERY", "NEXT", "NOW", "DONE", "MISSED", "TASK"]);
+            for t in &r.tasks {
+                let every = if t.every.is_empty() { "once".into() } else { t.every.clone() };
+                let next = render::time(&t.next_due_at)
+                    .map(|x| render::local(x, ctx.tz))
+                    .unwrap_or_else(|| "—".into());
+                let now = if t.current_due_at.is_some() {
+                    ("due".to_string(), YELLOW)
+                } else {
+                    (String::new(), DIM)
+                };
+                let what =
+                    if t.about.is_empty() { t.text.clone() } else { format!("{} ({})", t.text, t.about) };
+                table.row(vec![
+                    (t.id.to_string(), BOLD),
+                    (every, anstyle::Style::new()),
+                    (next, anstyle::Style::new()),
+                    now,
+                    (t.done.to_string(), GREEN),
+                    (t.missed.to_string(), if t.missed > 0 { YELLOW } else { DIM }),
+                    (render::cut(&what, 50), anstyle::Style::new()),
+                ]);
+            }
+            table.print();
+        }
+        TaskCmd::Done { id } | TaskCmd::Skip { id } => {
+            let done = matches!(cmd, TaskCmd::Done { .. });
+            let cl = ctx.client().await?;
+            let t = if done {
+                call!(cl, tasks, done_task, v1::ResolveTaskRequest { id })?
+            } else {
+                call!(cl, tasks, skip_task, v1::ResolveTaskRequest { id })?
+            };
+            if ctx.json {
+                render::print_json(&task_json(&t));
+            } else {
+                let verb = if done { "Done" } else { "Skipped" };
+                anstream::println!(
+                    "{verb}: task {BOLD}{}{BOLD:#} \u{201c}{}\u{201d}",
+                    t.id,
+                    render::cut(&t.text, 50)
+                );
+                if let Some(next) = render::time(&t.next_due_at) {
+                    println!("Next: {} ({})", render::local(next, ctx.tz), render::relative(next));
+                }
+            }
+        }
+        TaskCmd::Rm { id } => {
+            let cl = ctx.client().await?;
+            call!(cl, tasks, remove_task, v1::RemoveTaskRequest { id })?;
+            if ctx.json {
+                render::print_json(&json!({ "id": id, "deleted": true }));
+            } else {
+                println!("Removed task {id}");
+            }
+        }
+        TaskCmd::Preview { schedule, tz, count } => {
+            let cl = ctx.client().await?;
+            let p = call!(
+                cl,
+                tasks,
+                preview_schedule,
+                v1::PreviewScheduleRequest { every: schedule, tz: tz.unwrap_or_default(), count }
+            )?;
+            if ctx.json {
+                let next: Vec<_> = p.next.iter().map(|t| render::rfc3339(&Some(*t))).collect();
+                render::print_json(&json!({ "tz": p.tz, "next": next }));
+            } else {
+                anstream::println!("{DIM}In {}:{DIM:#}", p.tz);
+                let zone: chrono_tz::Tz = p.tz.parse().unwrap_or(ctx.tz);
+                for t in p.next.iter().filter_map(clout_proto::from_ts) {
+                    let there = t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z");
+                    println!("  {there}  ({})", render::relative(t));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! TaskService: engagement tasks and their occurrences.
+
+use chrono::Utc;
+use clout_proto::{ts, v1};
+use tonic::{Request, Response, Status};
+
+use super::program::{check_handle, parse_schedule, parse_zone};
+use super::{Api, check_id, check_text, check_time, invalid};
+use crate::model::{NewTask, Task};
+
+/// Largest task text accepted, in bytes.
+const MAX_TASK_BYTES: usize = 4096;
+
+fn task_to_proto(t: Task) -> v1::Task {
+    v1::Task {
+        id: t.id,
+        text: t.text,
+        every: t.every,
+        tz: t.tz,
+        about: t.about,
+        once_at: t.once_at.map(ts),
+        next_due_at: t.next_due_at.map(ts),
+        current_due_at: t.current_due_at.map(ts),
+        done: t.done,
+        skipped: t.skipped,
+        missed: t.missed,
+        created_at: Some(ts(t.created_at)),
+    }
+}
+
+impl Api {
+    async fn zone_or_program(&self, tz: &str) -> Result<chrono_tz::Tz, Status> {
+        if tz.trim().is_empty() { Ok(self.core.store.program().await?.tz) } else { parse_zone(tz.trim()) }
+    }
+}
+
+#[tonic::async_trait]
+impl v1::task_service_server::TaskService for Api {
+    async fn add_task(&self, req: Request<v1::AddTaskRequest>) -> Result<Response<v1::Task>, Status> {
+        let r = req.into_inner();
+        let text = check_text(&r.text)?;
+        if text.len() > MAX_TASK_BYTES {
+            return Err(invalid(format!("the task text is longer than {MAX_TASK_BYTES} bytes")));
+        }
+        let now = Utc::now();
+        let (every, once_at) = match (r.every.trim().is_empty(), r.once_at.as_ref()) {
+            (false, None) => (Some(parse_schedule(&r.every)?), None),
+            (true, Some(t)) => (None, Some(check_time(Some(t), now)?)),
+            (false, Some(_)) => {
+                return Err(invalid("give either a schedule (--every) or a time (--once), not both"));
+            }
+            (true, None) => {
+                return Err(invalid("give a schedule (--every \"weekdays 10:00\") or a time (--once WHEN)"));
+            }
+        };
+        let about = if r.about.trim().is_empty() { String::new() } else { check_handle(&r.about)? };
+        let task = NewTask { text, every, once_at, tz: self.zone_or_program(&r.tz).await?, about };
+        let t = self.core.store.add_task(&task, now).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(task_to_proto(t)))
+    }
+
+    async fn list_tasks(
+        &self,
+        _req: Request<v1::ListTasksRequest>,
+    ) -> Result<Response<v1::ListTasksResponse>, Status> {
+        let tasks = self.core.store.tasks().await?.into_iter().map(task_to_proto).collect();
+        Ok(Response::new(v1::ListTasksResponse { tasks }))
+    }
+
+    async fn remove_task(
+        &self,
+        req: Request<v1::RemoveTaskRequest>,
+    ) -> Result<Response<v1::RemoveTaskResponse>, Status> {
+        self.core.store.remove_task(check_id(req.into_inner().id)?, Utc::now()).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(v1::RemoveTaskResponse {}))
+    }
+
+    async fn done_task(&self, req: Request<v1::ResolveTaskRequest>) -> Result<Response<v1::Task>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        Ok(Response::new(task_to_proto(self.core.store.resolve_task(id, "done", Utc::now()).await?)))
+    }
+
+    async fn skip_task(&self, req: Request<v1::ResolveTaskRequest>) -> Result<Response<v1::Task>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        Ok(Response::new(task_to_proto(self.core.store.resolve_task(id, "skipped", Utc::now()).await?)))
+    }
+
+    async fn preview_schedule(
+        &self,
+        req: Request<v1::PreviewScheduleRequest>,
+    ) -> Result<Response<v1::PreviewScheduleResponse>, Status> {
+        let r = req.into_inner();
+        let schedule = parse_schedule(&r.every)?;
+        let tz = self.zone_or_program(&r.tz).await?;
+        let count = r.count.clamp(1, 100) as usize;
+        let next = schedule.upcoming(Utc::now(), tz, count).into_iter().map(ts).collect();
+        Ok(Response::new(v1::PreviewScheduleResponse { tz: tz.name().to_string(), next }))
+    }
+}
