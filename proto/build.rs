@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "clout/v1/daemon.proto",
         "clout/v1/program.proto",
         "clout/v1/tasks.proto",
+        "clout/v1/review.proto",
+        "clout/v1/sinks.proto",
     ];
     println!("cargo:rerun-if-changed=clout");
     let fds = protox::compile(files, ["."])?;

@@ -79,6 +79,7 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "created_at": rfc3339(&d.created_at),
         "updated_at": rfc3339(&d.updated_at),
         "slotted": d.slotted,
+        "last_time": d.last_time,
     })
 }
 

@@ -227,3 +227,68 @@ pub fn local_tz() -> chrono_tz::Tz {
         .or_else(|| iana_time_zone::get_timezone().ok().and_then(|n| n.parse().ok()))
         .unwrap_or(chrono_tz::UTC)
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setback {
+    pub id: i64,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub draft_id: Option<i64>,
+    pub task_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub lessons: Vec<Lesson>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lesson {
+    pub id: i64,
+    pub setback_id: i64,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub next_at: Option<DateTime<Utc>>,
+    pub setback: String,
+}
+
+/// A day of activity, for the heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayActivity {
+    pub date: chrono::NaiveDate,
+    pub posts: u32,
+    pub tasks: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverdueItem {
+    pub kind: &'static str,
+    pub id: i64,
+    pub text: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Goals against what happened in a period. Computed by the daemon in one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Review {
+    pub program: Program,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub posts_published: u32,
+    pub tasks_done: u32,
+    pub tasks_skipped: u32,
+    pub tasks_missed: u32,
+    pub current_streak_weeks: u32,
+    pub best_streak_weeks: u32,
+    pub consistency: u32,
+    pub queue_covered_until: Option<DateTime<Utc>>,
+    pub queued_posts: u32,
+    pub overdue: Vec<OverdueItem>,
+    pub setbacks: Vec<Setback>,
+    pub lessons: Vec<Lesson>,
+    pub activity: Vec<DayActivity>,
+}
+
+impl Review {
+    pub fn days(&self) -> f64 {
+        ((self.until - self.since).num_milliseconds() as f64 / 86_400_000.0).max(0.0)
+    }
+}

@@ -16,7 +16,11 @@ use crate::Core;
 use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem};
 
 mod program;
+mod review;
+mod sinks;
 mod tasks;
+
+pub use review::MAX_IMPORT_BYTES;
 
 /// Largest request the daemon decodes. Bigger ones are refused unread.
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
@@ -71,7 +75,7 @@ fn check_title(title: &str) -> Result<String, Status> {
     Ok(title.trim().to_string())
 }
 
-fn check_labels(what: &str, labels: &[String]) -> Result<Vec<String>, Status> {
+pub(crate) fn check_labels(what: &str, labels: &[String]) -> Result<Vec<String>, Status> {
     if labels.len() > model::MAX_LABELS {
         return Err(invalid(format!("too many {what}s: at most {}", model::MAX_LABELS)));
     }
@@ -149,6 +153,7 @@ impl From<Draft> for v1::Draft {
             published_url: d.published_url,
             late: d.late,
             slotted: d.slotted,
+            last_time: Vec::new(),
         }
     }
 }
@@ -204,12 +209,15 @@ impl v1::draft_service_server::DraftService for Api {
         if new.at.is_some() || new.queue {
             self.core.wake.notify_one();
         }
-        Ok(Response::new(d.into()))
+        let last_time = self.core.store.last_time(&d.tags).await?;
+        Ok(Response::new(v1::Draft { last_time, ..d.into() }))
     }
 
     async fn get_draft(&self, req: Request<v1::GetDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
-        Ok(Response::new(self.core.store.get_draft(id).await?.into()))
+        let d = self.core.store.get_draft(id).await?;
+        let last_time = self.core.store.last_time(&d.tags).await?;
+        Ok(Response::new(v1::Draft { last_time, ..d.into() }))
     }
 
     async fn list_drafts(

@@ -383,3 +383,30 @@ async fn follows_are_unique_per_platform(s: &Store) {
     assert!(matches!(s.remove_follow(a.id).await, Err(Error::NotFound { .. })));
     assert_eq!(s.follows().await.expect("list")[0].id, b.id);
 }
+
+on_every_backend!(a_lesson_resurfaces_after_a_day_a_week_and_a_month);
+async fn a_lesson_resurfaces_after_a_day_a_week_and_a_month(s: &Store) {
+    let now = t0();
+    let sb = s
+        .add_setback("Thread flopped", &["threads".into()], None, None, Some("Post in the morning"), now)
+        .await
+        .expect("setback");
+    let lesson = &sb.lessons[0];
+    assert_eq!(lesson.next_at, Some(now + Duration::days(1)));
+    let mut due = now + Duration::days(1);
+    for gap in [7, 30, 180, 180] {
+        let fired = s.fire_due(due, 100).await.expect("fire");
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].kind, "lesson");
+        assert!(fired[0].message.contains("Post in the morning"), "{}", fired[0].message);
+        due += Duration::days(gap);
+        assert_eq!(s.next_due().await.expect("next"), Some(due));
+    }
+    // A tagged draft coming due carries the lesson.
+    let d = s.add_draft(&new("Another thread", Some(due - Duration::hours(1))), now).await.expect("draft");
+    s.update_draft(d.id, &DraftPatch { tags: Some(vec!["threads".into()]), ..Default::default() }, now)
+        .await
+        .expect("tag");
+    let fired = s.fire_due(due - Duration::hours(1), 100).await.expect("fire");
+    assert!(fired[0].message.contains("Last time: Post in the morning"), "{}", fired[0].message);
+}

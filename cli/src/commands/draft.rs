@@ -273,6 +273,9 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
         render::print_json(&render::draft_json(d));
         return;
     }
+    for line in &d.last_time {
+        anstream::println!("{YELLOW}{line}{YELLOW:#}");
+    }
     use std::io::Write;
     let mut out = anstream::stdout().lock();
     let _ = writeln!(out, "{BOLD}Draft {}{BOLD:#}  {}", d.id, render::state_name(d.state));
@@ -310,6 +313,9 @@ fn done(ctx: &Ctx, d: &v1::Draft, verb: &str) {
         return;
     }
     let label = render::label(&d.title, &d.text, 40);
+    for line in &d.last_time {
+        anstream::println!("{YELLOW}{line}{YELLOW:#}");
+    }
     match render::time(&d.scheduled_at).filter(|_| d.state == v1::DraftState::Scheduled as i32) {
         Some(t) => anstream::println!(
             "{verb} draft {BOLD}{}{BOLD:#} \u{201c}{label}\u{201d}, due {} ({})",

@@ -248,13 +248,23 @@ macro_rules! fire_one {
         let mut next_due: Option<i64> = None;
         match row.kind.as_str() {
             "post" => {
-                let draft: Option<(String, String)> =
-                    sqlx::query_as("SELECT title, body FROM drafts WHERE id = $1")
+                let draft: Option<(String, String, String)> =
+                    sqlx::query_as("SELECT title, body, tags FROM drafts WHERE id = $1")
                         .bind(row.ref_id)
                         .fetch_optional(&mut *$tx)
                         .await?;
-                if let Some((title, body)) = draft {
+                if let Some((title, body, tags)) = draft {
                     let late = now_ms - row.due_at > LATE_AFTER_MS;
+                    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    let mut message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
+                    if !tags.is_empty() {
+                        let lessons: Vec<(String, String)> =
+                            sqlx::query_as(review::TAGGED_LESSONS).fetch_all(&mut *$tx).await?;
+                        for line in review::last_time(&tags, &lessons) {
+                            message.push_str(". ");
+                            message.push_str(&line);
+                        }
+                    }
                     sqlx::query(
                         "UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
                     )
@@ -266,7 +276,7 @@ macro_rules! fire_one {
                     let n = Nudge {
                         id: 0,
                         kind: "post_due".into(),
-                        message: post_due_message(&model::label(&title, &body), row.due_at, now_ms, late),
+                        message,
                         due_at: from_ms(row.due_at),
                         fired_at: from_ms(now_ms),
                         draft_id: Some(row.ref_id),
@@ -329,6 +339,33 @@ macro_rules! fire_one {
                     next_due = plan.next;
                 }
             }
+            "lesson" => {
+                let lesson: Option<(String, String, i64)> = sqlx::query_as(
+                    "SELECT l.body, s.body, l.stage FROM lessons l JOIN setbacks s ON s.id = l.setback_id WHERE l.id = $1",
+                )
+                .bind(row.ref_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                if let Some((body, setback, stage)) = lesson {
+                    sqlx::query("UPDATE lessons SET stage = stage + 1 WHERE id = $1")
+                        .bind(row.ref_id)
+                        .execute(&mut *$tx)
+                        .await?;
+                    let n = Nudge {
+                        id: 0,
+                        kind: "lesson".into(),
+                        message: review::lesson_message(&body, &setback),
+                        due_at: from_ms(row.due_at),
+                        fired_at: from_ms(now_ms),
+                        draft_id: None,
+                        task_id: None,
+                        late: false,
+                    };
+                    nudge = insert_nudge!($tx, n, format!("lesson:{}:{}", row.ref_id, row.due_at));
+                    // Resurface again from now, so a long outage does not replay every stage.
+                    next_due = Some(review::resurface_after(stage + 1, now_ms.max(row.due_at)));
+                }
+            }
             other => tracing::warn!(kind = other, "dropping a schedule row of an unknown kind"),
         }
         match next_due {
@@ -376,9 +413,34 @@ macro_rules! free_slot {
     }};
 }
 
+/// Inserts a lesson and its first resurfacing; evaluates to the lesson's id.
+macro_rules! insert_lesson {
+    ($tx:expr, $setback:expr, $text:expr, $now_ms:expr) => {{
+        let now_ms: i64 = $now_ms;
+        let (lesson_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO lessons (setback_id, body, stage, created_at) VALUES ($1, $2, 0, $3) RETURNING id",
+        )
+        .bind($setback)
+        .bind($text)
+        .bind(now_ms)
+        .fetch_one(&mut *$tx)
+        .await?;
+        sqlx::query("INSERT INTO schedule (kind, ref_id, due_at) VALUES ('lesson', $1, $2)")
+            .bind(lesson_id)
+            .bind(crate::store::review::resurface_after(0, now_ms))
+            .execute(&mut *$tx)
+            .await?;
+        lesson_id
+    }};
+}
+
+pub mod backup;
 mod program;
+mod review;
+mod sinks;
 mod tasks;
 
+pub use review::{consistency, streaks};
 pub use tasks::plan_fire;
 
 impl Store {

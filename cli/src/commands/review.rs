@@ -1,0 +1,440 @@
+//! `clout review`, `clout setback`, `clout lesson` and `clout lessons`.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result, bail};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use clout_proto::v1;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::call;
+use crate::render::{self, BOLD, DIM, GREEN, YELLOW};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A layout for the terminal
+    Text,
+    /// Markdown, for sharing
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct ReviewArgs {
+    /// The last 7 days (the default)
+    #[arg(long, conflicts_with_all = ["month", "since"])]
+    week: bool,
+    /// The last 30 days
+    #[arg(long, conflicts_with = "since")]
+    month: bool,
+    /// From this local date (YYYY-MM-DD) until now
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Output format (`--json` gives JSON)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Weeks of activity in the heatmap
+    #[arg(long, default_value_t = 26, value_parser = clap::value_parser!(u32).range(1..=260))]
+    weeks: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct SetbackArgs {
+    /// What went wrong
+    text: String,
+    /// What you take from it (or later: clout lesson add SETBACK_ID TEXT)
+    #[arg(long)]
+    lesson: Option<String>,
+    /// A tag (repeatable); drafts with the same tag show the lesson ("Last time: …")
+    #[arg(long, short)]
+    tag: Vec<String>,
+    /// The draft it is about
+    #[arg(long, conflicts_with = "task")]
+    draft: Option<i64>,
+    /// The task it is about
+    #[arg(long)]
+    task: Option<i64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LessonCmd {
+    /// Add the lesson of a setback
+    Add { setback_id: i64, text: String },
+}
+
+#[derive(Args, Debug)]
+pub struct LessonsArgs {
+    /// Only lessons of setbacks with this tag
+    #[arg(long, short)]
+    tag: Option<String>,
+    /// Only lessons containing all these words
+    #[arg(long, short)]
+    search: Option<String>,
+}
+
+fn lesson_json(l: &v1::Lesson) -> Value {
+    json!({ "id": l.id, "setback_id": l.setback_id, "text": l.text, "tags": l.tags, "setback": l.setback,
+            "created_at": render::rfc3339(&l.created_at), "next_at": render::rfc3339(&l.next_at) })
+}
+
+fn setback_json(s: &v1::Setback) -> Value {
+    json!({ "id": s.id, "text": s.text, "tags": s.tags, "draft_id": s.draft_id, "task_id": s.task_id,
+            "created_at": render::rfc3339(&s.created_at),
+            "lessons": s.lessons.iter().map(lesson_json).collect::<Vec<_>>() })
+}
+
+pub async fn setback(ctx: &Ctx, a: SetbackArgs) -> Result<()> {
+    let cl = ctx.client().await?;
+    let s = call!(
+        cl,
+        review,
+        add_setback,
+        v1::AddSetbackRequest {
+            text: a.text,
+            lesson: a.lesson.unwrap_or_default(),
+            tags: a.tag,
+            draft_id: a.draft,
+            task_id: a.task,
+        }
+    )?;
+    if ctx.json {
+        render::print_json(&setback_json(&s));
+        return Ok(());
+    }
+    anstream::println!("Recorded setback {BOLD}{}{BOLD:#}.", s.id);
+    match s.lessons.first() {
+        Some(l) => {
+            let next = render::time(&l.next_at).map(|t| render::local(t, ctx.tz)).unwrap_or_default();
+            println!(
+                "Lesson {} kept; it comes back {next}, then after a week, a month, and now and then.",
+                l.id
+            );
+        }
+        None => println!("Add its lesson when you see it: clout lesson add {} \"…\"", s.id),
+    }
+    Ok(())
+}
+
+pub async fn lesson(ctx: &Ctx, cmd: LessonCmd) -> Result<()> {
+    let LessonCmd::Add { setback_id, text } = cmd;
+    let cl = ctx.client().await?;
+    let l = call!(cl, review, add_lesson, v1::AddLessonRequest { setback_id, text })?;
+    if ctx.json {
+        render::print_json(&lesson_json(&l));
+    } else {
+        let next = render::time(&l.next_at).map(|t| render::local(t, ctx.tz)).unwrap_or_default();
+        anstream::println!("Lesson {BOLD}{}{BOLD:#} kept; it comes back {next}.", l.id);
+    }
+    Ok(())
+}
+
+pub async fn lessons(ctx: &Ctx, a: LessonsArgs) -> Result<()> {
+    let cl = ctx.client().await?;
+    let r = call!(
+        cl,
+        review,
+        list_lessons,
+        v1::ListLessonsRequest { tag: a.tag.unwrap_or_default(), search: a.search.unwrap_or_default() }
+    )?;
+    if ctx.json {
+        render::print_json(&Value::Array(r.lessons.iter().map(lesson_json).collect()));
+        return Ok(());
+    }
+    if r.lessons.is_empty() {
+        println!("No lessons found. Record a setback: clout setback \"…\" --lesson \"…\"");
+        return Ok(());
+    }
+    for l in &r.lessons {
+        let tags = l.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join(" ");
+        anstream::println!("{BOLD}{}{BOLD:#}  {}  {DIM}{tags}{DIM:#}", l.id, l.text);
+        anstream::println!("   {DIM}from: {}{DIM:#}", render::cut(&l.setback, 70));
+    }
+    Ok(())
+}
+
+fn period(ctx: &Ctx, a: &ReviewArgs) -> Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> {
+    let until = Utc::now();
+    let since = match &a.since {
+        Some(d) => {
+            let date = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                .with_context(|| format!("cannot read the date `{d}`: use YYYY-MM-DD, e.g. 2026-11-01"))?;
+            let start = date.and_hms_opt(0, 0, 0).context("invalid date")?;
+            let since = ctx
+                .tz
+                .from_local_datetime(&start)
+                .earliest()
+                .context("that date does not exist here")?
+                .to_utc();
+            if since >= until {
+                bail!("the date {d} is not in the past");
+            }
+            since
+        }
+        None if a.month => until - Duration::days(30),
+        None => until - Duration::days(7),
+    };
+    Ok((since, until))
+}
+
+pub async fn review(ctx: &Ctx, a: ReviewArgs) -> Result<()> {
+    let (since, until) = period(ctx, &a)?;
+    let _ = a.week;
+    let cl = ctx.client().await?;
+    let r = call!(
+        cl,
+        review,
+        review,
+        v1::ReviewRequest {
+            since: Some(clout_proto::ts(since)),
+            until: Some(clout_proto::ts(until)),
+            heatmap_days: a.weeks * 7,
+        }
+    )?;
+    if ctx.json {
+        render::print_json(&review_json(&r));
+    } else if a.format == Format::Markdown {
+        print!("{}", markdown(ctx, &r));
+    } else {
+        text(ctx, &r);
+    }
+    Ok(())
+}
+
+fn review_json(r: &v1::ReviewResponse) -> Value {
+    json!({
+        "purpose": r.purpose,
+        "tz": r.tz,
+        "since": render::rfc3339(&r.since),
+        "until": render::rfc3339(&r.until),
+        "days": r.days,
+        "goals": { "posts_per_week": r.posts_per_week_goal, "engagements_per_day": r.engagements_per_day_goal },
+        "posts": { "published": r.posts_published, "per_week": r.posts_per_week },
+        "tasks": { "done": r.tasks_done, "skipped": r.tasks_skipped, "missed": r.tasks_missed, "per_day": r.tasks_per_day },
+        "streak": { "current_weeks": r.current_streak_weeks, "best_weeks": r.best_streak_weeks },
+        "consistency": r.consistency,
+        "queue": { "posts": r.queued_posts, "days_ahead": r.queue_days_ahead, "covered_until": render::rfc3339(&r.queue_covered_until) },
+        "overdue": r.overdue.iter().map(|o| json!({ "kind": o.kind, "id": o.id, "text": o.text, "due_at": render::rfc3339(&o.due_at) })).collect::<Vec<_>>(),
+        "setbacks": r.setbacks.iter().map(setback_json).collect::<Vec<_>>(),
+        "lessons": r.lessons.iter().map(lesson_json).collect::<Vec<_>>(),
+        "activity": r.activity.iter().map(|d| json!({ "date": d.date, "posts": d.posts, "tasks": d.tasks })).collect::<Vec<_>>(),
+    })
+}
+
+fn stage(purpose: &str) -> &'static str {
+    if purpose == "influence" {
+        "influence: creating and leading conversations"
+    } else {
+        "learn: following, reading and replying to people with influence"
+    }
+}
+
+fn bar(fraction: f64) -> String {
+    let filled = (fraction.clamp(0.0, 1.0) * 10.0).round() as usize;
+    format!("{}{}", "█".repeat(filled), "░".repeat(10 - filled))
+}
+
+fn goal_line(done: u32, rate: f64, goal: u32, unit: &str) -> String {
+    if goal == 0 {
+        format!("{done} ({rate:.1}/{unit}), no goal set")
+    } else {
+        let f = rate / f64::from(goal);
+        format!("{done} ({rate:.1}/{unit} of {goal}/{unit})  {} {:>3.0}%", bar(f), (f * 100.0).min(999.0))
+    }
+}
+
+/// The activity calendar: one column a week, one row a weekday (Mon–Sun).
+pub fn heatmap(activity: &[v1::DayActivity]) -> Vec<String> {
+    let days: Vec<(NaiveDate, u32)> = activity
+        .iter()
+        .filter_map(|d| {
+            NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok().map(|date| (date, d.posts + d.tasks))
+        })
+        .collect();
+    let Some(&(first, _)) = days.first() else { return Vec::new() };
+    let start = first - Duration::days(i64::from(first.weekday().num_days_from_monday()));
+    let weeks = days.last().map(|(d, _)| ((*d - start).num_days() / 7 + 1) as usize).unwrap_or(1);
+    let mut grid = vec![vec![' '; weeks]; 7];
+    for (date, n) in &days {
+        let w = ((*date - start).num_days() / 7) as usize;
+        let row = date.weekday().num_days_from_monday() as usize;
+        grid[row][w] = match n {
+            0 => '·',
+            1 => '░',
+            2 => '▒',
+            3 | 4 => '▓',
+            _ => '█',
+        };
+    }
+    // Month names over the week in which each month starts, where they fit.
+    let mut months = vec![' '; weeks + 8];
+    let mut next_free = 0;
+    let mut last_month = 0;
+    for col in 0..weeks {
+        let d = start + Duration::days(col as i64 * 7 + 6);
+        if d.month() != last_month {
+            last_month = d.month();
+            if col >= next_free {
+                for (i, ch) in d.format("%b").to_string().chars().enumerate() {
+                    if let Some(cell) = months.get_mut(4 + col + i) {
+                        *cell = ch;
+                    }
+                }
+                next_free = col + 4;
+            }
+        }
+    }
+    let months: String = months.into_iter().collect();
+    let mut out = vec![months.trim_end().to_string()];
+    for (i, name) in ["Mon", "", "Wed", "", "Fri", "", "Sun"].iter().enumerate() {
+        out.push(format!("{name:<4}{}", grid[i].iter().collect::<String>()).trim_end().to_string());
+    }
+    out.push("    · none  ░ 1  ▒ 2  ▓ 3-4  █ 5+ (posts published and tasks done)".into());
+    out
+}
+
+fn when(ctx: &Ctx, t: &Option<prost_types::Timestamp>) -> String {
+    render::time(t).map(|t| render::local(t, ctx.tz)).unwrap_or_default()
+}
+
+fn text(ctx: &Ctx, r: &v1::ReviewResponse) {
+    use std::io::Write;
+    let mut o = anstream::stdout().lock();
+    let _ = writeln!(
+        o,
+        "{BOLD}Review{BOLD:#}  {} – {} ({:.0} days, {})",
+        when(ctx, &r.since),
+        when(ctx, &r.until),
+        r.days,
+        r.tz
+    );
+    let _ = writeln!(o, "Stage        {}", stage(&r.purpose));
+    let _ = writeln!(
+        o,
+        "Posts        {}",
+        goal_line(r.posts_published, r.posts_per_week, r.posts_per_week_goal, "week")
+    );
+    let _ = writeln!(
+        o,
+        "Engagement   {}   {DIM}{} skipped, {} missed{DIM:#}",
+        goal_line(r.tasks_done, r.tasks_per_day, r.engagements_per_day_goal, "day"),
+        r.tasks_skipped,
+        r.tasks_missed
+    );
+    if r.posts_per_week_goal > 0 {
+        let _ = writeln!(
+            o,
+            "Streak       {} week(s) meeting the posting goal (best {})",
+            r.current_streak_weeks, r.best_streak_weeks
+        );
+    }
+    let style = if r.consistency >= 70 { GREEN } else { YELLOW };
+    let _ = writeln!(o, "Consistency  {style}{}/100{style:#}", r.consistency);
+    if r.queued_posts == 0 {
+        let _ = writeln!(
+            o,
+            "Queue        {YELLOW}empty{YELLOW:#}: queue a draft with clout draft add \"…\" --queue"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "Queue        {} post(s), filled {} day(s) ahead (until {})",
+            r.queued_posts,
+            r.queue_days_ahead,
+            when(ctx, &r.queue_covered_until)
+        );
+    }
+    if !r.overdue.is_empty() {
+        let _ = writeln!(o, "{YELLOW}Overdue{YELLOW:#}");
+        for i in &r.overdue {
+            let _ = writeln!(
+                o,
+                "  {} {}  \u{201c}{}\u{201d}  due {}",
+                i.kind,
+                i.id,
+                render::cut(&i.text, 50),
+                when(ctx, &i.due_at)
+            );
+        }
+    }
+    if !r.setbacks.is_empty() {
+        let _ = writeln!(o, "Setbacks");
+        for s in &r.setbacks {
+            let _ = writeln!(o, "  {}  {}", s.id, render::cut(&s.text, 70));
+            for l in &s.lessons {
+                let _ = writeln!(o, "     {GREEN}lesson:{GREEN:#} {}", render::cut(&l.text, 66));
+            }
+        }
+    }
+    let _ = writeln!(o);
+    for line in heatmap(&r.activity) {
+        let _ = writeln!(o, "{line}");
+    }
+}
+
+fn markdown(ctx: &Ctx, r: &v1::ReviewResponse) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# Review: {} – {}\n", when(ctx, &r.since), when(ctx, &r.until));
+    let _ = writeln!(m, "- **Stage:** {}", stage(&r.purpose));
+    let _ = writeln!(
+        m,
+        "- **Posts:** {}",
+        goal_line(r.posts_published, r.posts_per_week, r.posts_per_week_goal, "week")
+    );
+    let _ = writeln!(
+        m,
+        "- **Engagement:** {} ({} skipped, {} missed)",
+        goal_line(r.tasks_done, r.tasks_per_day, r.engagements_per_day_goal, "day"),
+        r.tasks_skipped,
+        r.tasks_missed
+    );
+    let _ = writeln!(m, "- **Streak:** {} week(s), best {}", r.current_streak_weeks, r.best_streak_weeks);
+    let _ = writeln!(m, "- **Consistency:** {}/100", r.consistency);
+    let _ = writeln!(m, "- **Queue:** {} post(s), {} day(s) ahead", r.queued_posts, r.queue_days_ahead);
+    if !r.overdue.is_empty() {
+        let _ = writeln!(m, "\n## Overdue\n");
+        for i in &r.overdue {
+            let _ = writeln!(m, "- {} {}: {} (due {})", i.kind, i.id, i.text, when(ctx, &i.due_at));
+        }
+    }
+    if !r.setbacks.is_empty() {
+        let _ = writeln!(m, "\n## Setbacks and lessons\n");
+        for s in &r.setbacks {
+            let _ = writeln!(m, "- {}", s.text);
+            for l in &s.lessons {
+                let _ = writeln!(m, "  - *Lesson:* {}", l.text);
+            }
+        }
+    }
+    let _ = writeln!(m, "\n## Activity\n\n```");
+    for line in heatmap(&r.activity) {
+        let _ = writeln!(m, "{line}");
+    }
+    let _ = writeln!(m, "```");
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heatmap_puts_each_day_in_its_weekday_row() {
+        // 2030-01-07 is a Monday.
+        let activity: Vec<v1::DayActivity> = (0..14)
+            .map(|i| v1::DayActivity {
+                date: (NaiveDate::from_ymd_opt(2030, 1, 7).expect("date") + Duration::days(i))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+                posts: if i == 2 { 1 } else { 0 },
+                tasks: if i == 13 { 6 } else { 0 },
+            })
+            .collect();
+        let h = heatmap(&activity);
+        assert_eq!(h.len(), 9);
+        assert!(h[0].contains("Jan"));
+        assert_eq!(h[1], "Mon ··");
+        assert_eq!(h[3], "Wed ░·"); // Wednesday of week 1 has one post
+        assert_eq!(h[7], "Sun ·█"); // Sunday of week 2 has six tasks
+    }
+}
