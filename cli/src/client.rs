@@ -1,55 +1,110 @@
-//! The connection to cloutd: finds the socket, connects without hanging, and
-//! turns gRPC failures into sentences that say what to do.
+//! The connection to cloutd: finds the socket (or the TCP endpoint), connects
+//! without hanging, and turns gRPC failures into sentences that say what to do.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
+use clout_proto::BearerAuth;
+use clout_proto::v1::backup_service_client::BackupServiceClient;
 use clout_proto::v1::daemon_service_client::DaemonServiceClient;
 use clout_proto::v1::draft_service_client::DraftServiceClient;
 use clout_proto::v1::nudge_service_client::NudgeServiceClient;
 use clout_proto::v1::program_service_client::ProgramServiceClient;
 use clout_proto::v1::queue_service_client::QueueServiceClient;
+use clout_proto::v1::review_service_client::ReviewServiceClient;
 use clout_proto::v1::task_service_client::TaskServiceClient;
 use tonic::transport::Channel;
+
+/// A channel that sends the bearer token (over TCP) with every request.
+pub type Conn = tonic::service::interceptor::InterceptedService<Channel, BearerAuth>;
+
+/// cloutd over TCP (`--endpoint`), chosen once at start.
+struct Remote {
+    endpoint: String,
+    auth: BearerAuth,
+    ca: Option<PathBuf>,
+}
+
+static REMOTE: OnceLock<Remote> = OnceLock::new();
+
+/// Sends every connection to `endpoint` over TCP instead of the socket, with the
+/// bearer token from `token_file` and, for https, `ca` as the trusted root.
+pub fn use_endpoint(endpoint: &str, token_file: Option<&Path>, ca: Option<&Path>) -> Result<()> {
+    let token_file = token_file.ok_or_else(|| {
+        anyhow!(
+            "--endpoint needs --token-file FILE (or CLOUT_TOKEN_FILE): the file with the bearer token cloutd was started with"
+        )
+    })?;
+    let token = clout_proto::read_token_file(token_file).map_err(|e| anyhow!(e))?;
+    let auth = BearerAuth::new(&token).map_err(|e| anyhow!(e))?;
+    let _ = REMOTE.set(Remote { endpoint: endpoint.to_string(), auth, ca: ca.map(Path::to_path_buf) });
+    Ok(())
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// No unary call should take longer; a stuck daemon gives an error, not a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Client {
-    channel: Channel,
+    channel: Conn,
+    /// The socket, or the TCP endpoint (for messages).
     pub socket: PathBuf,
 }
 
 impl Client {
     pub async fn connect(socket: &Path) -> Result<Client> {
+        if let Some(r) = REMOTE.get() {
+            let channel = clout_proto::connect_tcp(&r.endpoint, r.ca.as_deref(), CONNECT_TIMEOUT)
+                .await
+                .map_err(|e| match e {
+                    clout_proto::TcpError::Invalid(m) => anyhow!(m),
+                    clout_proto::TcpError::Unreachable(cause) => unreachable_endpoint(&r.endpoint, &cause),
+                })?;
+            return Ok(Client {
+                channel: Conn::new(channel, r.auth.clone()),
+                socket: PathBuf::from(&r.endpoint),
+            });
+        }
         let channel =
             clout_proto::connect_unix(socket, CONNECT_TIMEOUT).await.map_err(|e| not_running(socket, &e))?;
-        Ok(Client { channel, socket: socket.to_path_buf() })
+        Ok(Client { channel: Conn::new(channel, BearerAuth::none()), socket: socket.to_path_buf() })
     }
 
-    pub fn drafts(&self) -> DraftServiceClient<Channel> {
+    pub fn drafts(&self) -> DraftServiceClient<Conn> {
         DraftServiceClient::new(self.channel.clone())
     }
 
-    pub fn queue(&self) -> QueueServiceClient<Channel> {
+    pub fn queue(&self) -> QueueServiceClient<Conn> {
         QueueServiceClient::new(self.channel.clone())
     }
 
-    pub fn nudges(&self) -> NudgeServiceClient<Channel> {
+    pub fn nudges(&self) -> NudgeServiceClient<Conn> {
         NudgeServiceClient::new(self.channel.clone())
     }
 
-    pub fn program(&self) -> ProgramServiceClient<Channel> {
+    pub fn program(&self) -> ProgramServiceClient<Conn> {
         ProgramServiceClient::new(self.channel.clone())
     }
 
-    pub fn tasks(&self) -> TaskServiceClient<Channel> {
+    pub fn backup(&self) -> BackupServiceClient<Conn> {
+        BackupServiceClient::new(self.channel.clone())
+    }
+
+    pub fn review(&self) -> ReviewServiceClient<Conn> {
+        ReviewServiceClient::new(self.channel.clone())
+    }
+
+    pub fn sinks(&self) -> clout_proto::v1::sink_service_client::SinkServiceClient<Conn> {
+        clout_proto::v1::sink_service_client::SinkServiceClient::new(self.channel.clone())
+    }
+
+    pub fn tasks(&self) -> TaskServiceClient<Conn> {
         TaskServiceClient::new(self.channel.clone())
     }
 
-    pub fn daemon(&self) -> DaemonServiceClient<Channel> {
+    pub fn daemon(&self) -> DaemonServiceClient<Conn> {
         DaemonServiceClient::new(self.channel.clone())
     }
 }
@@ -68,11 +123,43 @@ fn not_running(socket: &Path, e: &tonic::transport::Error) -> anyhow::Error {
         cause = s.to_string();
         src = s.source();
     }
+    peer_refused(socket, &cause).unwrap_or_else(|| not_running_plain(socket, &cause))
+}
+
+/// A daemon of another user that drops the connection at once has refused this
+/// peer (its SO_PEERCRED check): say so instead of "not running".
+fn peer_refused(socket: &Path, cause: &str) -> Option<anyhow::Error> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(socket).ok()?.uid();
+    let uid = clout_proto::current_uid();
+    let cause_lc = cause.to_lowercase();
+    let closed =
+        ["broken pipe", "reset by peer", "connection closed", "transport error", "unexpected end of file"]
+            .iter()
+            .any(|m| cause_lc.contains(m));
+    (owner != uid && closed).then(|| {
+        anyhow!(
+            "cloutd at {} closed the connection ({cause}): it accepts only its own user and members of \
+             its allowed group, and you are uid {uid}. Ask its owner to add you to that group \
+             (allowed_group in cloutd.toml), or run your own cloutd.",
+            socket.display()
+        )
+    })
+}
+
+fn not_running_plain(socket: &Path, cause: &str) -> anyhow::Error {
     anyhow!(
         "cannot reach cloutd at {} ({cause}).\n\
          Is the daemon running? Start it with `cloutd` (or `systemctl --user start cloutd`), \
          or point clout at its socket with --socket or CLOUT_SOCKET.",
         socket.display()
+    )
+}
+
+fn unreachable_endpoint(endpoint: &str, cause: &str) -> anyhow::Error {
+    anyhow!(
+        "cannot reach cloutd at {endpoint} ({cause}).\n\
+         Is it running with --listen, and do the endpoint's host name and --ca match its certificate?"
     )
 }
 
@@ -83,11 +170,13 @@ pub fn status_error(socket: &Path, s: tonic::Status) -> anyhow::Error {
         Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::AlreadyExists => {
             anyhow!("{}", s.message())
         }
-        Code::Unavailable => anyhow!(
-            "cloutd at {} is not answering ({}). Is it running? Start it with `cloutd`.",
-            socket.display(),
-            s.message()
-        ),
+        Code::Unavailable => peer_refused(socket, s.message()).unwrap_or_else(|| {
+            anyhow!(
+                "cloutd at {} is not answering ({}). Is it running? Start it with `cloutd`.",
+                socket.display(),
+                s.message()
+            )
+        }),
         Code::DeadlineExceeded => {
             anyhow!("cloutd at {} did not answer in time; check its log", socket.display())
         }
@@ -96,7 +185,10 @@ pub fn status_error(socket: &Path, s: tonic::Status) -> anyhow::Error {
             s.message(),
             env!("CARGO_PKG_VERSION")
         ),
-        _ => anyhow!("cloutd failed: {}", s.message()),
+        Code::Unauthenticated | Code::PermissionDenied => {
+            anyhow!("cloutd at {} refused this client: {}", socket.display(), s.message())
+        }
+        _ => peer_refused(socket, s.message()).unwrap_or_else(|| anyhow!("cloutd failed: {}", s.message())),
     }
 }
 

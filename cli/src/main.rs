@@ -30,6 +30,15 @@ pub struct Cli {
     /// cloutd's socket [default: $XDG_RUNTIME_DIR/clout/cloutd.sock]
     #[arg(long, global = true, env = "CLOUT_SOCKET", value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Reach cloutd over TCP instead: https://HOST:PORT (cloutd --listen); wins over --socket
+    #[arg(long, global = true, env = "CLOUT_ENDPOINT", value_name = "URL")]
+    endpoint: Option<String>,
+    /// File (mode 0600) with the bearer token for --endpoint
+    #[arg(long, global = true, env = "CLOUT_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// CA certificate (PEM) to trust for --endpoint [default: the system's roots]
+    #[arg(long, global = true, env = "CLOUT_CA", value_name = "FILE")]
+    ca: Option<PathBuf>,
     /// Print JSON instead of text (one object per line for `watch`)
     #[arg(long, global = true)]
     json: bool,
@@ -65,6 +74,22 @@ enum Command {
     /// People to learn from
     #[command(subcommand)]
     Follow(commands::program::FollowCmd),
+    /// Goals against what happened: streaks, consistency, queue, heatmap
+    Review(commands::review::ReviewArgs),
+    /// Record a setback (and the lesson in it)
+    Setback(commands::review::SetbackArgs),
+    /// Add the lesson of a setback
+    #[command(subcommand)]
+    Lesson(commands::review::LessonCmd),
+    /// List lessons, by tag or words
+    Lessons(commands::review::LessonsArgs),
+    /// Export the program: `--json FILE` for backups and moves, `--ical FILE` for calendars
+    Export(commands::backup::ExportArgs),
+    /// Import a JSON export (one transaction; importing twice adds nothing)
+    Import {
+        /// The file written by `clout export --json` (`-` for stdin)
+        file: PathBuf,
+    },
     /// Print nudges as they fire (reconnects and resumes if cloutd restarts)
     Watch {
         /// Resume after this nudge id: every later nudge is printed first
@@ -79,10 +104,19 @@ enum Command {
         /// The whole log, oldest first
         #[arg(long)]
         all: bool,
+        /// Only nudges not acknowledged or snoozed yet
+        #[arg(long)]
+        unread: bool,
         /// How many of the newest nudges
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Where nudges are delivered: webhooks, command hooks, desktop notifications
+    #[command(subcommand)]
+    Sink(commands::sink::SinkCmd),
+    /// Acknowledge or snooze a nudge
+    #[command(subcommand)]
+    Nudge(commands::nudges::NudgeCmd),
     /// Show the daemon's version, database, socket and next due item
     Status,
     /// Print shell completions: bash, zsh, fish, elvish, powershell
@@ -94,8 +128,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(endpoint) = &cli.endpoint
+        && !matches!(cli.command, Command::Completions { .. } | Command::Man)
+        && let Err(e) = client::use_endpoint(endpoint, cli.token_file.as_deref(), cli.ca.as_deref())
+    {
+        let style = anstyle::AnsiColor::Red.on_default().bold();
+        anstream::eprintln!("{style}error:{style:#} {e:#}");
+        return ExitCode::FAILURE;
+    }
     let ctx = Ctx {
-        socket: cli.socket.clone().unwrap_or_else(clout_proto::default_socket_path),
+        // With --endpoint, messages name the endpoint where they would name the socket.
+        socket: match &cli.endpoint {
+            Some(endpoint) => PathBuf::from(endpoint),
+            None => cli.socket.clone().unwrap_or_else(clout_proto::default_socket_path),
+        },
         json: cli.json,
         tz: when::local_tz(),
     };
@@ -131,8 +177,16 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Program(cmd) => commands::program::program(ctx, cmd).await,
         Command::Slots(cmd) => commands::program::slots(ctx, cmd).await,
         Command::Follow(cmd) => commands::program::follow(ctx, cmd).await,
+        Command::Review(a) => commands::review::review(ctx, a).await,
+        Command::Setback(a) => commands::review::setback(ctx, a).await,
+        Command::Lesson(cmd) => commands::review::lesson(ctx, cmd).await,
+        Command::Lessons(a) => commands::review::lessons(ctx, a).await,
+        Command::Export(a) => commands::backup::export(ctx, a).await,
+        Command::Import { file } => commands::backup::import(ctx, file).await,
         Command::Watch { after, count } => commands::nudges::watch(ctx, after, count).await,
-        Command::Nudges { all, limit } => commands::nudges::list(ctx, all, limit).await,
+        Command::Nudges { all, unread, limit } => commands::nudges::list(ctx, all, unread, limit).await,
+        Command::Nudge(cmd) => commands::nudges::nudge(ctx, cmd).await,
+        Command::Sink(cmd) => commands::sink::run(ctx, cmd).await,
         Command::Status => commands::status::run(ctx).await,
         Command::Completions { .. } | Command::Man => Ok(()),
     }

@@ -93,6 +93,7 @@ pub fn nudge_json(n: &v1::Nudge) -> Value {
         "draft_id": n.draft_id,
         "task_id": n.task_id,
         "late": n.late,
+        "acked": n.acked,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Settings: command-line flags and environment over the config file over defaults.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -16,6 +17,20 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// A tracing filter such as `info` or `clout_daemon=debug`; `RUST_LOG` wins.
     pub log: Option<String>,
+    /// A group (name or number) whose members may use the Unix socket too.
+    pub allowed_group: Option<String>,
+    /// A TCP address to serve on as well, such as `0.0.0.0:7478`.
+    pub listen: Option<String>,
+    /// PEM certificate (chain) for the TCP listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the TCP listener.
+    pub tls_key: Option<PathBuf>,
+    /// File (mode 0600) holding the bearer token TCP clients must send.
+    pub token_file: Option<PathBuf>,
+    /// Allow a plaintext TCP listener on a loopback address.
+    pub insecure_loopback: Option<bool>,
+    /// Rules, quiet hours, the daily cap, jitter and the missed-run policy.
+    pub nudges: crate::rules::Policy,
 }
 
 /// The effective settings the daemon runs with.
@@ -25,6 +40,30 @@ pub struct Config {
     pub database_url: String,
     pub log: String,
     pub config_file: Option<PathBuf>,
+    /// Members of this group (besides the daemon's own user) may use the socket.
+    pub allowed_group: Option<String>,
+    /// The optional TCP listener.
+    pub tcp: Option<TcpConfig>,
+    /// What the command line asked for, kept to re-resolve the settings on SIGHUP.
+    pub overrides: Overrides,
+    /// The `[nudges]` table: rules and the missed-run policy.
+    pub policy: crate::rules::Policy,
+}
+
+/// A TCP listener: always behind a bearer token, and behind TLS unless it is a
+/// loopback address with `insecure_loopback`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    pub addr: SocketAddr,
+    /// Certificate and key; `None` only for an explicitly insecure loopback listener.
+    pub tls: Option<TlsFiles>,
+    pub token_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// What the command line (or its environment variables) asked for.
@@ -33,13 +72,28 @@ pub struct Overrides {
     pub socket: Option<PathBuf>,
     pub database_url: Option<String>,
     pub config_file: Option<PathBuf>,
+    pub allowed_group: Option<String>,
+    pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    /// `--insecure-loopback` was given.
+    pub insecure_loopback: bool,
 }
 
 pub fn default_config_file() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("clout").join("cloutd.toml"))
 }
 
+/// `sqlite://$XDG_DATA_HOME/clout/clout.db`; under a systemd unit with
+/// `StateDirectory=`, `sqlite://$STATE_DIRECTORY/clout.db` instead.
 pub fn default_database_url() -> Result<String> {
+    if let Some(dir) = std::env::var("STATE_DIRECTORY").ok().and_then(|v| {
+        // Several StateDirectory= entries arrive colon-separated; the first is cloutd's.
+        v.split(':').next().filter(|d| !d.is_empty()).map(PathBuf::from)
+    }) {
+        return Ok(format!("sqlite://{}", dir.join("clout.db").display()));
+    }
     let dir = dirs::data_dir().ok_or_else(|| {
         Error::Startup(
             "cannot find a data directory: set XDG_DATA_HOME or HOME, or pass --database-url".into(),
@@ -60,19 +114,189 @@ pub fn read_file_config(path: &Path) -> Result<FileConfig> {
 impl Config {
     /// Resolves the settings. An explicit config file must exist; the default one is optional.
     pub fn load(o: Overrides) -> Result<Config> {
-        let (file, config_file) = match o.config_file {
-            Some(path) => (read_file_config(&path)?, Some(path)),
+        let (file, config_file) = match &o.config_file {
+            Some(path) => (read_file_config(path)?, Some(path.clone())),
             None => match default_config_file() {
                 Some(path) if path.exists() => (read_file_config(&path)?, Some(path)),
                 _ => (FileConfig::default(), None),
             },
         };
-        let socket = o.socket.or(file.socket).unwrap_or_else(clout_proto::default_socket_path);
-        let database_url = match o.database_url.or(file.database_url) {
+        Config::resolve(o, file, config_file)
+    }
+
+    /// Resolves the settings from what the command line asked for and a parsed config file.
+    pub fn resolve(o: Overrides, file: FileConfig, config_file: Option<PathBuf>) -> Result<Config> {
+        let socket = o.socket.clone().or(file.socket).unwrap_or_else(clout_proto::default_socket_path);
+        let database_url = match o.database_url.clone().or(file.database_url) {
             Some(url) => url,
             None => default_database_url()?,
         };
         let log = file.log.unwrap_or_else(|| "info".into());
-        Ok(Config { socket, database_url, log, config_file })
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
+            return Err(Error::Startup(format!(
+                "invalid log filter {log:?} in the config file: {e}; use a level such as \"info\" or directives such as \"clout_daemon=debug\""
+            )));
+        }
+        let allowed_group = o.allowed_group.clone().or(file.allowed_group).filter(|g| !g.trim().is_empty());
+        let tcp = tcp_config(
+            o.listen.clone().or(file.listen),
+            o.tls_cert.clone().or(file.tls_cert),
+            o.tls_key.clone().or(file.tls_key),
+            o.token_file.clone().or(file.token_file),
+            o.insecure_loopback || file.insecure_loopback.unwrap_or(false),
+        )?;
+        file.nudges.validate().map_err(|e| Error::Startup(format!("invalid config file: {e}")))?;
+        let policy = file.nudges;
+        Ok(Config { socket, database_url, log, config_file, allowed_group, tcp, overrides: o, policy })
+    }
+
+    /// Reads the settings again (SIGHUP): the same flags, the config file as it is now.
+    pub fn reload(&self) -> Result<Config> {
+        let mut o = self.overrides.clone();
+        if o.config_file.is_none() {
+            // The file that was read at start, or the default one if it appeared since.
+            o.config_file = self.config_file.clone();
+        }
+        Config::load(o)
+    }
+}
+
+/// Checks a TCP listener's settings. Without TLS, cloutd listens on no address,
+/// except a loopback one with an explicit `insecure_loopback`; a token is always required.
+fn tcp_config(
+    listen: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+    insecure_loopback: bool,
+) -> Result<Option<TcpConfig>> {
+    let Some(listen) = listen.filter(|l| !l.trim().is_empty()) else {
+        if insecure_loopback {
+            return Err(Error::Startup(
+                "--insecure-loopback only makes sense with --listen 127.0.0.1:PORT; add --listen or drop it"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let addr: SocketAddr = listen.trim().parse().map_err(|_| {
+        Error::Startup(format!(
+            "invalid --listen address {listen:?}: give an IP address and a port, such as 127.0.0.1:7478 or [::]:7478"
+        ))
+    })?;
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (Some(_), None) => {
+            return Err(Error::Startup(
+                "--tls-cert needs --tls-key: pass the certificate's private key too".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::Startup("--tls-key needs --tls-cert: pass the certificate too".into()));
+        }
+        (None, None) if insecure_loopback && addr.ip().is_loopback() => None,
+        (None, None) if insecure_loopback => {
+            return Err(Error::Startup(format!(
+                "refusing to listen on {addr} without TLS: --insecure-loopback allows only loopback addresses \
+                 (127.0.0.1, ::1); for any other address pass --tls-cert FILE and --tls-key FILE"
+            )));
+        }
+        (None, None) => {
+            return Err(Error::Startup(format!(
+                "refusing to listen on {addr} without TLS: pass --tls-cert FILE and --tls-key FILE \
+                 (PEM), or, for a loopback address only, --insecure-loopback"
+            )));
+        }
+    };
+    let token_file = token_file.ok_or_else(|| {
+        Error::Startup(format!(
+            "--listen {addr} needs --token-file FILE: a file of mode 0600 holding the bearer token that \
+             clients must send (for example: umask 077; openssl rand -hex 32 > FILE)"
+        ))
+    })?;
+    Ok(Some(TcpConfig { addr, tls, token_file }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o() -> Overrides {
+        Overrides { database_url: Some("sqlite:///tmp/x.db".into()), ..Overrides::default() }
+    }
+
+    fn err(o: Overrides, file: FileConfig) -> String {
+        match Config::resolve(o, file, None) {
+            Ok(c) => panic!("accepted: {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn tcp_without_tls_is_refused_unless_loopback_is_explicitly_insecure() {
+        let listen = |addr: &str, insecure: bool| Overrides {
+            listen: Some(addr.into()),
+            token_file: Some("/t".into()),
+            insecure_loopback: insecure,
+            ..o()
+        };
+        let e = err(listen("127.0.0.1:0", false), FileConfig::default());
+        assert!(
+            e.contains("without TLS") && e.contains("--tls-cert") && e.contains("--insecure-loopback"),
+            "{e}"
+        );
+        let e = err(listen("0.0.0.0:7478", true), FileConfig::default());
+        assert!(e.contains("only loopback"), "{e}");
+        let e = err(listen("192.168.1.2:7478", true), FileConfig::default());
+        assert!(e.contains("only loopback"), "{e}");
+        for ok in ["127.0.0.1:0", "[::1]:7478"] {
+            let c = Config::resolve(listen(ok, true), FileConfig::default(), None).expect("loopback");
+            assert_eq!(c.tcp.expect("tcp").tls, None);
+        }
+        let e = err(Overrides { insecure_loopback: true, ..o() }, FileConfig::default());
+        assert!(e.contains("--listen"), "{e}");
+    }
+
+    #[test]
+    fn tcp_needs_a_token_file_and_both_tls_files() {
+        let base = Overrides { listen: Some("0.0.0.0:7478".into()), ..o() };
+        let e = err(
+            Overrides { tls_cert: Some("c".into()), tls_key: Some("k".into()), ..base.clone() },
+            FileConfig::default(),
+        );
+        assert!(e.contains("--token-file"), "{e}");
+        let e = err(Overrides { tls_cert: Some("c".into()), ..base.clone() }, FileConfig::default());
+        assert!(e.contains("--tls-key"), "{e}");
+        let e = err(Overrides { listen: Some("localhost".into()), ..o() }, FileConfig::default());
+        assert!(e.contains("invalid --listen"), "{e}");
+        // The file can hold the whole listener; flags win over it.
+        let file = FileConfig {
+            listen: Some("[::]:7478".into()),
+            tls_cert: Some("/etc/clout/cert.pem".into()),
+            tls_key: Some("/etc/clout/key.pem".into()),
+            token_file: Some("/etc/clout/token".into()),
+            ..FileConfig::default()
+        };
+        let c = Config::resolve(o(), file.clone(), None).expect("file");
+        let tcp = c.tcp.expect("tcp");
+        assert_eq!(tcp.addr.port(), 7478);
+        assert_eq!(tcp.tls.expect("tls").cert, PathBuf::from("/etc/clout/cert.pem"));
+        let c = Config::resolve(Overrides { listen: Some("127.0.0.1:9".into()), ..o() }, file, None)
+            .expect("flag wins");
+        assert_eq!(c.tcp.expect("tcp").addr.port(), 9);
+    }
+
+    #[test]
+    fn the_file_knows_the_new_keys_and_refuses_unknown_ones() {
+        let f: FileConfig = toml::from_str(
+            "allowed_group = \"clout\"\nlisten = \"127.0.0.1:7478\"\ntoken_file = \"/t\"\ninsecure_loopback = true\n",
+        )
+        .expect("parse");
+        let c = Config::resolve(o(), f, None).expect("resolve");
+        assert_eq!(c.allowed_group.as_deref(), Some("clout"));
+        assert!(c.tcp.is_some());
+        assert!(toml::from_str::<FileConfig>("alowed_group = \"x\"").is_err());
+        let e = err(o(), FileConfig { log: Some("info,=[".into()), ..FileConfig::default() });
+        assert!(e.contains("invalid log filter"), "{e}");
     }
 }

@@ -1,18 +1,26 @@
 //! `cloutd`, the Clout daemon, as a library: [`run`] serves the `clout.v1`
-//! gRPC API on a Unix socket and fires the program's items on time.
+//! gRPC API on a Unix socket (and optionally TCP with TLS) and fires the
+//! program's items on time.
 
+pub mod access;
 pub mod config;
 pub mod error;
 pub mod model;
 pub mod recurrence;
+pub mod reload;
+pub mod rules;
 pub mod scheduler;
 pub mod service;
+pub mod sinks;
 pub mod socket;
 pub mod store;
+pub mod systemd;
+pub mod tcp;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clout_proto::v1;
@@ -32,17 +40,69 @@ pub struct Core {
     pub nudges: watch::Sender<i64>,
     /// Flips to true when the daemon stops.
     pub shutdown: watch::Receiver<bool>,
+    /// Sink delivery: wakes the delivery task, delivers test nudges.
+    pub sinks: sinks::Hub,
     pub started_at: DateTime<Utc>,
     pub socket: PathBuf,
+    /// Rules and the missed-run policy; replaced on SIGHUP.
+    pub policy: std::sync::RwLock<rules::Policy>,
+}
+
+impl Core {
+    /// The policy in force now.
+    pub fn policy(&self) -> rules::Policy {
+        self.policy.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the policy and puts the rule checks on the schedule again.
+    pub async fn set_policy(&self, policy: rules::Policy) -> Result<()> {
+        self.store.sync_checks(&policy, Utc::now()).await?;
+        if let Ok(mut p) = self.policy.write() {
+            *p = policy;
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// How long open connections may take to finish after the stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How the daemon was started, beyond its settings: systemd and signals.
+#[derive(Default)]
+pub struct Launch {
+    /// A listening socket inherited from systemd (socket activation).
+    pub inherited: Option<std::os::unix::net::UnixListener>,
+    /// Each message asks to re-read the configuration (SIGHUP).
+    pub reload: Option<tokio::sync::mpsc::Receiver<()>>,
+    /// Replaces the log filter (from a tracing-subscriber reload handle).
+    pub set_log_filter: Option<reload::LogFilterFn>,
 }
 
 /// Runs the daemon until `shutdown` completes, then stops cleanly: in-flight
 /// fires finish, watchers are closed, the socket is removed.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let socket = socket::prepare(&config.socket)?;
-    let owner = format!("pid {}, socket {}", std::process::id(), config.socket.display());
+    run_with(config, shutdown, Launch::default()).await
+}
+
+/// [`run`], with systemd's socket and a way to reload the configuration.
+pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch: Launch) -> Result<()> {
+    let policy = access::PeerPolicy::new(clout_proto::current_uid(), config.allowed_group.as_deref())?;
+    let tcp_token = config.tcp.as_ref().map(tcp::read_token).transpose()?;
+    let (socket, inherited) = match launch.inherited {
+        Some(l) => socket::inherited(l, &config.socket).map(|(s, l)| (s, Some(l)))?,
+        None => (socket::prepare(&config.socket)?, None),
+    };
+    let owner = format!("pid {}, socket {}", std::process::id(), socket.path().display());
     let store = Store::open(&config.database_url, Some(&owner)).await?;
-    let listener = socket.bind()?;
+    let tcp_listener = match &config.tcp {
+        Some(t) => Some(tcp::Listener::bind(t).await?),
+        None => None,
+    };
+    let listener = match inherited {
+        Some(l) => l,
+        None => socket.bind(policy.group.as_ref())?,
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let last = store.last_nudge_id().await?;
@@ -51,10 +111,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         wake: Notify::new(),
         nudges: watch::Sender::new(last),
         shutdown: stop_rx.clone(),
+        sinks: sinks::Hub::new(),
         started_at: Utc::now(),
-        socket: config.socket.clone(),
+        socket: socket.path().to_path_buf(),
+        policy: std::sync::RwLock::new(config.policy.clone()),
     });
+    core.store.sync_checks(&config.policy, Utc::now()).await?;
     let scheduler = tokio::spawn(scheduler::run(core.clone(), stop_rx.clone()));
+    let sink_delivery = tokio::spawn(sinks::run(core.clone(), stop_rx.clone()));
 
     let api = service::Api::new(core.clone());
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -66,7 +130,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .map_err(|e| Error::Startup(format!("cannot build gRPC reflection: {e}")))?;
 
     let max = service::MAX_REQUEST_BYTES;
-    let router = tonic::transport::Server::builder()
+    let routes = tonic::service::Routes::default()
         .add_service(health)
         .add_service(reflection)
         .add_service(
@@ -84,30 +148,104 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .add_service(
             v1::task_service_server::TaskServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
+        .add_service(
+            v1::review_service_server::ReviewServiceServer::new(api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            v1::backup_service_server::BackupServiceServer::new(api.clone())
+                .max_decoding_message_size(service::MAX_IMPORT_BYTES)
+                .max_encoding_message_size(usize::MAX),
+        )
+        .add_service(
+            v1::sink_service_server::SinkServiceServer::new(api.clone()).max_decoding_message_size(max),
+        )
         .add_service(v1::daemon_service_server::DaemonServiceServer::new(api).max_decoding_message_size(max));
 
-    let uid = clout_proto::current_uid();
-    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener).filter(move |conn| match conn {
-        Ok(stream) => socket::peer_allowed(stream, uid),
-        Err(_) => true,
-    });
+    let policy: access::SharedPolicy = Arc::new(RwLock::new(policy));
+    let incoming = {
+        let policy = policy.clone();
+        tokio_stream::wrappers::UnixListenerStream::new(listener).filter(move |conn| match conn {
+            Ok(stream) => policy.read().unwrap_or_else(PoisonError::into_inner).allows(stream),
+            Err(_) => true,
+        })
+    };
+    let token: Option<tcp::SharedToken> = tcp_token.map(|t| Arc::new(RwLock::new(Arc::from(t))));
+    let tcp_server = match (tcp_listener, &token) {
+        (Some(l), Some(token)) => {
+            tracing::info!(addr = %l.addr, tls = l.is_tls(), "listening on TCP; every request needs the bearer token");
+            if !l.is_tls() {
+                tracing::warn!(addr = %l.addr, "the TCP listener is plaintext (--insecure-loopback): for this machine only");
+            }
+            Some(l.serve(routes.clone(), token.clone(), stopped(stop_rx.clone())))
+        }
+        _ => None,
+    };
 
     tracing::info!(
-        socket = %config.socket.display(),
+        socket = %socket.path().display(),
+        activated = socket.is_inherited(),
         database = %core.store.redacted_url(),
         version = env!("CARGO_PKG_VERSION"),
         "cloutd ready"
     );
+    systemd::ready("serving");
     let stop = async {
         shutdown.await;
         tracing::info!("stopping");
+        systemd::stopping();
         let _ = stop_tx.send(true);
     };
-    let served = router.serve_with_incoming_shutdown(incoming, stop).await;
+    let unix_server =
+        tonic::transport::Server::builder().add_routes(routes).serve_with_incoming_shutdown(incoming, stop);
+    let live = reload::Live {
+        config: RwLock::new(config),
+        policy,
+        socket: &socket,
+        token,
+        set_log_filter: launch.set_log_filter,
+    };
+    let servers = async {
+        let tcp = async {
+            match tcp_server {
+                Some(server) => server.await,
+                None => Ok(()),
+            }
+        };
+        let (unix, tcp, (), ()) = tokio::join!(
+            unix_server,
+            tcp,
+            reload::serve(live, launch.reload, stop_rx.clone()),
+            systemd::watchdog(systemd::watchdog_interval(), stop_rx.clone()),
+        );
+        (unix, tcp)
+    };
+    // Connections get a grace period to finish; a client that holds on past it is cut off.
+    let grace = async {
+        stopped(stop_rx.clone()).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let served = tokio::select! {
+        r = servers => Some(r),
+        () = grace => {
+            tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after the stop signal; closing them");
+            None
+        }
+    };
     let _ = scheduler.await;
-    core.store.close().await;
+    let _ = sink_delivery.await;
+    if tokio::time::timeout(Duration::from_secs(1), core.store.close()).await.is_err() {
+        tracing::warn!("the database connections did not close within 1 s");
+    }
     socket.remove();
-    served.map_err(|e| Error::Startup(format!("the gRPC server failed: {e}")))?;
+    if let Some((unix, tcp)) = served {
+        unix.map_err(|e| Error::Startup(format!("the gRPC server failed: {e}")))?;
+        tcp?;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Completes once the stop flag is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

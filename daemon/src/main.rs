@@ -1,12 +1,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use clout_daemon::config::{Config, Overrides};
 
 /// cloutd: holds your social media program's queue and fires each item on time.
 ///
-/// Serves the clout.v1 gRPC API on a Unix socket; drive it with `clout`.
+/// Serves the clout.v1 gRPC API on a Unix socket (only to its own user and an
+/// allowed group), optionally also on TCP with TLS and a bearer token; drive it
+/// with `clout`. SIGTERM stops it cleanly, SIGHUP reloads the config file.
 #[derive(Parser, Debug)]
 #[command(name = "cloutd", version, about, long_about)]
 struct Args {
@@ -19,14 +21,51 @@ struct Args {
     /// Config file (TOML) [default: $XDG_CONFIG_HOME/clout/cloutd.toml, if present]
     #[arg(long, env = "CLOUT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also let members of this group (name or number) use the socket (mode 0660)
+    #[arg(long, env = "CLOUT_ALLOWED_GROUP", value_name = "GROUP")]
+    allowed_group: Option<String>,
+    /// Also serve on TCP, e.g. 0.0.0.0:7478; needs --tls-cert, --tls-key and --token-file
+    #[arg(long, env = "CLOUT_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// TLS certificate (PEM, may hold the chain) for --listen
+    #[arg(long, env = "CLOUT_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --listen
+    #[arg(long, env = "CLOUT_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// File of mode 0600 holding the bearer token that TCP clients must send
+    #[arg(long, env = "CLOUT_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Allow --listen without TLS on a loopback address (127.0.0.1, ::1) only
+    #[arg(long)]
+    insecure_loopback: bool,
+    /// Print the man page (roff) and exit
+    #[arg(long, hide = true)]
+    man: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.man {
+        return match clap_mangen::Man::new(Args::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cloutd: cannot print the man page: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(Overrides {
         socket: args.socket,
         database_url: args.database_url,
         config_file: args.config,
+        allowed_group: args.allowed_group,
+        listen: args.listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        token_file: args.token_file,
+        insecure_loopback: args.insecure_loopback,
     }) {
         Ok(c) => c,
         Err(e) => {
@@ -34,7 +73,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&config.log);
+    let set_log_filter = logging::init(&config.log);
+    // Before any other thread exists: this clears the LISTEN_* variables.
+    let inherited = match clout_daemon::systemd::take_inherited_listener() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cloutd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -42,7 +89,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(clout_daemon::run(config, shutdown_signal())) {
+    let result = runtime.block_on(async {
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+        let launch =
+            clout_daemon::Launch { inherited, reload: Some(reload_rx), set_log_filter: Some(set_log_filter) };
+        clout_daemon::run_with(config, signals(reload_tx), launch).await
+    });
+    // Tasks still running (a client that outstayed the grace period) are dropped here.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cloutd: {e}");
@@ -51,33 +106,98 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(default_filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    use std::io::IsTerminal;
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(color);
-    // Under systemd the journal stamps each line itself.
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_ansi(false).init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT; each SIGHUP meanwhile asks for a reload.
+async fn signals(reload: tokio::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
     else {
         eprintln!("cloutd: cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            _ = hup.recv() => {
+                // A reload already queued covers this one too.
+                let _ = reload.try_send(());
+            }
+        }
+    }
+}
+
+mod logging {
+    use std::fmt;
+
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::{Format, Full, Writer};
+    use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// Installs the subscriber: `RUST_LOG` if set, else the config's filter,
+    /// reloadable. Under systemd (JOURNAL_STREAM set) lines carry no timestamp
+    /// (the journal stamps them) and start with a `<N>` priority prefix.
+    pub fn init(config_filter: &str) -> clout_daemon::reload::LogFilterFn {
+        use std::io::IsTerminal;
+        let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+        let filter = match &from_env {
+            Some(v) => EnvFilter::try_new(v).unwrap_or_else(|e| {
+                eprintln!("cloutd: ignoring RUST_LOG={v:?} ({e}); using {config_filter:?}");
+                EnvFilter::new(config_filter)
+            }),
+            None => EnvFilter::new(config_filter),
+        };
+        let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+        let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+        let color = !journal
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let plain = (!journal).then(|| {
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(color)
+        });
+        let journald = journal.then(|| {
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).event_format(
+                JournalFormat(
+                    tracing_subscriber::fmt::format().without_time().with_target(false).with_ansi(false),
+                ),
+            )
+        });
+        tracing_subscriber::registry().with(filter).with(plain).with(journald).init();
+        Box::new(move |new: &str| {
+            if std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty()) {
+                return Err("RUST_LOG is set, and it wins over the config file's log filter".into());
+            }
+            let f = EnvFilter::try_new(new).map_err(|e| format!("invalid log filter {new:?}: {e}"))?;
+            handle.reload(f).map_err(|e| e.to_string())
+        })
+    }
+
+    /// The default line format behind a syslog priority prefix (`<3>` error …
+    /// `<7>` debug), which journald turns into the entry's priority.
+    struct JournalFormat(Format<Full, ()>);
+
+    impl<S, N> FormatEvent<S, N> for JournalFormat
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            ctx: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            let priority = match *event.metadata().level() {
+                Level::ERROR => 3,
+                Level::WARN => 4,
+                Level::INFO => 6,
+                _ => 7,
+            };
+            write!(writer, "<{priority}>")?;
+            self.0.format_event(ctx, writer, event)
+        }
     }
 }

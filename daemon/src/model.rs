@@ -95,6 +95,8 @@ pub struct NewDraft {
     pub at: Option<DateTime<Utc>>,
     /// Place the draft in the next free posting slot.
     pub queue: bool,
+    /// What to do if it comes due while nothing fires; `None` follows the config.
+    pub if_missed: Option<crate::rules::MissedPolicy>,
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -202,6 +204,8 @@ pub struct NewTask {
     pub once_at: Option<DateTime<Utc>>,
     pub tz: chrono_tz::Tz,
     pub about: String,
+    /// What to do if it comes due while nothing fires; `None` follows the config.
+    pub if_missed: Option<crate::rules::MissedPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -69,7 +69,7 @@ async fn sleep_opt(wait: Option<Duration>) {
 /// Fires every item that is due now, batch after batch.
 async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
     loop {
-        let fired = core.store.fire_due(Utc::now(), BATCH).await?;
+        let fired = core.store.fire_due_with(Utc::now(), BATCH, &core.policy()).await?;
         if let Some(last) = fired.last() {
             for n in &fired {
                 tracing::info!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);

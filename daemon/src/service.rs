@@ -44,6 +44,16 @@ pub(crate) fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg.into())
 }
 
+/// A missed-run policy from a request; empty means the config's default.
+pub(crate) fn parse_missed(s: &str) -> Result<Option<crate::rules::MissedPolicy>, Status> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::rules::MissedPolicy::parse(s.trim()).map(Some).ok_or_else(|| {
+        invalid(format!("unknown missed-run policy `{s}`: use catch-up, skip, next-slot or ask"))
+    })
+}
+
 pub(crate) fn check_id(id: i64) -> Result<i64, Status> {
     if id <= 0 { Err(invalid(format!("invalid id {id}: ids are positive whole numbers"))) } else { Ok(id) }
 }
@@ -169,6 +179,7 @@ impl From<Nudge> for v1::Nudge {
             draft_id: n.draft_id,
             task_id: n.task_id,
             late: n.late,
+            acked: false,
         }
     }
 }
@@ -201,6 +212,7 @@ impl v1::draft_service_server::DraftService for Api {
             tags: check_labels("tag", &r.tags)?,
             at: r.at.as_ref().map(|t| check_time(Some(t), now)).transpose()?,
             queue: r.queue,
+            if_missed: parse_missed(&r.if_missed)?,
         };
         if new.queue && new.at.is_some() {
             return Err(invalid("give either a time or queue, not both"));
@@ -408,13 +420,47 @@ impl v1::nudge_service_server::NudgeService for Api {
         req: Request<v1::ListNudgesRequest>,
     ) -> Result<Response<v1::ListNudgesResponse>, Status> {
         let r = req.into_inner();
-        let nudges = if r.all {
-            self.core.store.nudges_after(0, u32::MAX).await?
-        } else {
-            let limit = if r.limit == 0 { 50 } else { r.limit.min(100_000) };
-            self.core.store.recent_nudges(limit).await?
+        let limit = if r.limit == 0 { 50 } else { r.limit.min(100_000) };
+        let store = &self.core.store;
+        let nudges = match (r.all, r.unread) {
+            (_, true) => store.unread_nudges(if r.all { u32::MAX } else { limit }).await?,
+            (true, false) => store.nudges_after(0, u32::MAX).await?,
+            (false, false) => store.recent_nudges(limit).await?,
         };
-        Ok(Response::new(v1::ListNudgesResponse { nudges: nudges.into_iter().map(Into::into).collect() }))
+        let acked = match (nudges.first(), nudges.last()) {
+            (Some(a), Some(b)) if !r.unread => store.acked_ids(a.id, b.id).await?,
+            _ => Default::default(),
+        };
+        let nudges = nudges
+            .into_iter()
+            .map(|n| {
+                let seen = acked.contains(&n.id);
+                v1::Nudge { acked: seen, ..n.into() }
+            })
+            .collect();
+        Ok(Response::new(v1::ListNudgesResponse { nudges }))
+    }
+
+    async fn ack(&self, req: Request<v1::AckRequest>) -> Result<Response<v1::Nudge>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        let n = self.core.store.ack_nudge(id, Utc::now()).await?;
+        Ok(Response::new(v1::Nudge { acked: true, ..n.into() }))
+    }
+
+    async fn snooze(&self, req: Request<v1::SnoozeRequest>) -> Result<Response<v1::SnoozeResponse>, Status> {
+        let r = req.into_inner();
+        let id = check_id(r.id)?;
+        if !(60..=30 * 86_400).contains(&r.seconds) {
+            return Err(invalid("snooze for 1 minute to 30 days, e.g. --for 1h"));
+        }
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(r.seconds);
+        let n = self.core.store.snooze_nudge(id, until, now).await?;
+        self.core.wake.notify_one();
+        Ok(Response::new(v1::SnoozeResponse {
+            nudge: Some(v1::Nudge { acked: true, ..n.into() }),
+            until: Some(ts(until)),
+        }))
     }
 }
 

@@ -1,5 +1,7 @@
 //! The Unix socket: a private directory, a lock against a second daemon,
-//! stale-socket replacement, mode 0600 and a peer check.
+//! stale-socket replacement, mode 0600 (0660 for an allowed group) and a peer
+//! check (see [`crate::access`]). Under socket activation the socket comes
+//! from systemd instead, which owns it.
 
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
@@ -7,27 +9,35 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
 
+use crate::access::Group;
 use crate::error::{Error, Result};
 use crate::store::lock_file;
 
-/// A socket path that this daemon holds the lock for.
+/// A socket path that this daemon holds the lock for (or that systemd gave it).
 pub struct Prepared {
     path: PathBuf,
-    _lock: File,
+    _lock: Option<File>,
+    /// The directory is cloutd's (it made it now, or it is the default one), so
+    /// cloutd sets its mode and group.
+    manage_dir: bool,
+    /// cloutd binds (and removes) the socket; false under socket activation.
+    owns_socket: bool,
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |source| Error::Io { action, path: path.into(), source }
 }
 
-/// Creates the socket's directory (mode 0700 when cloutd creates it), takes the
-/// socket lock, and clears a stale socket left by a daemon that died.
+/// Creates the socket's directory (mode 0700 when cloutd creates it, 0750 for
+/// an allowed group), takes the socket lock, and clears a stale socket left by
+/// a daemon that died.
 pub fn prepare(path: &Path) -> Result<Prepared> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .ok_or_else(|| Error::Startup(format!("invalid socket path {}", path.display())))?;
-    if !dir.exists() {
+    let created_dir = !dir.exists();
+    if created_dir {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -69,34 +79,104 @@ pub fn prepare(path: &Path) -> Result<Prepared> {
         }
         Err(_) => {}
     }
-    Ok(Prepared { path: path.to_path_buf(), _lock: lock })
+    let manage_dir = created_dir || dir == clout_proto::runtime_dir();
+    Ok(Prepared { path: path.to_path_buf(), _lock: Some(lock), manage_dir, owns_socket: true })
+}
+
+/// Takes a listening socket inherited from systemd (socket activation). The
+/// socket unit owns the file, its mode and its directory; cloutd leaves them be.
+pub fn inherited(
+    listener: std::os::unix::net::UnixListener,
+    fallback: &Path,
+) -> Result<(Prepared, UnixListener)> {
+    let path = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+        .unwrap_or_else(|| fallback.to_path_buf());
+    listener.set_nonblocking(true).map_err(io("cannot use the inherited socket", &path))?;
+    let listener = UnixListener::from_std(listener).map_err(io("cannot use the inherited socket", &path))?;
+    Ok((Prepared { path, _lock: None, manage_dir: false, owns_socket: false }, listener))
 }
 
 impl Prepared {
-    /// Binds the socket and restricts it to its owner (mode 0600).
-    pub fn bind(&self) -> Result<UnixListener> {
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the socket came from systemd.
+    pub fn is_inherited(&self) -> bool {
+        !self.owns_socket
+    }
+
+    /// Binds the socket and restricts it (see [`Prepared::restrict`]).
+    pub fn bind(&self, group: Option<&Group>) -> Result<UnixListener> {
         let listener = UnixListener::bind(&self.path).map_err(io("cannot listen on", &self.path))?;
-        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("cannot set the mode of", &self.path))?;
+        self.restrict(group)?;
         Ok(listener)
     }
 
-    pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Accepts a connection only from a process of the daemon's own user.
-pub fn peer_allowed(stream: &tokio::net::UnixStream, uid: u32) -> bool {
-    match stream.peer_cred() {
-        Ok(cred) if cred.uid() == uid => true,
-        Ok(cred) => {
-            tracing::warn!(peer_uid = cred.uid(), peer_pid = ?cred.pid(), "rejected a connection from another user");
-            false
+    /// Sets the socket to mode 0600, or to 0660 owned by the allowed group; and
+    /// the directory, when it is cloutd's (made by it, or the default one), to 0700, or 0750 owned by the group.
+    /// An inherited socket is left as its socket unit made it.
+    pub fn restrict(&self, group: Option<&Group>) -> Result<()> {
+        if !self.owns_socket {
+            return Ok(());
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "rejected a connection whose peer cannot be identified");
-            false
+        let dir = self.path.parent().unwrap_or(Path::new("/"));
+        let gid = group.map(|g| g.gid);
+        if let Some(g) = group {
+            let chgrp = |p: &Path| {
+                if std::fs::metadata(p).is_ok_and(|m| m.gid() == g.gid) {
+                    return Ok(());
+                }
+                std::os::unix::fs::chown(p, None, Some(g.gid)).map_err(|e| {
+                    Error::Startup(format!(
+                        "cannot give {} to the group {}: {e}; cloutd's user must be a member of that group \
+                         (or run as root; under the system unit, make it the unit's Group=)",
+                        p.display(),
+                        g.name
+                    ))
+                })
+            };
+            chgrp(&self.path)?;
+            if self.manage_dir {
+                chgrp(dir)?;
+            }
+        }
+        let (sock_mode, dir_mode) = if gid.is_some() { (0o660, 0o750) } else { (0o600, 0o700) };
+        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(sock_mode))
+            .map_err(io("cannot set the mode of", &self.path))?;
+        if self.manage_dir {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode))
+                .map_err(io("cannot set the mode of", dir))?;
+        } else if let Some(g) = group
+            && let Ok(meta) = std::fs::metadata(dir)
+        {
+            let mode = meta.mode();
+            let reachable = mode & 0o001 != 0 || (meta.gid() == g.gid && mode & 0o010 != 0);
+            if !reachable {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "members of the group {} cannot reach the socket: its directory {} is mode {:o}; \
+                     run `chgrp {} {}; chmod 0750 {}`, or remove it and let cloutd create it",
+                    g.name,
+                    dir.display(),
+                    mode & 0o7777,
+                    g.name,
+                    dir.display(),
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the socket, unless systemd owns it.
+    pub fn remove(&self) {
+        if self.owns_socket {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }

@@ -227,6 +227,7 @@ fn daily(spec: &str, tz: chrono_tz::Tz) -> clout_daemon::model::NewTask {
         once_at: None,
         tz,
         about: "@alice".into(),
+        if_missed: None,
     }
 }
 
@@ -284,6 +285,7 @@ async fn a_one_off_task_fires_once_and_removed_tasks_never_fire(s: &Store) {
         once_at: Some(now + Duration::hours(2)),
         tz: chrono_tz::UTC,
         about: String::new(),
+        if_missed: None,
     };
     let t = s.add_task(&once, now).await.expect("add");
     let gone = s.add_task(&daily("daily 10:00", chrono_tz::UTC), now).await.expect("add");
@@ -409,4 +411,164 @@ async fn a_lesson_resurfaces_after_a_day_a_week_and_a_month(s: &Store) {
         .expect("tag");
     let fired = s.fire_due(due - Duration::hours(1), 100).await.expect("fire");
     assert!(fired[0].message.contains("Last time: Post in the morning"), "{}", fired[0].message);
+}
+
+// ---- nudge rules, with the clock under the test's control -------------------
+
+use clout_daemon::rules::{MissedPolicy, Policy};
+
+async fn utc_program(s: &Store, posts_per_week: u32) {
+    s.set_program(
+        &clout_daemon::model::ProgramPatch {
+            tz: Some(chrono_tz::UTC),
+            posts_per_week: Some(posts_per_week),
+            ..Default::default()
+        },
+        t0(),
+    )
+    .await
+    .expect("program");
+}
+
+fn kinds(n: &[clout_daemon::model::Nudge]) -> Vec<&str> {
+    n.iter().map(|n| n.kind.as_str()).collect()
+}
+
+on_every_backend!(the_queue_running_dry_is_noticed_daily);
+async fn the_queue_running_dry_is_noticed_daily(s: &Store) {
+    utc_program(s, 0).await;
+    let p = Policy::default();
+    s.sync_checks(&p, t0()).await.expect("sync"); // t0 is Monday 09:00
+    let tue = t0() + Duration::days(1);
+    assert_eq!(kinds(&s.fire_due_with(tue, 100, &p).await.expect("fire")), vec!["queue_dry"]);
+    s.add_draft(&new("soon", Some(tue + Duration::days(1))), tue).await.expect("add");
+    assert!(
+        s.fire_due_with(tue + Duration::days(1) - Duration::minutes(1), 100, &p)
+            .await
+            .expect("fire")
+            .is_empty()
+    );
+    // Switched off: its check leaves the schedule.
+    let mut off = p.clone();
+    off.rules.queue_dry.enabled = false;
+    s.sync_checks(&off, tue).await.expect("sync");
+    let fired = s.fire_due_with(tue + Duration::days(3), 100, &off).await.expect("fire");
+    assert!(!kinds(&fired).contains(&"queue_dry"), "{fired:?}");
+}
+
+on_every_backend!(goal_checks_speak_when_behind_or_at_risk);
+async fn goal_checks_speak_when_behind_or_at_risk(s: &Store) {
+    utc_program(s, 2).await;
+    let p = Policy { daily_cap: 0, ..Policy::default() };
+    // Last week (starting Monday 2029-12-31) met the goal of 2.
+    for i in 0..2 {
+        let d =
+            s.add_draft(&new(&format!("last week {i}"), None), t0() - Duration::days(6)).await.expect("add");
+        s.finish_draft(d.id, DraftState::Published, "", t0() - Duration::days(6)).await.expect("publish");
+    }
+    s.add_draft(&new("keeps the queue from running dry", Some(t0() + Duration::days(30))), t0())
+        .await
+        .expect("add");
+    s.sync_checks(&p, t0()).await.expect("sync");
+    let wed = t0() + Duration::days(2) + Duration::hours(3); // Wednesday 12:00
+    let fired = s.fire_due_with(wed, 100, &p).await.expect("fire");
+    assert!(kinds(&fired).contains(&"behind_goal"), "{fired:?}");
+    let sat = t0() + Duration::days(5) + Duration::hours(1); // Saturday 10:00
+    let fired = s.fire_due_with(sat, 100, &p).await.expect("fire");
+    assert!(kinds(&fired).contains(&"streak_at_risk"), "{fired:?}");
+    assert!(fired.iter().any(|n| n.message.contains("0 of 2")), "{fired:?}");
+    let sun = t0() + Duration::days(6) + Duration::hours(9); // Sunday 18:00
+    let fired = s.fire_due_with(sun, 100, &p).await.expect("fire");
+    assert!(kinds(&fired).contains(&"weekly_review"), "{fired:?}");
+}
+
+on_every_backend!(quiet_hours_hold_and_the_daily_cap_limits_consistency_nudges);
+async fn quiet_hours_hold_and_the_daily_cap_limits_consistency_nudges(s: &Store) {
+    utc_program(s, 0).await;
+    let quiet = Policy { quiet_hours: Some("08:00-10:00".into()), ..Policy::default() };
+    s.sync_checks(&quiet, t0() - Duration::hours(2)).await.expect("sync"); // 07:00 → check at 09:00
+    assert!(s.fire_due_with(t0(), 100, &quiet).await.expect("fire").is_empty(), "held in quiet hours");
+    assert_eq!(s.next_due().await.expect("next"), Some(t0() + Duration::hours(1)));
+    let fired = s.fire_due_with(t0() + Duration::hours(1), 100, &quiet).await.expect("fire");
+    assert_eq!(kinds(&fired), vec!["queue_dry"]);
+
+    // A cap of one: the second consistency nudge of the day is dropped, due posts are not.
+    let capped = Policy { daily_cap: 1, ..Policy::default() };
+    let noon = t0() + Duration::hours(3);
+    let sb = s.add_setback("x", &[], None, None, Some("y"), noon - Duration::days(1)).await.expect("setback");
+    assert_eq!(sb.lessons.len(), 1);
+    s.add_draft(&new("post", Some(noon)), t0()).await.expect("add");
+    let fired = s.fire_due_with(noon, 100, &capped).await.expect("fire");
+    assert_eq!(kinds(&fired), vec!["post_due"], "the lesson was over the cap: {fired:?}");
+}
+
+on_every_backend!(missed_run_policies_decide_what_a_late_item_does);
+async fn missed_run_policies_decide_what_a_late_item_does(s: &Store) {
+    utc_program(s, 0).await;
+    let now = t0();
+    let at = now + Duration::hours(1);
+    let late = at + Duration::hours(30);
+    let mk = |text: &str, p: MissedPolicy| NewDraft {
+        text: text.into(),
+        at: Some(at),
+        if_missed: Some(p),
+        ..Default::default()
+    };
+    let ask = s.add_draft(&mk("ask", MissedPolicy::Ask), now).await.expect("add");
+    let skip = s.add_draft(&mk("skip", MissedPolicy::Skip), now).await.expect("add");
+    let catch = s.add_draft(&mk("catch", MissedPolicy::CatchUp), now).await.expect("add");
+    s.add_slot(&clout_daemon::recurrence::Schedule::parse("daily 12:00").expect("slot"), now)
+        .await
+        .expect("slot");
+    let slot = s.add_draft(&mk("slot", MissedPolicy::NextSlot), now).await.expect("add");
+    let p = Policy { max_lateness_minutes: 60, ..Policy::default() };
+    let fired = s.fire_due_with(late, 100, &p).await.expect("fire");
+    let posts: Vec<Option<i64>> = fired.iter().filter(|n| n.kind == "post_due").map(|n| n.draft_id).collect();
+    assert_eq!(posts, vec![Some(ask.id)], "only `ask` nudges: {fired:?}");
+    assert!(fired[0].late);
+    assert_eq!(s.get_draft(skip.id).await.expect("get").state, DraftState::Draft);
+    assert_eq!(
+        s.get_draft(catch.id).await.expect("get").state,
+        DraftState::Draft,
+        "beyond max lateness: skipped"
+    );
+    let moved = s.get_draft(slot.id).await.expect("get");
+    assert_eq!(moved.state, DraftState::Scheduled);
+    // Found late at 2030-01-08 16:00: the next free slot is the next day at noon.
+    assert_eq!(moved.scheduled_at, Some(Utc.with_ymd_and_hms(2030, 1, 9, 12, 0, 0).single().expect("time")));
+    // Within the maximum lateness, catch-up fires.
+    let c2 = s.add_draft(&mk("catch soon", MissedPolicy::CatchUp), now).await.expect("add");
+    let fired = s.fire_due_with(at + Duration::minutes(30), 100, &p).await.expect("fire");
+    assert_eq!(fired.iter().filter_map(|n| n.draft_id).collect::<Vec<_>>(), vec![c2.id]);
+}
+
+on_every_backend!(a_missed_task_occurrence_nudges_once);
+async fn a_missed_task_occurrence_nudges_once(s: &Store) {
+    utc_program(s, 0).await;
+    let t = s.add_task(&daily("daily 10:00", chrono_tz::UTC), t0()).await.expect("task");
+    let first = t0() + Duration::hours(1);
+    s.fire_due_with(first, 100, &Policy::default()).await.expect("fire");
+    let fired = s.fire_due_with(first + Duration::days(1), 100, &Policy::default()).await.expect("fire");
+    assert_eq!(kinds(&fired), vec!["task_missed", "task_due"]);
+    assert_eq!(fired[0].task_id, Some(t.id));
+}
+
+on_every_backend!(nudges_can_be_acknowledged_and_snoozed);
+async fn nudges_can_be_acknowledged_and_snoozed(s: &Store) {
+    let now = t0();
+    s.add_draft(&new("a", Some(now)), now).await.expect("add");
+    s.add_draft(&new("b", Some(now)), now).await.expect("add");
+    let fired = s.fire_due(now, 100).await.expect("fire");
+    assert_eq!(s.unread_nudges(10).await.expect("unread").len(), 2);
+    s.ack_nudge(fired[0].id, now).await.expect("ack");
+    assert!(matches!(s.ack_nudge(999, now).await, Err(Error::NotFound { .. })));
+    let until = now + Duration::hours(1);
+    s.snooze_nudge(fired[1].id, until, now).await.expect("snooze");
+    assert!(s.unread_nudges(10).await.expect("unread").is_empty());
+    assert_eq!(s.acked_ids(0, 100).await.expect("acked").len(), 2);
+    let again = s.fire_due(until, 100).await.expect("fire");
+    assert_eq!(again.len(), 1);
+    assert!(again[0].message.starts_with("Snoozed: "), "{}", again[0].message);
+    assert_eq!(again[0].draft_id, fired[1].draft_id);
+    assert_eq!(s.unread_nudges(10).await.expect("unread").len(), 1);
 }

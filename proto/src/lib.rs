@@ -1,13 +1,15 @@
 //! The `clout.v1` gRPC API shared by `cloutd` and `clout`.
 //!
 //! Holds the generated messages and services, the encoded descriptor set for
-//! server reflection, the default socket path and one `connect` helper.
+//! server reflection, the default socket path, the `connect` helpers (Unix
+//! socket, TCP with TLS) and the bearer token shared by both ends of TCP.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Uri};
 
 #[allow(clippy::all, clippy::unwrap_used)]
 pub mod v1 {
@@ -75,4 +77,157 @@ pub async fn connect_unix(path: &Path, timeout: Duration) -> Result<Channel, ton
             }
         }))
         .await
+}
+
+/// The shortest bearer token accepted, in characters.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Reads a bearer token from a file that only its owner may read (mode 0600
+/// or stricter). The token is the file's text without surrounding whitespace:
+/// at least [`MIN_TOKEN_LEN`] visible ASCII characters.
+pub fn read_token_file(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("the token file {shown} is not a regular file"));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the token file {shown} has mode {mode:04o}, so other users can read it; run `chmod 600 {shown}`"
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?;
+    let token = text.trim();
+    if token.len() < MIN_TOKEN_LEN {
+        return Err(format!(
+            "the token in {shown} is {} characters long; use at least {MIN_TOKEN_LEN} \
+             (for example: umask 077; openssl rand -hex 32 > {shown})",
+            token.len()
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "the token in {shown} must be one word of visible ASCII characters (no spaces or line breaks inside)"
+        ));
+    }
+    Ok(token.to_string())
+}
+
+/// Adds `authorization: Bearer TOKEN` to every request (or nothing, on the Unix socket).
+#[derive(Clone, Default)]
+pub struct BearerAuth(Option<MetadataValue<Ascii>>);
+
+impl BearerAuth {
+    /// No token: for the Unix socket, where the kernel vouches for the peer.
+    pub fn none() -> BearerAuth {
+        BearerAuth(None)
+    }
+
+    /// A token as [`read_token_file`] returns it.
+    pub fn new(token: &str) -> Result<BearerAuth, String> {
+        let value = format!("Bearer {token}")
+            .parse::<MetadataValue<Ascii>>()
+            .map_err(|_| "the token is not valid in an HTTP header".to_string())?;
+        Ok(BearerAuth(Some(value)))
+    }
+}
+
+impl tonic::service::Interceptor for BearerAuth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// Why [`connect_tcp`] failed.
+#[derive(Debug)]
+pub enum TcpError {
+    /// The endpoint or the CA file is wrong: nothing was sent.
+    Invalid(String),
+    /// Nothing answered, or the TLS handshake failed.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for TcpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TcpError::Invalid(m) | TcpError::Unreachable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Opens a channel to `cloutd`'s TCP listener: `https://HOST:PORT` (TLS,
+/// trusting `ca` if given, else the system's roots), or `http://` to a loopback
+/// address only (a daemon started with `--insecure-loopback`). Fails fast
+/// (within `timeout`) when nothing answers.
+pub async fn connect_tcp(endpoint: &str, ca: Option<&Path>, timeout: Duration) -> Result<Channel, TcpError> {
+    let invalid = |m: String| TcpError::Invalid(m);
+    let uri: Uri = endpoint.parse().map_err(|e| {
+        invalid(format!("invalid endpoint {endpoint:?} ({e}): write it as https://HOST:PORT"))
+    })?;
+    let host =
+        uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string()).ok_or_else(|| {
+            invalid(format!("the endpoint {endpoint:?} has no host: write it as https://HOST:PORT"))
+        })?;
+    if uri.port().is_none() {
+        return Err(invalid(format!(
+            "the endpoint {endpoint:?} has no port: write it as https://{host}:PORT"
+        )));
+    }
+    let mut ep = Endpoint::from_shared(endpoint.to_string())
+        .map_err(|e| invalid(format!("invalid endpoint {endpoint:?}: {e}")))?
+        .connect_timeout(timeout)
+        .tcp_nodelay(true);
+    match uri.scheme_str() {
+        Some("https") => {
+            let mut tls = ClientTlsConfig::new().domain_name(host.clone()).timeout(timeout);
+            tls = match ca {
+                Some(path) => {
+                    let pem = std::fs::read(path).map_err(|e| {
+                        invalid(format!("cannot read the CA certificate {}: {e}", path.display()))
+                    })?;
+                    tls.ca_certificate(Certificate::from_pem(pem))
+                }
+                None => tls.with_native_roots(),
+            };
+            ep = ep
+                .tls_config(tls)
+                .map_err(|e| invalid(format!("cannot set up TLS for {endpoint}: {}", cause(&e))))?;
+        }
+        Some("http") => {
+            let loopback =
+                host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(invalid(format!(
+                    "refusing to send the token to {host} over plain http: use https://{host}:PORT \
+                     (cloutd with --tls-cert and --tls-key)"
+                )));
+            }
+            if ca.is_some() {
+                return Err(invalid("--ca applies to https:// endpoints; this one is http://".into()));
+            }
+        }
+        _ => {
+            return Err(invalid(format!(
+                "the endpoint {endpoint:?} must start with https:// (or http:// for loopback)"
+            )));
+        }
+    }
+    ep.connect().await.map_err(|e| TcpError::Unreachable(cause(&e)))
+}
+
+/// The innermost message of an error chain, which is the one that says what happened.
+pub fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = s.to_string();
+        src = s.source();
+    }
+    msg
 }

@@ -117,20 +117,38 @@ pub fn clout(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("wait for clout")
 }
 
+/// The config the tests run cloutd with unless they pass their own `--config`:
+/// the time-of-day rule checks are off, so no test can meet a check by chance.
+pub const QUIET_RULES: &str = "[nudges.rules.queue_dry]\nenabled = false\nat = \"daily 09:00\"\n\
+[nudges.rules.behind_goal]\nenabled = false\nat = \"wed 12:00\"\n\
+[nudges.rules.streak_at_risk]\nenabled = false\nat = \"sat 10:00\"\n\
+[nudges.rules.weekly_review]\nenabled = false\nat = \"sun 18:00\"\n";
+
 pub fn start_daemon(socket: &Path, db_url: &str, extra: &[&str]) -> Result<Daemon, String> {
+    let mut cmd = daemon_command(socket, db_url);
+    cmd.args(extra);
+    spawn_daemon(cmd, socket, db_url)
+}
+
+/// `cloutd --socket SOCKET --database-url DB_URL` with the tests' environment
+/// (RUST_LOG=info, no colour, no user config file); add to it, then [`spawn_daemon`].
+pub fn daemon_command(socket: &Path, db_url: &str) -> Command {
     let mut cmd = Command::new(bin("cloutd"));
     cmd.arg("--socket")
         .arg(socket)
         .arg("--database-url")
         .arg(db_url)
-        .args(extra)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env_remove("CLOUT_CONFIG")
-        .env("XDG_CONFIG_HOME", socket.parent().unwrap_or(socket).join("no-config"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env("XDG_CONFIG_HOME", socket.parent().unwrap_or(socket).join("no-config"));
+    cmd
+}
+
+/// Starts a prepared cloutd command and waits until it reports ready;
+/// Err(log) when it exits instead.
+pub fn spawn_daemon(mut cmd: Command, socket: &Path, db_url: &str) -> Result<Daemon, String> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| format!("spawn cloutd: {e}"))?;
     let stderr = child.stderr.take().expect("stderr pipe");
     let log = Arc::new(Mutex::new(String::new()));
@@ -152,8 +170,10 @@ pub fn start_daemon(socket: &Path, db_url: &str, extra: &[&str]) -> Result<Daemo
     match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(()) => Ok(Daemon { child, socket: socket.to_path_buf(), db_url: db_url.to_string(), log }),
         Err(_) => {
+            // Exited (or hung): give the reader a moment to collect the last lines.
             let _ = child.kill();
             let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(50));
             let text = log.lock().map(|l| l.clone()).unwrap_or_default();
             Err(text)
         }
@@ -191,6 +211,18 @@ impl Daemon {
 
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle`; false when it does not within `limit`.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
     }
 }
 

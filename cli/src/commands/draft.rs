@@ -68,6 +68,9 @@ pub struct AddArgs {
     /// Put it in the next free posting slot (see `clout slots`)
     #[arg(long, conflicts_with = "at")]
     queue: bool,
+    /// If it comes due while cloutd is down or paused [default: the config's, ask]
+    #[arg(long, value_name = "POLICY", value_parser = ["catch-up", "skip", "next-slot", "ask"])]
+    if_missed: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +179,7 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
             tags: a.tag,
             at: at.map(clout_proto::ts),
             queue: a.queue,
+            if_missed: a.if_missed.unwrap_or_default(),
         }
     )?;
     done(ctx, &d, "Added");

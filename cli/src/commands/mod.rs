@@ -1,8 +1,11 @@
+pub mod backup;
 pub mod completions;
 pub mod draft;
 pub mod nudges;
 pub mod program;
 pub mod queue;
+pub mod review;
+pub mod sink;
 pub mod status;
 pub mod task;
 

@@ -37,11 +37,13 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
     let mut cursor = match after {
         Some(id) => id,
         // Start at the current end of the log; later reconnects resume from here.
-        None => call!(cl, nudges, list_nudges, v1::ListNudgesRequest { limit: 1, all: false })?
-            .nudges
-            .last()
-            .map(|n| n.id)
-            .unwrap_or(0),
+        None => {
+            call!(cl, nudges, list_nudges, v1::ListNudgesRequest { limit: 1, all: false, unread: false })?
+                .nudges
+                .last()
+                .map(|n| n.id)
+                .unwrap_or(0)
+        }
     };
     let mut printed = 0u64;
     if count == Some(0) {
@@ -81,14 +83,58 @@ async fn reconnect(ctx: &Ctx) -> Client {
     }
 }
 
-pub async fn list(ctx: &Ctx, all: bool, limit: u32) -> Result<()> {
+#[derive(clap::Subcommand, Debug)]
+pub enum NudgeCmd {
+    /// Mark a nudge as seen
+    Ack { id: i64 },
+    /// Mark a nudge as seen and get it again later
+    Snooze {
+        id: i64,
+        /// How long: 10m, 1h, 2h30m, 1d
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+    },
+}
+
+pub async fn nudge(ctx: &Ctx, cmd: NudgeCmd) -> Result<()> {
     let cl = ctx.client().await?;
-    let r = call!(cl, nudges, list_nudges, v1::ListNudgesRequest { limit, all })?;
+    match cmd {
+        NudgeCmd::Ack { id } => {
+            let n = call!(cl, nudges, ack, v1::AckRequest { id })?;
+            if ctx.json {
+                render::print_json(&render::nudge_json(&n));
+            } else {
+                println!("Acknowledged nudge {}", n.id);
+            }
+        }
+        NudgeCmd::Snooze { id, duration } => {
+            let seconds = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+            let r = call!(cl, nudges, snooze, v1::SnoozeRequest { id, seconds })?;
+            if ctx.json {
+                let mut v = r.nudge.as_ref().map(render::nudge_json).unwrap_or_default();
+                v["snoozed_until"] = render::rfc3339(&r.until);
+                render::print_json(&v);
+            } else {
+                let until = render::time(&r.until).map(|t| render::local(t, ctx.tz)).unwrap_or_default();
+                println!("Snoozed nudge {id} until {until}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn list(ctx: &Ctx, all: bool, unread: bool, limit: u32) -> Result<()> {
+    let cl = ctx.client().await?;
+    let r = call!(cl, nudges, list_nudges, v1::ListNudgesRequest { limit, all, unread })?;
     if ctx.json {
         render::print_json(&serde_json::Value::Array(r.nudges.iter().map(render::nudge_json).collect()));
         return Ok(());
     }
     if r.nudges.is_empty() {
+        if unread {
+            println!("No unread nudges.");
+            return Ok(());
+        }
         println!("No nudges yet. They appear here when a scheduled item comes due.");
         return Ok(());
     }

@@ -30,6 +30,9 @@ pub enum TaskCmd {
         /// The person this task is about, e.g. @alice
         #[arg(long, value_name = "HANDLE")]
         about: Option<String>,
+        /// If it comes due while cloutd is down or paused [default: the config's, ask]
+        #[arg(long, value_name = "POLICY", value_parser = ["catch-up", "skip", "ask"])]
+        if_missed: Option<String>,
     },
     /// List tasks with their next time and record
     #[command(visible_alias = "ls")]
@@ -76,7 +79,7 @@ fn when_label(ctx: &Ctx, t: &Option<prost_types::Timestamp>) -> String {
 
 pub async fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
     match cmd {
-        TaskCmd::Add { text, every, once, tz, about } => {
+        TaskCmd::Add { text, every, once, tz, about, if_missed } => {
             let once_at = once.as_deref().map(|w| when::parse_when(w, Utc::now(), ctx.tz)).transpose()?;
             let cl = ctx.client().await?;
             let t = call!(
@@ -89,6 +92,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
                     once_at: once_at.map(clout_proto::ts),
                     tz: tz.unwrap_or_default(),
                     about: about.unwrap_or_default(),
+                    if_missed: if_missed.unwrap_or_default(),
                 }
             )?;
             if ctx.json {

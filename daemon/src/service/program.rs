@@ -105,6 +105,8 @@ impl v1::program_service_server::ProgramService for Api {
             tz: r.tz.as_deref().map(parse_zone).transpose()?,
         };
         let p = self.core.store.set_program(&patch, Utc::now()).await?;
+        // The rule checks follow the program's zone.
+        self.core.store.sync_checks(&self.core.policy(), Utc::now()).await?;
         self.core.wake.notify_one();
         Ok(Response::new(program_to_proto(p)))
     }

@@ -54,7 +54,8 @@ impl v1::task_service_server::TaskService for Api {
             }
         };
         let about = if r.about.trim().is_empty() { String::new() } else { check_handle(&r.about)? };
-        let task = NewTask { text, every, once_at, tz: self.zone_or_program(&r.tz).await?, about };
+        let if_missed = super::parse_missed(&r.if_missed)?;
+        let task = NewTask { text, every, once_at, tz: self.zone_or_program(&r.tz).await?, about, if_missed };
         let t = self.core.store.add_task(&task, now).await?;
         self.core.wake.notify_one();
         Ok(Response::new(task_to_proto(t)))

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 
 use crate::error::{Error, Result};
 use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms};
+use crate::rules::{self, MissedPolicy, Policy};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -237,65 +238,131 @@ macro_rules! insert_nudge {
     }};
 }
 
+/// Whether the daily cap on consistency nudges is reached (0 = no cap).
+macro_rules! capped {
+    ($tx:expr, $ctx:expr, $now_ms:expr) => {{
+        let ctx: &FireCtx = $ctx;
+        if ctx.policy.daily_cap == 0 {
+            false
+        } else {
+            let since = to_ms(rules::day_start(from_ms($now_ms), ctx.tz));
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM nudges WHERE fired_at >= $1 AND kind IN \
+                 ('queue_dry', 'behind_goal', 'streak_at_risk', 'weekly_review', 'task_missed', 'lesson')",
+            )
+            .bind(since)
+            .fetch_one(&mut *$tx)
+            .await?;
+            n >= i64::from(ctx.policy.daily_cap)
+        }
+    }};
+}
+
 /// Fires one due row inside the caller's transaction: the item's state moves
 /// on, its nudge is appended, and its schedule row is advanced to the next
-/// occurrence or deleted. Evaluates to the nudge written, if any.
+/// occurrence or deleted. Evaluates to the nudges written.
 macro_rules! fire_one {
-    ($tx:expr, $row:expr, $now_ms:expr) => {{
+    ($tx:expr, $row:expr, $now_ms:expr, $ctx:expr) => {{
         let row: DueRow = $row;
         let now_ms: i64 = $now_ms;
-        let mut nudge = None;
+        let ctx: &FireCtx = $ctx;
+        let mut out: Vec<Nudge> = Vec::new();
         let mut next_due: Option<i64> = None;
+        let late = now_ms - row.due_at > LATE_AFTER_MS;
+        let lateness_ok = now_ms - row.due_at <= i64::from(ctx.policy.max_lateness_minutes) * 60_000;
         match row.kind.as_str() {
             "post" => {
-                let draft: Option<(String, String, String)> =
-                    sqlx::query_as("SELECT title, body, tags FROM drafts WHERE id = $1")
+                let draft: Option<(String, String, String, Option<String>)> =
+                    sqlx::query_as("SELECT title, body, tags, missed_policy FROM drafts WHERE id = $1")
                         .bind(row.ref_id)
                         .fetch_optional(&mut *$tx)
                         .await?;
-                if let Some((title, body, tags)) = draft {
-                    let late = now_ms - row.due_at > LATE_AFTER_MS;
-                    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-                    let mut message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
-                    if !tags.is_empty() {
-                        let lessons: Vec<(String, String)> =
-                            sqlx::query_as(review::TAGGED_LESSONS).fetch_all(&mut *$tx).await?;
-                        for line in review::last_time(&tags, &lessons) {
-                            message.push_str(". ");
-                            message.push_str(&line);
-                        }
-                    }
-                    sqlx::query(
-                        "UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
-                    )
-                    .bind(now_ms)
-                    .bind(i64::from(late))
-                    .bind(row.ref_id)
-                    .execute(&mut *$tx)
-                    .await?;
-                    let n = Nudge {
-                        id: 0,
-                        kind: "post_due".into(),
-                        message,
-                        due_at: from_ms(row.due_at),
-                        fired_at: from_ms(now_ms),
-                        draft_id: Some(row.ref_id),
-                        task_id: None,
-                        late,
+                if let Some((title, body, tags, missed)) = draft {
+                    let policy = missed.as_deref().and_then(MissedPolicy::parse).unwrap_or(ctx.policy.missed);
+                    let action = match policy {
+                        _ if !late => MissedPolicy::Ask,
+                        MissedPolicy::CatchUp if lateness_ok => MissedPolicy::Ask,
+                        MissedPolicy::CatchUp => MissedPolicy::Skip,
+                        other => other,
                     };
-                    nudge = insert_nudge!($tx, n, format!("post:{}:{}", row.ref_id, row.due_at));
+                    let slot = if action == MissedPolicy::NextSlot {
+                        let specs: Vec<(String,)> =
+                            sqlx::query_as("SELECT spec FROM slots ORDER BY id").fetch_all(&mut *$tx).await?;
+                        let taken: Vec<(i64,)> =
+                            sqlx::query_as("SELECT due_at FROM schedule WHERE kind = 'post' AND due_at > $1")
+                                .bind(now_ms)
+                                .fetch_all(&mut *$tx)
+                                .await?;
+                        let specs: Vec<String> = specs.into_iter().map(|(s,)| s).collect();
+                        let taken = taken.into_iter().map(|(t,)| t).collect();
+                        program::first_free_slot(&specs, ctx.tz, &taken, now_ms).ok()
+                    } else {
+                        None
+                    };
+                    if let Some(at) = slot {
+                        // Missed while down: quietly into the next free slot.
+                        sqlx::query("UPDATE drafts SET scheduled_at = $1, slotted = 1, updated_at = $2 WHERE id = $3")
+                            .bind(at)
+                            .bind(now_ms)
+                            .bind(row.ref_id)
+                            .execute(&mut *$tx)
+                            .await?;
+                        next_due = Some(at);
+                    } else if action == MissedPolicy::Skip {
+                        // Missed while down: back to the drafts, nothing lost, no nudge.
+                        sqlx::query("UPDATE drafts SET state = 'draft', scheduled_at = NULL, updated_at = $1 WHERE id = $2")
+                            .bind(now_ms)
+                            .bind(row.ref_id)
+                            .execute(&mut *$tx)
+                            .await?;
+                    } else {
+                        let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                        let mut message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
+                        if !tags.is_empty() {
+                            let lessons: Vec<(String, String)> =
+                                sqlx::query_as(review::TAGGED_LESSONS).fetch_all(&mut *$tx).await?;
+                            for line in review::last_time(&tags, &lessons) {
+                                message.push_str(". ");
+                                message.push_str(&line);
+                            }
+                        }
+                        sqlx::query(
+                            "UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
+                        )
+                        .bind(now_ms)
+                        .bind(i64::from(late))
+                        .bind(row.ref_id)
+                        .execute(&mut *$tx)
+                        .await?;
+                        let n = Nudge {
+                            id: 0,
+                            kind: "post_due".into(),
+                            message,
+                            due_at: from_ms(row.due_at),
+                            fired_at: from_ms(now_ms),
+                            draft_id: Some(row.ref_id),
+                            task_id: None,
+                            late,
+                        };
+                        out.extend(insert_nudge!($tx, n, format!("post:{}:{}", row.ref_id, row.due_at)));
+                    }
                 }
             }
             "task" => {
-                let task: Option<(String, Option<String>, String, String)> = sqlx::query_as(
-                    "SELECT body, spec, tz, about FROM tasks WHERE id = $1 AND removed_at IS NULL",
+                let task: Option<(String, Option<String>, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT body, spec, tz, about, missed_policy FROM tasks WHERE id = $1 AND removed_at IS NULL",
                 )
                 .bind(row.ref_id)
                 .fetch_optional(&mut *$tx)
                 .await?;
-                if let Some((body, spec, tz, about)) = task {
+                if let Some((body, spec, tz, about, missed)) = task {
                     let plan = tasks::plan_fire(spec.as_deref(), &tz, row.due_at, now_ms);
                     // The occurrence still open when the next one fires was missed.
+                    let open: Vec<(i64,)> =
+                        sqlx::query_as("SELECT due_at FROM task_occurrences WHERE task_id = $1 AND state = 'due'")
+                            .bind(row.ref_id)
+                            .fetch_all(&mut *$tx)
+                            .await?;
                     sqlx::query(
                         "UPDATE task_occurrences SET state = 'missed', resolved_at = $2 WHERE task_id = $1 AND state = 'due'",
                     )
@@ -314,28 +381,51 @@ macro_rules! fire_one {
                         .execute(&mut *$tx)
                         .await?;
                     }
+                    if let Some(&(missed_at,)) = open.last() {
+                        if ctx.policy.rules.tasks_missed && !capped!($tx, ctx, now_ms) {
+                            let n = Nudge {
+                                id: 0,
+                                kind: "task_missed".into(),
+                                message: format!("Missed: {} (clout task list shows your record)", model::label("", &body)),
+                                due_at: from_ms(missed_at),
+                                fired_at: from_ms(now_ms),
+                                draft_id: None,
+                                task_id: Some(row.ref_id),
+                                late: false,
+                            };
+                            out.extend(insert_nudge!($tx, n, format!("task_missed:{}:{}", row.ref_id, missed_at)));
+                        }
+                    }
                     let late = now_ms - plan.fire_at > LATE_AFTER_MS;
+                    let policy = missed.as_deref().and_then(MissedPolicy::parse).unwrap_or(ctx.policy.missed);
+                    let skip = late
+                        && (policy == MissedPolicy::Skip || (policy == MissedPolicy::CatchUp && now_ms - plan.fire_at > i64::from(ctx.policy.max_lateness_minutes) * 60_000));
+                    let state = if skip { "missed" } else { "due" };
                     sqlx::query(
-                        "INSERT INTO task_occurrences (task_id, due_at, state, fired_at, late) \
-                         VALUES ($1, $2, 'due', $3, $4) ON CONFLICT (task_id, due_at) DO NOTHING",
+                        "INSERT INTO task_occurrences (task_id, due_at, state, fired_at, resolved_at, late) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id, due_at) DO NOTHING",
                     )
                     .bind(row.ref_id)
                     .bind(plan.fire_at)
+                    .bind(state)
                     .bind(now_ms)
+                    .bind(skip.then_some(now_ms))
                     .bind(i64::from(late))
                     .execute(&mut *$tx)
                     .await?;
-                    let n = Nudge {
-                        id: 0,
-                        kind: "task_due".into(),
-                        message: tasks::task_due_message(&body, &about, plan.fire_at, now_ms, late, plan.missed.len()),
-                        due_at: from_ms(plan.fire_at),
-                        fired_at: from_ms(now_ms),
-                        draft_id: None,
-                        task_id: Some(row.ref_id),
-                        late,
-                    };
-                    nudge = insert_nudge!($tx, n, format!("task:{}:{}", row.ref_id, plan.fire_at));
+                    if !skip {
+                        let n = Nudge {
+                            id: 0,
+                            kind: "task_due".into(),
+                            message: tasks::task_due_message(&body, &about, plan.fire_at, now_ms, late, plan.missed.len()),
+                            due_at: from_ms(plan.fire_at),
+                            fired_at: from_ms(now_ms),
+                            draft_id: None,
+                            task_id: Some(row.ref_id),
+                            late,
+                        };
+                        out.extend(insert_nudge!($tx, n, format!("task:{}:{}", row.ref_id, plan.fire_at)));
+                    }
                     next_due = plan.next;
                 }
             }
@@ -347,23 +437,79 @@ macro_rules! fire_one {
                 .fetch_optional(&mut *$tx)
                 .await?;
                 if let Some((body, setback, stage)) = lesson {
-                    sqlx::query("UPDATE lessons SET stage = stage + 1 WHERE id = $1")
+                    if let Some(until) = ctx.policy.quiet_until(from_ms(now_ms), ctx.tz) {
+                        next_due = Some(to_ms(until));
+                    } else {
+                        if ctx.policy.rules.lessons && !capped!($tx, ctx, now_ms) {
+                            let n = Nudge {
+                                id: 0,
+                                kind: "lesson".into(),
+                                message: review::lesson_message(&body, &setback),
+                                due_at: from_ms(row.due_at),
+                                fired_at: from_ms(now_ms),
+                                draft_id: None,
+                                task_id: None,
+                                late: false,
+                            };
+                            out.extend(insert_nudge!($tx, n, format!("lesson:{}:{}", row.ref_id, row.due_at)));
+                        }
+                        sqlx::query("UPDATE lessons SET stage = stage + 1 WHERE id = $1")
+                            .bind(row.ref_id)
+                            .execute(&mut *$tx)
+                            .await?;
+                        // Resurface again from now, so a long outage does not replay every stage.
+                        next_due = Some(review::resurface_after(stage + 1, now_ms.max(row.due_at)));
+                    }
+                }
+            }
+            "check" => {
+                if let Some(check) = rules::Check::from_id(row.ref_id) {
+                    if let Some(until) = ctx.policy.quiet_until(from_ms(now_ms), ctx.tz) {
+                        next_due = Some(to_ms(until));
+                    } else {
+                        // A check that fires late (cloutd was down) is simply evaluated now, once.
+                        let facts = check_facts!($tx, ctx, now_ms);
+                        if let Some(message) = rules::check_message(check, &facts) {
+                            if !capped!($tx, ctx, now_ms) {
+                                let n = Nudge {
+                                    id: 0,
+                                    kind: check.kind().into(),
+                                    message,
+                                    due_at: from_ms(row.due_at),
+                                    fired_at: from_ms(now_ms),
+                                    draft_id: None,
+                                    task_id: None,
+                                    late: false,
+                                };
+                                out.extend(insert_nudge!($tx, n, format!("check:{}:{}", row.ref_id, row.due_at)));
+                            }
+                        }
+                        next_due = ctx.policy.next_check(check, from_ms(now_ms), ctx.tz).map(to_ms);
+                    }
+                }
+            }
+            "snooze" => {
+                let orig: Option<(String, String, Option<i64>, Option<i64>)> =
+                    sqlx::query_as("SELECT kind, message, draft_id, task_id FROM nudges WHERE id = $1")
                         .bind(row.ref_id)
-                        .execute(&mut *$tx)
+                        .fetch_optional(&mut *$tx)
                         .await?;
-                    let n = Nudge {
-                        id: 0,
-                        kind: "lesson".into(),
-                        message: review::lesson_message(&body, &setback),
-                        due_at: from_ms(row.due_at),
-                        fired_at: from_ms(now_ms),
-                        draft_id: None,
-                        task_id: None,
-                        late: false,
-                    };
-                    nudge = insert_nudge!($tx, n, format!("lesson:{}:{}", row.ref_id, row.due_at));
-                    // Resurface again from now, so a long outage does not replay every stage.
-                    next_due = Some(review::resurface_after(stage + 1, now_ms.max(row.due_at)));
+                if let Some((kind, message, draft_id, task_id)) = orig {
+                    if let Some(until) = ctx.policy.quiet_until(from_ms(now_ms), ctx.tz) {
+                        next_due = Some(to_ms(until));
+                    } else {
+                        let n = Nudge {
+                            id: 0,
+                            kind,
+                            message: format!("Snoozed: {message}"),
+                            due_at: from_ms(row.due_at),
+                            fired_at: from_ms(now_ms),
+                            draft_id,
+                            task_id,
+                            late: false,
+                        };
+                        out.extend(insert_nudge!($tx, n, format!("snooze:{}:{}", row.ref_id, row.due_at)));
+                    }
                 }
             }
             other => tracing::warn!(kind = other, "dropping a schedule row of an unknown kind"),
@@ -380,8 +526,53 @@ macro_rules! fire_one {
                 sqlx::query("DELETE FROM schedule WHERE id = $1").bind(row.id).execute(&mut *$tx).await?;
             }
         }
-        nudge
+        out
     }};
+}
+
+/// What the rule checks look at, read inside the firing transaction.
+macro_rules! check_facts {
+    ($tx:expr, $ctx:expr, $now_ms:expr) => {{
+        let ctx: &FireCtx = $ctx;
+        let now_ms: i64 = $now_ms;
+        let week = to_ms(rules::week_start(from_ms(now_ms), ctx.tz));
+        let last_week = to_ms(rules::week_start(from_ms(week - 1), ctx.tz));
+        let dry_days = ctx.policy.rules.queue_dry.days.unwrap_or(2);
+        let (this_week,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM drafts WHERE state = 'published' AND published_at >= $1 AND published_at <= $2",
+        )
+        .bind(week)
+        .bind(now_ms)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let (last,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM drafts WHERE state = 'published' AND published_at >= $1 AND published_at < $2",
+        )
+        .bind(last_week)
+        .bind(week)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let (soon,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM schedule WHERE kind = 'post' AND due_at > $1 AND due_at <= $2")
+                .bind(now_ms)
+                .bind(now_ms + i64::from(dry_days) * 86_400_000)
+                .fetch_one(&mut *$tx)
+                .await?;
+        rules::Facts {
+            goal: ctx.goal,
+            this_week: this_week.max(0) as u32,
+            last_week: last.max(0) as u32,
+            queued_soon: soon.max(0) as u32,
+            dry_days,
+        }
+    }};
+}
+
+/// What firing needs besides the row: the program's zone and goal, and the policy.
+pub struct FireCtx {
+    pub tz: chrono_tz::Tz,
+    pub goal: u32,
+    pub policy: Policy,
 }
 
 /// Loads a draft inside a transaction, or fails with NotFound.
@@ -525,8 +716,8 @@ impl Store {
             let at = if d.queue { Some(free_slot!(tx, now_ms)) } else { d.at.map(to_ms) };
             let state = if at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
+                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted, missed_policy) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
             )
             .bind(&d.title)
             .bind(&d.text)
@@ -536,6 +727,7 @@ impl Store {
             .bind(at)
             .bind(now_ms)
             .bind(i64::from(d.queue))
+            .bind(d.if_missed.map(MissedPolicy::as_str))
             .fetch_one(&mut *tx)
             .await?;
             if let Some(at) = at {
@@ -774,15 +966,23 @@ impl Store {
     }
 
     pub async fn pending_count(&self) -> Result<u64> {
-        let (n,): (i64,) =
-            on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM schedule").fetch_one(p).await)?;
+        let (n,): (i64,) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT COUNT(*) FROM schedule WHERE kind IN ('post', 'task')"
+        )
+        .fetch_one(p)
+        .await)?;
         Ok(n.max(0) as u64)
     }
 
-    /// Fires up to `limit` items due at or before `now`, in one transaction:
-    /// each item's state moves on, its schedule row goes, and its nudge is
-    /// appended to the log. Returns the nudges written.
+    /// Fires due items under the default policy (see [`Store::fire_due_with`]).
     pub async fn fire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Nudge>> {
+        self.fire_due_with(now, limit, &Policy::default()).await
+    }
+
+    /// Fires up to `limit` items due at or before `now`, in one transaction:
+    /// each item's state moves on, its schedule row advances or goes, and its
+    /// nudges are appended to the log. Returns the nudges written.
+    pub async fn fire_due_with(&self, now: DateTime<Utc>, limit: u32, policy: &Policy) -> Result<Vec<Nudge>> {
         let now_ms = to_ms(now);
         let pg = self.is_postgres();
         let claim = if pg {
@@ -796,22 +996,55 @@ impl Store {
                 // Nudge ids must become visible in order: one writer of the log at a time.
                 sqlx::query("SELECT pg_advisory_xact_lock(7263001)").execute(&mut *tx).await?;
             }
-            let (paused,): (i64,) =
-                sqlx::query_as("SELECT paused FROM program WHERE id = 1").fetch_one(&mut *tx).await?;
+            let (paused, tz, goal): (i64, String, i64) =
+                sqlx::query_as("SELECT paused, tz, posts_per_week FROM program WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let ctx = FireCtx {
+                tz: program::zone(&tz),
+                goal: goal.clamp(0, i64::from(u32::MAX)) as u32,
+                policy: policy.clone(),
+            };
             let mut out = Vec::new();
             if paused == 0 {
                 let due: Vec<DueRow> =
                     sqlx::query_as(claim).bind(now_ms).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
                 out.reserve(due.len());
                 for row in due {
-                    if let Some(n) = fire_one!(tx, row, now_ms) {
-                        out.push(n);
-                    }
+                    out.extend(fire_one!(tx, row, now_ms, &ctx));
                 }
             }
             out
         });
         Ok(fired)
+    }
+
+    /// Puts the rule checks on the schedule (or takes them off), from `policy`.
+    pub async fn sync_checks(&self, policy: &Policy, now: DateTime<Utc>) -> Result<()> {
+        let tz = self.program().await?.tz;
+        in_tx!(self, |tx| {
+            for check in rules::Check::ALL {
+                match policy.next_check(check, now, tz) {
+                    Some(at) => {
+                        sqlx::query(
+                            "INSERT INTO schedule (kind, ref_id, due_at) VALUES ('check', $1, $2) \
+                             ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at",
+                        )
+                        .bind(check as i64)
+                        .bind(to_ms(at))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM schedule WHERE kind = 'check' AND ref_id = $1")
+                            .bind(check as i64)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 
     // ---- the nudge log -----------------------------------------------------
@@ -842,6 +1075,83 @@ impl Store {
         .await
         })?;
         Ok(rows.into_iter().map(Nudge::from).collect())
+    }
+
+    pub async fn nudge(&self, id: i64) -> Result<Nudge> {
+        let row: Option<NudgeRow> =
+            on_pool!(self, |p| {
+                sqlx::query_as(
+            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await
+            })?;
+        Ok(row.ok_or(Error::NotFound { what: "nudge", id })?.into())
+    }
+
+    /// The newest `limit` nudges not acknowledged yet, oldest first.
+    pub async fn unread_nudges(&self, limit: u32) -> Result<Vec<Nudge>> {
+        let rows: Vec<NudgeRow> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM \
+             (SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges \
+              WHERE acked_at IS NULL ORDER BY id DESC LIMIT $1) r ORDER BY id"
+        )
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(Nudge::from).collect())
+    }
+
+    /// Which nudges with ids in `from..=to` have been acknowledged.
+    pub async fn acked_ids(&self, from: i64, to: i64) -> Result<std::collections::HashSet<i64>> {
+        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT id FROM nudges WHERE id >= $1 AND id <= $2 AND acked_at IS NOT NULL"
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Marks a nudge as seen.
+    pub async fn ack_nudge(&self, id: i64, now: DateTime<Utc>) -> Result<Nudge> {
+        let done = on_pool!(self, |p| sqlx::query(
+            "UPDATE nudges SET acked_at = COALESCE(acked_at, $2) WHERE id = $1"
+        )
+        .bind(id)
+        .bind(to_ms(now))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(Error::NotFound { what: "nudge", id });
+        }
+        self.nudge(id).await
+    }
+
+    /// Marks a nudge as seen and schedules it to nudge again at `until`.
+    pub async fn snooze_nudge(&self, id: i64, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Nudge> {
+        in_tx!(self, |tx| {
+            let done = sqlx::query("UPDATE nudges SET acked_at = COALESCE(acked_at, $2) WHERE id = $1")
+                .bind(id)
+                .bind(to_ms(now))
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(Error::NotFound { what: "nudge", id });
+            }
+            sqlx::query(
+                "INSERT INTO schedule (kind, ref_id, due_at) VALUES ('snooze', $1, $2) \
+                 ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at",
+            )
+            .bind(id)
+            .bind(to_ms(until))
+            .execute(&mut *tx)
+            .await?;
+        });
+        self.nudge(id).await
     }
 
     pub async fn last_nudge_id(&self) -> Result<i64> {

@@ -289,16 +289,15 @@ impl Store {
         )
         .fetch_all(p)
         .await)?;
-        let states: Vec<(String, i64)> =
-            on_pool!(self, |p| {
-                sqlx::query_as(
+        let states: Vec<(String, i64)> = on_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT state, COUNT(*) FROM task_occurrences WHERE due_at >= $1 AND due_at < $2 GROUP BY state"
         )
         .bind(s_ms)
         .bind(u_ms)
         .fetch_all(p)
         .await
-            })?;
+        })?;
         let (queue_last, queued): (Option<i64>, i64) = on_pool!(self, |p| sqlx::query_as(
             "SELECT MAX(due_at), COUNT(*) FROM schedule WHERE kind = 'post'"
         )

@@ -138,7 +138,8 @@ impl Store {
         };
         let id: i64 = in_tx!(self, |tx| {
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO tasks (body, spec, tz, about, once_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO tasks (body, spec, tz, about, once_at, created_at, missed_policy) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(&t.text)
             .bind(t.every.as_ref().map(|s| s.spec().to_string()))
@@ -146,6 +147,7 @@ impl Store {
             .bind(&t.about)
             .bind(t.once_at.map(to_ms))
             .bind(to_ms(now))
+            .bind(t.if_missed.map(crate::rules::MissedPolicy::as_str))
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO schedule (kind, ref_id, due_at) VALUES ('task', $1, $2)")

@@ -1,0 +1,127 @@
+//! SIGHUP: read the config file again and apply what can change while running
+//! (the log filter, the allowed group, the TCP token). A config that does not
+//! load is logged and the running one kept; settings that need a restart
+//! (socket, database, TCP listener) are reported as such.
+
+use std::sync::{PoisonError, RwLock};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::access::{PeerPolicy, SharedPolicy};
+use crate::config::Config;
+use crate::socket::Prepared;
+use crate::tcp::SharedToken;
+
+/// Replaces the log filter; `Err` says why it was not changed.
+pub type LogFilterFn = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// What a reload may change.
+pub struct Live<'a> {
+    pub config: RwLock<Config>,
+    pub policy: SharedPolicy,
+    pub socket: &'a Prepared,
+    /// The TCP listener's token, when there is a listener.
+    pub token: Option<SharedToken>,
+    pub set_log_filter: Option<LogFilterFn>,
+}
+
+/// Reloads on every message of `requests` until `stop` flips.
+pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut stop: watch::Receiver<bool>) {
+    let Some(mut requests) = requests else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            r = requests.recv() => match r {
+                Some(()) => live.reload(),
+                None => return,
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+impl Live<'_> {
+    /// Re-reads the configuration and applies it, all or nothing.
+    pub fn reload(&self) {
+        let current = self.config.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let source = current
+            .config_file
+            .as_ref()
+            .or(current.overrides.config_file.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "flags and environment (no config file)".into());
+        tracing::info!(config = %source, "SIGHUP: reloading the configuration");
+        let new = match current.reload() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("cannot reload the configuration, keeping the current one: {e}");
+                return;
+            }
+        };
+        // Check everything before changing anything.
+        let policy = match PeerPolicy::new(clout_proto::current_uid(), new.allowed_group.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("cannot reload the configuration, keeping the current one: {e}");
+                return;
+            }
+        };
+        let token = match (&self.token, &new.tcp) {
+            (Some(_), Some(tcp)) => match crate::tcp::read_token(tcp) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::error!("cannot reload the configuration, keeping the current one: {e}");
+                    return;
+                }
+            },
+            _ => None,
+        };
+
+        let group_changed = {
+            let mut p = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+            let changed = *p != policy;
+            *p = policy.clone();
+            changed
+        };
+        if group_changed && let Err(e) = self.socket.restrict(policy.group.as_ref()) {
+            tracing::error!("cannot change the socket's access for the new allowed group: {e}");
+        }
+        if let (Some(shared), Some(t)) = (&self.token, token) {
+            let mut cur = shared.write().unwrap_or_else(PoisonError::into_inner);
+            if **cur != *t {
+                *cur = t.into();
+                tracing::info!("the TCP bearer token was replaced from the token file");
+            }
+        }
+        if new.log != current.log
+            && let Some(set) = &self.set_log_filter
+        {
+            match set(&new.log) {
+                Ok(()) => tracing::info!(filter = %new.log, "log filter changed"),
+                Err(e) => tracing::warn!("log filter not changed: {e}"),
+            }
+        }
+        for (what, changed) in [
+            ("socket", new.socket != current.socket),
+            ("database_url", new.database_url != current.database_url),
+            (
+                "the TCP listener (listen, tls_cert, tls_key, insecure_loopback)",
+                tcp_shape_changed(&current, &new),
+            ),
+        ] {
+            if changed {
+                tracing::warn!("{what} changed in the configuration; restart cloutd to apply it");
+            }
+        }
+        let group = policy.group.as_ref().map(|g| g.name.as_str()).unwrap_or("none");
+        tracing::info!(allowed_group = %group, log = %new.log, "configuration reloaded");
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = new;
+    }
+}
+
+/// Whether the TCP listener itself (not just its token file) differs.
+fn tcp_shape_changed(a: &Config, b: &Config) -> bool {
+    let shape = |c: &Config| c.tcp.as_ref().map(|t| (t.addr, t.tls.clone()));
+    shape(a) != shape(b)
+}

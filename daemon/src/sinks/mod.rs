@@ -1,0 +1,496 @@
+//! Sinks: the nudge log delivered where a person will see it.
+//!
+//! A sink is a webhook, a command hook or desktop notifications. Each reads
+//! the log with its own durable cursor, in pages, in order, and moves its
+//! cursor on after each delivery, so delivery is at least once and survives
+//! restarts. One supervisor task waits on the scheduler's nudge channel and on
+//! sink changes (no polling); it runs at most one delivery task per sink, so a
+//! slow sink does not hold up the others. A sink that fails is retried with
+//! exponential backoff (100 ms doubling, capped at 30 s) until it succeeds.
+
+mod command;
+mod desktop;
+mod webhook;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::Core;
+use crate::model::Nudge;
+
+/// Nudges read from the log at a time, per sink.
+pub const PAGE: u32 = 100;
+/// The first retry delay; it doubles with every failure in a row.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest retry delay.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Webhook,
+    Command,
+    Desktop,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+            SinkKind::Command => "command",
+            SinkKind::Desktop => "desktop",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SinkKind> {
+        Some(match s {
+            "webhook" => SinkKind::Webhook,
+            "command" => SinkKind::Command,
+            "desktop" => SinkKind::Desktop,
+            _ => return None,
+        })
+    }
+}
+
+/// A webhook's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The nudge as JSON.
+    Json,
+    /// ntfy: the message as plain text, with Title and Tags headers.
+    Ntfy,
+    /// `{"text", "content"}`: Slack and Discord incoming webhooks.
+    Slack,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Ntfy => "ntfy",
+            Format::Slack => "slack",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "json" => Format::Json,
+            "ntfy" => Format::Ntfy,
+            "slack" | "discord" => Format::Slack,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sink {
+    pub id: i64,
+    pub kind: SinkKind,
+    /// The URL of a webhook, the program of a command hook, empty for desktop.
+    pub target: String,
+    pub args: Vec<String>,
+    pub format: Format,
+    /// The event filter as given; empty lets every nudge through.
+    pub kinds: Vec<String>,
+    /// The id of the last nudge delivered or skipped.
+    pub cursor: i64,
+    pub last_error: String,
+    /// Failed attempts in a row; 0 is healthy.
+    pub failures: u32,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a new sink carries.
+#[derive(Debug, Clone)]
+pub struct NewSink {
+    pub kind: SinkKind,
+    pub target: String,
+    pub args: Vec<String>,
+    pub format: Format,
+    pub kinds: Vec<String>,
+}
+
+/// The nudge kinds a filter word lets through: the hook names stand for
+/// nudge kinds, and every word also matches the nudge kind of its own name.
+pub fn expand(word: &str) -> &'static [&'static str] {
+    match word {
+        "due" => &["post_due", "task_due"],
+        "post" => &["post_due"],
+        "task" => &["task_due"],
+        "publish" => &["published"],
+        "miss" => &["missed"],
+        _ => &[],
+    }
+}
+
+/// Whether a filter lets a nudge kind through. An empty filter lets everything through.
+pub fn matches(filter: &[String], kind: &str) -> bool {
+    filter.is_empty() || filter.iter().any(|w| w == kind || expand(w).contains(&kind))
+}
+
+/// How long to wait after `failures` failed attempts in a row.
+pub fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(20);
+    FIRST_BACKOFF.saturating_mul(1 << doublings).min(MAX_BACKOFF)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A nudge as JSON, in the shape `clout --json watch` prints.
+pub fn nudge_json(n: &Nudge) -> Value {
+    json!({
+        "id": n.id,
+        "kind": n.kind,
+        "message": n.message,
+        "due_at": rfc3339(n.due_at),
+        "fired_at": rfc3339(n.fired_at),
+        "draft_id": n.draft_id,
+        "task_id": n.task_id,
+        "late": n.late,
+    })
+}
+
+/// A short headline for a nudge kind (desktop summary, ntfy title).
+pub fn headline(kind: &str) -> &'static str {
+    match kind {
+        "post_due" => "Time to post",
+        "task_due" => "Time to engage",
+        "lesson" => "A lesson comes back",
+        "test" => "Clout test",
+        _ => "Clout",
+    }
+}
+
+/// The synthetic nudge `clout sink test` sends. It is not in the log.
+pub fn test_nudge(sink: i64) -> Nudge {
+    let now = Utc::now();
+    Nudge {
+        id: 0,
+        kind: "test".into(),
+        message: format!("Test nudge from cloutd: sink {sink} works"),
+        due_at: now,
+        fired_at: now,
+        draft_id: None,
+        task_id: None,
+        late: false,
+    }
+}
+
+/// State shared by the delivery task and the gRPC service.
+pub struct Hub {
+    /// Wakes the delivery task after sinks change; failing sinks are retried at once.
+    wake: Notify,
+    http: webhook::Http,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub { wake: Notify::new(), http: webhook::Http::new() }
+    }
+
+    /// Tells the delivery task that sinks were added, removed or tested.
+    pub fn changed(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Delivers one nudge to one sink; the error says what went wrong.
+    pub async fn deliver(&self, sink: &Sink, n: &Nudge) -> Result<(), String> {
+        match sink.kind {
+            SinkKind::Webhook => self.http.post(sink, n).await,
+            SinkKind::Command => command::run_hook(sink, n).await,
+            SinkKind::Desktop => desktop::notify(n).await,
+        }
+    }
+}
+
+/// Whether a command hook's program can be found: an absolute path to a
+/// file, or a name on cloutd's `PATH`. The error says what to do.
+pub fn check_program(program: &str) -> Result<(), String> {
+    command::check_program(program)
+}
+
+/// How one delivery task ended.
+enum Outcome {
+    /// Everything in the log up to now is delivered.
+    CaughtUp,
+    /// An attempt failed; try again after this long.
+    Failed(Duration),
+    /// The sink was removed.
+    Gone,
+}
+
+#[derive(Default)]
+struct State {
+    running: bool,
+    /// A nudge or a change arrived while running: look again when done.
+    rerun: bool,
+    retry_at: Option<Instant>,
+}
+
+/// Delivers the nudge log to every sink until `shutdown` flips. In-flight
+/// deliveries are abandoned on shutdown; their nudges go out again after a
+/// restart (at least once).
+pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    let mut nudges = core.nudges.subscribe();
+    let mut states: HashMap<i64, State> = HashMap::new();
+    let mut tasks: JoinSet<(i64, Outcome)> = JoinSet::new();
+    let mut task_sink: HashMap<tokio::task::Id, i64> = HashMap::new();
+    // What the next pass over the sinks does: start every idle sink (`force`
+    // also starts those waiting out a backoff), and mark running ones to look again.
+    let mut pass = Some((true, true));
+    let mut pass_retry: Option<Instant> = None;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let woken = core.sinks.wake.notified();
+        if let Some((force, rerun)) = pass.take() {
+            nudges.borrow_and_update();
+            match core.store.sinks().await {
+                Ok(list) => {
+                    pass_retry = None;
+                    states.retain(|id, _| list.iter().any(|s| s.id == *id));
+                    let now = Instant::now();
+                    for sink in list {
+                        let st = states.entry(sink.id).or_default();
+                        if st.running {
+                            st.rerun |= rerun;
+                        } else if force || st.retry_at.is_none_or(|t| t <= now) {
+                            st.running = true;
+                            st.retry_at = None;
+                            let id = sink.id;
+                            let handle = tasks.spawn(drain(core.clone(), sink));
+                            task_sink.insert(handle.id(), id);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the sinks; retrying in 1s");
+                    pass_retry = Some(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        }
+        let next_retry =
+            states.values().filter(|s| !s.running).filter_map(|s| s.retry_at).chain(pass_retry).min();
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            changed = nudges.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                pass = Some((false, true));
+            }
+            _ = woken => pass = Some((true, true)),
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (task, outcome) = match joined {
+                    Ok((task, (_, outcome))) => (task, outcome),
+                    Err(e) => {
+                        tracing::error!(error = %e, "a sink delivery task failed; retrying");
+                        (e.id(), Outcome::Failed(Duration::from_secs(1)))
+                    }
+                };
+                let Some(id) = task_sink.remove(&task) else { continue };
+                match outcome {
+                    Outcome::Gone => {
+                        states.remove(&id);
+                    }
+                    Outcome::CaughtUp => {
+                        if let Some(st) = states.get_mut(&id) {
+                            st.running = false;
+                            if std::mem::take(&mut st.rerun) {
+                                pass = Some((false, false));
+                            }
+                        }
+                    }
+                    Outcome::Failed(wait) => {
+                        if let Some(st) = states.get_mut(&id) {
+                            st.running = false;
+                            st.rerun = false;
+                            st.retry_at = Some(Instant::now() + wait);
+                        }
+                    }
+                }
+            }
+            _ = sleep_until(next_retry) => pass = Some((false, false)),
+        }
+    }
+    // Abandon deliveries in flight (command hooks are killed); the cursor was
+    // not moved for them, so they are delivered again after a restart.
+    tasks.shutdown().await;
+    tracing::debug!("sink delivery stopped");
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Delivers every nudge after the sink's cursor, page by page, moving the
+/// cursor on after each one. Stops at the first failure.
+async fn drain(core: Arc<Core>, sink: Sink) -> (i64, Outcome) {
+    let id = sink.id;
+    (id, drain_inner(&core, sink).await)
+}
+
+async fn drain_inner(core: &Core, sink: Sink) -> Outcome {
+    let mut cursor = sink.cursor;
+    // The cursor moved past filtered nudges without being stored yet.
+    let mut skipped = false;
+    let mut failing = sink.failures > 0;
+    loop {
+        let page = match core.store.nudges_after(cursor, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::error!(sink = sink.id, error = %e, "cannot read the nudge log for a sink; retrying in 1s");
+                return Outcome::Failed(Duration::from_secs(1));
+            }
+        };
+        let full = page.len() == PAGE as usize;
+        for n in page {
+            if !matches(&sink.kinds, &n.kind) {
+                cursor = n.id;
+                skipped = true;
+                continue;
+            }
+            match core.sinks.deliver(&sink, &n).await {
+                Ok(()) => match core.store.sink_delivered(sink.id, n.id, Utc::now()).await {
+                    Ok(true) => {
+                        if std::mem::take(&mut failing) {
+                            tracing::info!(sink = sink.id, nudge = n.id, "sink {} works again", sink.id);
+                        }
+                        tracing::debug!(sink = sink.id, nudge = n.id, "delivered");
+                        cursor = n.id;
+                        skipped = false;
+                    }
+                    Ok(false) => return Outcome::Gone,
+                    Err(e) => {
+                        tracing::error!(sink = sink.id, error = %e, "cannot store a sink's cursor; retrying in 1s");
+                        return Outcome::Failed(Duration::from_secs(1));
+                    }
+                },
+                Err(error) => {
+                    if skipped {
+                        let _ = core.store.sink_skipped(sink.id, cursor).await;
+                    }
+                    return failed(core, &sink, n.id, &error).await;
+                }
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    if skipped {
+        match core.store.sink_skipped(sink.id, cursor).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Gone,
+            Err(e) => tracing::warn!(sink = sink.id, error = %e, "cannot store a sink's cursor"),
+        }
+    }
+    Outcome::CaughtUp
+}
+
+/// Records a failed attempt and says when to try again. The first failure
+/// in a row is a warning in the log; the rest are debug lines.
+async fn failed(core: &Core, sink: &Sink, nudge: i64, error: &str) -> Outcome {
+    let failures = sink.failures.saturating_add(1);
+    let wait = backoff(failures);
+    if failures == 1 {
+        tracing::warn!(
+            sink = sink.id,
+            kind = sink.kind.as_str(),
+            nudge,
+            "sink {} failed: {error}; retrying with backoff until it works",
+            sink.id
+        );
+    } else {
+        tracing::debug!(sink = sink.id, nudge, failures, "sink {} failed again: {error}", sink.id);
+    }
+    let now = Utc::now();
+    let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(30));
+    match core.store.sink_failed(sink.id, error, failures, now, next).await {
+        Ok(true) => Outcome::Failed(wait),
+        Ok(false) => Outcome::Gone,
+        Err(e) => {
+            tracing::error!(sink = sink.id, error = %e, "cannot record a sink's failure");
+            Outcome::Failed(wait)
+        }
+    }
+}
+
+/// The last `limit` bytes of a process's error output or a response body, as one line.
+pub(crate) fn excerpt(bytes: &[u8], limit: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= limit {
+        text
+    } else {
+        let cut: String = text.chars().take(limit).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_from_100ms_and_stops_at_30s() {
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert_eq!(backoff(2), Duration::from_millis(200));
+        assert_eq!(backoff(4), Duration::from_millis(800));
+        assert_eq!(backoff(9), Duration::from_millis(25_600));
+        assert_eq!(backoff(10), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn filters_match_hook_names_and_nudge_kinds() {
+        let f = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert!(matches(&[], "anything"));
+        assert!(matches(&f(&["due"]), "post_due"));
+        assert!(matches(&f(&["due"]), "task_due"));
+        assert!(!matches(&f(&["due"]), "lesson"));
+        assert!(matches(&f(&["lesson", "post"]), "lesson"));
+        assert!(matches(&f(&["post"]), "post_due"));
+        assert!(!matches(&f(&["post"]), "task_due"));
+        assert!(matches(&f(&["task_due"]), "task_due"));
+        assert!(matches(&f(&["publish"]), "published"));
+        assert!(matches(&f(&["setback"]), "setback"));
+    }
+
+    #[test]
+    fn the_json_has_the_watch_shape() {
+        let n = test_nudge(3);
+        let v = nudge_json(&n);
+        for key in ["id", "kind", "message", "due_at", "fired_at", "draft_id", "task_id", "late"] {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        assert_eq!(v["kind"], "test");
+        assert!(v["due_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        assert_eq!(excerpt(b"  a\n b  ", 10), "a b");
+        assert_eq!(excerpt(b"abcdef", 3), "abc…");
+    }
+}
