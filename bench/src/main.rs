@@ -97,6 +97,15 @@ fn run(args: Args) -> Result<bool> {
     );
     eprintln!("  cloutd: {}\n  clout:  {}", ctx.bins.cloutd.display(), ctx.bins.clout.display());
 
+    let load = loadavg();
+    rep.meta("loadavg_1min_at_start", json!(load));
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    if load > 0.5 * cpus {
+        rep.note(
+            "all",
+            format!("the machine was busy at the start (1-minute load average {load:.2} on {cpus} CPUs); figures will be noisy"),
+        );
+    }
     let all_start = Instant::now();
     for name in &names {
         let start = Instant::now();
@@ -110,6 +119,7 @@ fn run(args: Args) -> Result<bool> {
         }
     }
     rep.meta("total_seconds", json!(all_start.elapsed().as_secs_f64()));
+    rep.meta("loadavg_1min_at_end", json!(loadavg()));
 
     println!("\n{}", rep.markdown());
     if !rep.notes.is_empty() {
@@ -131,4 +141,12 @@ fn run(args: Args) -> Result<bool> {
         eprintln!("wrote {}", path.display());
     }
     Ok(rep.failures.is_empty())
+}
+
+/// The 1-minute load average, from /proc/loadavg (NaN when unreadable).
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(f64::NAN)
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod config;
 pub mod error;
+pub mod fleet;
 pub mod model;
 pub mod recurrence;
 pub mod reload;
@@ -46,9 +47,17 @@ pub struct Core {
     pub socket: PathBuf,
     /// Rules and the missed-run policy; replaced on SIGHUP.
     pub policy: std::sync::RwLock<rules::Policy>,
+    /// Tells the other daemons of a PostgreSQL fleet about a write.
+    pub fleet_out: Notify,
 }
 
 impl Core {
+    /// A write changed what is due: wake this daemon's scheduler, and the fleet's.
+    pub fn changed(&self) {
+        self.wake.notify_one();
+        self.fleet_out.notify_one();
+    }
+
     /// The policy in force now.
     pub fn policy(&self) -> rules::Policy {
         self.policy.read().map(|p| p.clone()).unwrap_or_default()
@@ -60,7 +69,7 @@ impl Core {
         if let Ok(mut p) = self.policy.write() {
             *p = policy;
         }
-        self.wake.notify_one();
+        self.changed();
         Ok(())
     }
 }
@@ -115,7 +124,10 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         started_at: Utc::now(),
         socket: socket.path().to_path_buf(),
         policy: std::sync::RwLock::new(config.policy.clone()),
+        fleet_out: Notify::new(),
     });
+    let fleet =
+        core.store.pg_pool().map(|pool| tokio::spawn(fleet::run(core.clone(), pool, stop_rx.clone())));
     core.store.sync_checks(&config.policy, Utc::now()).await?;
     let scheduler = tokio::spawn(scheduler::run(core.clone(), stop_rx.clone()));
     let sink_delivery = tokio::spawn(sinks::run(core.clone(), stop_rx.clone()));
@@ -233,6 +245,9 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     };
     let _ = scheduler.await;
     let _ = sink_delivery.await;
+    if let Some(fleet) = fleet {
+        let _ = fleet.await;
+    }
     if tokio::time::timeout(Duration::from_secs(1), core.store.close()).await.is_err() {
         tracing::warn!("the database connections did not close within 1 s");
     }

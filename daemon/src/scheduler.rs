@@ -46,7 +46,11 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 Some(Utc::now() + chrono::Duration::seconds(1))
             }
         };
-        let wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
+        let mut wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
+        if core.store.is_postgres() {
+            // Another daemon's write may have been announced while we were not listening.
+            wait = Some(wait.unwrap_or(crate::fleet::FALLBACK_WAKE).min(crate::fleet::FALLBACK_WAKE));
+        }
         if wait == Some(Duration::ZERO) {
             continue;
         }

@@ -219,7 +219,7 @@ impl v1::draft_service_server::DraftService for Api {
         }
         let d = self.core.store.add_draft(&new, now).await?;
         if new.at.is_some() || new.queue {
-            self.core.wake.notify_one();
+            self.core.changed();
         }
         let last_time = self.core.store.last_time(&d.tags).await?;
         Ok(Response::new(v1::Draft { last_time, ..d.into() }))
@@ -263,7 +263,7 @@ impl v1::draft_service_server::DraftService for Api {
     ) -> Result<Response<v1::DeleteDraftResponse>, Status> {
         let id = check_id(req.into_inner().id)?;
         self.core.store.delete_draft(id).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(v1::DeleteDraftResponse {}))
     }
 
@@ -280,7 +280,7 @@ impl v1::draft_service_server::DraftService for Api {
             (true, Some(_)) => return Err(invalid("give either a time or queue, not both")),
         };
         let d = self.core.store.schedule_draft(id, at, now).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(d.into()))
     }
 
@@ -290,7 +290,7 @@ impl v1::draft_service_server::DraftService for Api {
     ) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
         let d = self.core.store.unschedule_draft(id, Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(d.into()))
     }
 
@@ -308,14 +308,14 @@ impl v1::draft_service_server::DraftService for Api {
             return Err(invalid(format!("the URL `{url}` must start with https:// or http://")));
         }
         let d = self.core.store.finish_draft(id, DraftState::Published, url, Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(d.into()))
     }
 
     async fn skip_draft(&self, req: Request<v1::SkipDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
         let d = self.core.store.finish_draft(id, DraftState::Skipped, "", Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(d.into()))
     }
 }
@@ -344,20 +344,20 @@ impl v1::queue_service_server::QueueService for Api {
         _req: Request<v1::ShuffleRequest>,
     ) -> Result<Response<v1::ShuffleResponse>, Status> {
         let items = self.core.store.shuffle_slots(Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(v1::ShuffleResponse { items: items.into_iter().map(Into::into).collect() }))
     }
 
     async fn pause(&self, _req: Request<v1::PauseRequest>) -> Result<Response<v1::PauseState>, Status> {
         self.core.store.set_paused(true, Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         let p = self.core.store.program().await?;
         Ok(Response::new(v1::PauseState { paused: true, paused_at: p.paused_at.map(ts), came_due: 0 }))
     }
 
     async fn resume(&self, _req: Request<v1::ResumeRequest>) -> Result<Response<v1::PauseState>, Status> {
         let came_due = self.core.store.set_paused(false, Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(v1::PauseState { paused: false, paused_at: None, came_due }))
     }
 }
@@ -405,8 +405,16 @@ impl v1::nudge_service_server::NudgeService for Api {
                         break;
                     }
                 }
+                let fallback = async {
+                    if core.store.is_postgres() {
+                        tokio::time::sleep(crate::fleet::FALLBACK_WAKE).await
+                    } else {
+                        std::future::pending().await
+                    }
+                };
                 tokio::select! {
                     changed = fired.changed() => if changed.is_err() { return },
+                    _ = fallback => {}
                     _ = tx.closed() => return,
                     _ = shutdown.changed() => return,
                 }
@@ -456,7 +464,7 @@ impl v1::nudge_service_server::NudgeService for Api {
         let now = Utc::now();
         let until = now + chrono::Duration::seconds(r.seconds);
         let n = self.core.store.snooze_nudge(id, until, now).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(v1::SnoozeResponse {
             nudge: Some(v1::Nudge { acked: true, ..n.into() }),
             until: Some(ts(until)),

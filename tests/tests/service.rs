@@ -323,3 +323,441 @@ fn under_the_journal_lines_carry_a_priority_and_no_timestamp() {
     let text = stop_and_log(home.start());
     assert!(text.lines().all(|l| l.starts_with("20")), "{text}");
 }
+
+// ---- who may connect: SO_PEERCRED and the allowed group ---------------------
+
+/// Runs `clout ARGS` as uid 65534 (nobody) with the given gid and no supplementary groups.
+fn clout_as_nobody(clout: &Path, gid: u32, socket: &Path, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .arg("--reuid=65534")
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg("--")
+        .arg(clout)
+        .args(args)
+        .env("CLOUT_SOCKET", socket)
+        .env("NO_COLOR", "1")
+        .env("HOME", "/")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setpriv (util-linux)")
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// As root: a peer of another uid is rejected and logged; after SIGHUP with
+/// `allowed_group` set to its gid it is accepted, and a peer outside the group
+/// still is not. The socket and its directory are opened up in the test so that
+/// the connection reaches the SO_PEERCRED check at all.
+#[test]
+fn peers_of_another_uid_are_rejected_unless_in_the_allowed_group() {
+    if !is_root() {
+        return skip("needs root, to run clout as another user (setpriv)");
+    }
+    let home = Home::new();
+    chmod(home.dir.path(), 0o755);
+    // A copy of clout that nobody can execute, wherever the build directory is.
+    let clout = home.dir.path().join("clout");
+    std::fs::copy(bin("clout"), &clout).expect("copy clout");
+    chmod(&clout, 0o755);
+    let config = home.dir.path().join("cloutd.toml");
+    std::fs::write(&config, "").expect("config");
+    let d = home.start_with(&["--config", config.to_str().expect("utf-8")]).expect("cloutd did not start");
+    let sock = home.socket();
+    chmod(sock.parent().expect("dir"), 0o777);
+    chmod(&sock, 0o666);
+
+    let out = clout_as_nobody(&clout, 65534, &sock, &["status"]);
+    assert!(!out.status.success(), "another uid was let in: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("closed the connection") && err.contains("uid 65534"), "{err}");
+    assert!(d.wait_log("peer_uid=65534", WAIT), "no rejection in the log:\n{}", d.log());
+    assert!(d.log().contains("rejected a connection from another user"), "{}", d.log());
+
+    // Let gid 65534 in, live.
+    std::fs::write(&config, "allowed_group = \"65534\"\n").expect("config");
+    d.signal(libc::SIGHUP);
+    assert!(d.wait_log("configuration reloaded", WAIT), "{}", d.log());
+    let meta = std::fs::metadata(&sock).expect("socket");
+    assert_eq!((meta.mode() & 0o777, meta.gid()), (0o660, 65534), "socket not opened to the group");
+    let dir = std::fs::metadata(sock.parent().expect("dir")).expect("dir");
+    assert_eq!((dir.mode() & 0o777, dir.gid()), (0o750, 65534), "directory not opened to the group");
+    let out = clout_as_nobody(&clout, 65534, &sock, &["--json", "status"]);
+    assert!(out.status.success(), "a member of the allowed group was refused: {}", stderr(&out));
+
+    // Someone outside the group (gid 4242, no supplementary groups) still is not.
+    chmod(&sock, 0o666);
+    let before = d.log().matches("peer_uid=65534").count();
+    let out = clout_as_nobody(&clout, 4242, &sock, &["status"]);
+    assert!(!out.status.success());
+    assert!(d.wait_log("not in the allowed group", WAIT), "{}", d.log());
+    assert!(d.log().matches("peer_uid=65534").count() > before);
+}
+
+#[test]
+fn an_unknown_allowed_group_stops_the_start_with_a_clear_message() {
+    let home = Home::new();
+    let err = home.start_with(&["--allowed-group", "no-such-group-for-clout"]).err().expect("started");
+    assert!(err.contains("does not exist") && err.contains("groupadd"), "{err}");
+}
+
+// ---- SIGHUP -----------------------------------------------------------------
+
+#[test]
+fn sighup_reloads_the_config_and_keeps_the_running_one_when_it_is_broken() {
+    let home = Home::new();
+    let config = home.dir.path().join("cloutd.toml");
+    std::fs::write(&config, "log = \"info\"\n").expect("config");
+    let mut cmd = daemon_command(&home.socket(), &home.db_url());
+    cmd.arg("--config").arg(&config).env_remove("RUST_LOG");
+    let d = spawn_daemon(cmd, &home.socket(), &home.db_url()).expect("cloutd did not start");
+
+    std::fs::write(&config, "log = \"info\"\nnot toml at all\n").expect("config");
+    d.signal(libc::SIGHUP);
+    assert!(d.wait_log("keeping the current one", WAIT), "{}", d.log());
+    assert!(home.clout(&["status"]).status.success(), "cloutd stopped serving after a broken reload");
+
+    std::fs::write(&config, "log = \"info\"\nallowed_group = \"no-such-group-for-clout\"\n").expect("config");
+    d.signal(libc::SIGHUP);
+    assert!(d.wait_log("does not exist", WAIT), "{}", d.log());
+    assert!(!d.log().contains("configuration reloaded"));
+
+    // A good one applies: the log filter changes live.
+    std::fs::write(&config, "log = \"clout_daemon=debug,info\"\n").expect("config");
+    d.signal(libc::SIGHUP);
+    assert!(d.wait_log("configuration reloaded", WAIT), "{}", d.log());
+    assert!(d.log().contains("log filter changed"), "{}", d.log());
+    let text = stop_and_log(d);
+    // A debug line that only the new filter lets through.
+    assert!(text.contains("scheduler stopped"), "{text}");
+}
+
+// ---- TCP --------------------------------------------------------------------
+
+/// The address of the TCP listener, from the log line that announces it.
+fn tcp_addr(d: &Daemon) -> String {
+    assert!(d.wait_log("listening on TCP", WAIT), "{}", d.log());
+    let log = d.log();
+    let line = log.lines().find(|l| l.contains("listening on TCP")).expect("line");
+    let addr = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr=");
+    addr.to_string()
+}
+
+fn start_err(home: &Home, extra: &[&str]) -> String {
+    match home.start_with(extra) {
+        Ok(_) => panic!("cloutd started with {extra:?}"),
+        Err(log) => log,
+    }
+}
+
+#[test]
+fn tcp_without_tls_is_refused_except_an_explicitly_insecure_loopback() {
+    let home = Home::new();
+    let tok = home.dir.path().join("token");
+    let secret = token();
+    write_private(&tok, &secret);
+    let tok_s = tok.to_str().expect("utf-8");
+
+    for (args, expect) in [
+        (
+            vec!["--listen", "127.0.0.1:0", "--token-file", tok_s],
+            "refusing to listen on 127.0.0.1:0 without TLS",
+        ),
+        (vec!["--listen", "0.0.0.0:0", "--token-file", tok_s], "without TLS"),
+        (vec!["--listen", "0.0.0.0:0", "--token-file", tok_s, "--insecure-loopback"], "only loopback"),
+        (vec!["--listen", "127.0.0.1:0", "--insecure-loopback"], "--token-file"),
+        (vec!["--insecure-loopback"], "--listen"),
+    ] {
+        let start = Instant::now();
+        let mut cmd = daemon_command(&home.socket(), &home.db_url());
+        let out = cmd.args(&args).stdin(Stdio::null()).output().expect("run cloutd");
+        assert!(!out.status.success(), "{args:?} started");
+        let err = stderr(&out);
+        assert!(err.contains(expect), "{args:?}: expected {expect:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(20));
+        assert!(!home.socket().exists(), "{args:?} left a socket behind");
+    }
+
+    // Loopback with --insecure-loopback: plaintext, but the token is still required.
+    let d = home
+        .start_with(&["--listen", "127.0.0.1:0", "--insecure-loopback", "--token-file", tok_s])
+        .expect("start");
+    let addr = tcp_addr(&d);
+    assert!(d.log().contains("plaintext"), "{}", d.log());
+    let endpoint = format!("http://{addr}");
+    let out = clout_env(&["--endpoint", &endpoint, "--token-file", tok_s, "--json", "status"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = home.dir.path().join("bad-token");
+    write_private(&bad, &token());
+    let out =
+        clout_env(&["--endpoint", &endpoint, "--token-file", bad.to_str().expect("utf-8"), "status"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("refused this client"), "{}", stderr(&out));
+    // The client will not send a token in the clear to another host.
+    let out = clout_env(&["--endpoint", "http://192.0.2.1:7478", "--token-file", tok_s, "status"], &[]);
+    assert!(stderr(&out).contains("refusing to send the token"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_token_file_must_be_private() {
+    let home = Home::new();
+    let tok = home.dir.path().join("token");
+    write_private(&tok, &token());
+    chmod(&tok, 0o644);
+    let tok_s = tok.to_str().expect("utf-8");
+    let err = start_err(&home, &["--listen", "127.0.0.1:0", "--insecure-loopback", "--token-file", tok_s]);
+    assert!(err.contains("mode 0644") && err.contains("chmod 600"), "{err}");
+    // The client checks its copy the same way.
+    let out = clout_env(&["--endpoint", "https://127.0.0.1:1", "--token-file", tok_s, "status"], &[]);
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    // And a short token is refused.
+    write_private(&tok, "short");
+    chmod(&tok, 0o600);
+    let err = start_err(&home, &["--listen", "127.0.0.1:0", "--insecure-loopback", "--token-file", tok_s]);
+    assert!(err.contains("at least 16"), "{err}");
+}
+
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1 and localhost, signed by it.
+fn make_tls(dir: &Path) -> TlsFiles {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "clout test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("params");
+    params.distinguished_name.push(DnType::CommonName, "cloutd");
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca).expect("sign");
+    let files = TlsFiles { ca: dir.join("ca.pem"), cert: dir.join("cert.pem"), key: dir.join("key.pem") };
+    std::fs::write(&files.ca, ca.pem()).expect("write CA");
+    std::fs::write(&files.cert, cert.pem()).expect("write cert");
+    write_private(&files.key, &key.serialize_pem());
+    files
+}
+
+#[test]
+fn tls_with_the_right_token_is_accepted_and_a_wrong_token_is_rejected() {
+    let home = Home::new();
+    let tls = make_tls(home.dir.path());
+    let tok = home.dir.path().join("token");
+    let secret = token();
+    write_private(&tok, &secret);
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let d = home
+        .start_with(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &s(&tls.cert),
+            "--tls-key",
+            &s(&tls.key),
+            "--token-file",
+            &s(&tok),
+        ])
+        .expect("cloutd did not start with TLS");
+    let addr = tcp_addr(&d);
+    assert!(d.log().contains("tls=true"), "{}", d.log());
+    let endpoint = format!("https://{addr}");
+    let remote = |token_file: &Path, args: &[&str]| {
+        let mut all = vec!["--endpoint", &endpoint, "--token-file", token_file.to_str().expect("utf-8")];
+        all.extend_from_slice(&["--ca", tls.ca.to_str().expect("utf-8")]);
+        all.extend_from_slice(args);
+        clout_env(&all, &[])
+    };
+
+    // The right token: everything works, streaming included.
+    let out = remote(&tok, &["--json", "status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    let out = remote(&tok, &["--json", "draft", "add", "over TLS", "--at", "in 1s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = remote(&tok, &["--json", "watch", "--after", "0", "-n", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("over TLS"), "{}", stdout(&out));
+
+    // A wrong token: refused, and logged with the peer's address.
+    let bad = home.dir.path().join("bad-token");
+    write_private(&bad, &token());
+    let out = remote(&bad, &["status"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("refused this client") && err.contains("bearer token"), "{err}");
+    assert!(d.wait_log("rejected a TCP request with a wrong bearer token", WAIT), "{}", d.log());
+    let out = remote(&bad, &["--json", "watch", "--after", "0", "-n", "1"]);
+    assert!(!out.status.success(), "a watch went through with a wrong token");
+
+    // Without the CA, the self-signed chain is not trusted.
+    let out = clout_env(&["--endpoint", &endpoint, "--token-file", &s(&tok), "status"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot reach cloutd"), "{}", stderr(&out));
+
+    // Straight through gRPC: no token at all is Unauthenticated, on every service.
+    rt().block_on(async {
+        let ch = clout_proto::connect_tcp(&endpoint, Some(&tls.ca), Duration::from_secs(5))
+            .await
+            .expect("connect");
+        let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+        let e = health
+            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await
+            .expect_err("health without a token");
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    });
+    // A plaintext client on the TLS port gets nowhere.
+    let out = clout_env(&["--endpoint", &format!("http://{addr}"), "--token-file", &s(&tok), "status"], &[]);
+    assert!(!out.status.success());
+}
+
+// ---- request size -------------------------------------------------------------
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS value")
+}
+
+/// tonic reads the 5-byte gRPC length prefix and refuses a message over the
+/// limit before reading its body; the daemon's memory shows it did not buffer it.
+#[test]
+fn oversized_requests_are_rejected_without_being_buffered() {
+    let home = Home::new();
+    let d = home.start();
+    let pid = d.child.id();
+    rt().block_on(async {
+        let ch = clout_proto::connect_unix(&home.socket(), Duration::from_secs(5)).await.expect("connect");
+        let mut drafts = clout_proto::v1::draft_service_client::DraftServiceClient::new(ch);
+        // Just over the 256 KiB limit.
+        let req = clout_proto::v1::AddDraftRequest { text: "a".repeat(256 * 1024 + 1), ..Default::default() };
+        let e = drafts.add_draft(req).await.expect_err("accepted 256 KiB + 1");
+        assert_eq!(e.code(), tonic::Code::OutOfRange, "{e:?}");
+        let before = rss_kib(pid);
+        let req =
+            clout_proto::v1::AddDraftRequest { text: "b".repeat(64 * 1024 * 1024), ..Default::default() };
+        let e = drafts.add_draft(req).await.expect_err("accepted 64 MiB");
+        assert!(
+            matches!(e.code(), tonic::Code::OutOfRange | tonic::Code::Cancelled | tonic::Code::Unknown),
+            "{e:?}"
+        );
+        let after = rss_kib(pid);
+        assert!(
+            after < before + 16 * 1024,
+            "cloutd grew from {before} KiB to {after} KiB on a refused 64 MiB request"
+        );
+    });
+    assert!(home.clout(&["status"]).status.success());
+    assert_eq!(home.json(&["draft", "list"]).as_array().map(Vec::len), Some(0));
+}
+
+// ---- SIGTERM during a burst ---------------------------------------------------
+
+/// 2,000 drafts come due at one instant; SIGTERM arrives as soon as the first
+/// batch of them has fired. cloutd exits 0 within 5 s, and after a restart the
+/// nudge log holds every draft exactly once.
+#[test]
+fn sigterm_during_a_burst_of_due_items_loses_nothing() {
+    const N: usize = 2000;
+    let home = Home::new();
+    let d = home.start();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("rt");
+    // Due far enough ahead for the adds to finish (they are checked to have).
+    let due = chrono::Utc::now() + chrono::Duration::seconds(25);
+    let started = Instant::now();
+    let ids: BTreeSet<i64> = runtime.block_on(async {
+        let ch = clout_proto::connect_unix(&home.socket(), Duration::from_secs(5)).await.expect("connect");
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let ch = ch.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut drafts = clout_proto::v1::draft_service_client::DraftServiceClient::new(ch);
+                let mut ids = Vec::new();
+                for i in (t..N).step_by(8) {
+                    let req = clout_proto::v1::AddDraftRequest {
+                        text: format!("burst draft {i}"),
+                        at: Some(clout_proto::ts(due)),
+                        ..Default::default()
+                    };
+                    ids.push(drafts.add_draft(req).await.expect("add draft").into_inner().id);
+                }
+                ids
+            }));
+        }
+        let mut all = BTreeSet::new();
+        for t in tasks {
+            all.extend(t.await.expect("task"));
+        }
+        all
+    });
+    assert_eq!(ids.len(), N);
+    assert!(chrono::Utc::now() < due, "adding {N} drafts took {:?}, past their due time", started.elapsed());
+    let status = home.json(&["status"]);
+    assert_eq!(status["pending_items"], N as u64, "{status}");
+
+    // SIGTERM the moment the first nudges of the burst are logged.
+    assert!(d.wait_log(" nudge=", Duration::from_secs(60)), "nothing fired:\n{}", d.log());
+    let log = d.log.clone();
+    let signalled = Instant::now();
+    let exit = d.stop(Duration::from_secs(5));
+    let took = signalled.elapsed();
+    let exit = exit.unwrap_or_else(|| panic!("cloutd did not exit within 5 s of SIGTERM"));
+    assert!(exit.success(), "cloutd exited with {exit:?}");
+    let fired_before = log.lock().map(|l| l.matches(" nudge=").count()).unwrap_or(0);
+    eprintln!("stopped in {took:?}; {fired_before} of {N} fired before the stop");
+
+    let _d = home.start();
+    let start = Instant::now();
+    let nudges = loop {
+        let all = home.json(&["nudges", "--all"]);
+        let all = all.as_array().cloned().expect("array");
+        if all.len() >= N || start.elapsed() > WAIT {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let drafts: Vec<i64> = nudges.iter().filter_map(|n| n["draft_id"].as_i64()).collect();
+    let unique: BTreeSet<i64> = drafts.iter().copied().collect();
+    assert_eq!(drafts.len(), N, "the log holds {} nudges for {N} drafts", drafts.len());
+    assert_eq!(unique, ids, "some drafts fired twice or never");
+    assert_eq!(home.json(&["status"])["pending_items"], 0);
+}
+
+// ---- completions, man pages, versions -------------------------------------------
+
+#[test]
+fn completions_man_pages_and_versions() {
+    let run = |name: &str, args: &[&str]| {
+        let out = Command::new(bin(name)).args(args).env("NO_COLOR", "1").output().expect("run");
+        assert!(out.status.success(), "{name} {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let text = run("clout", &["completions", shell]);
+        for word in ["endpoint", "token-file", "status", "completions"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let man = run("clout", &["man"]);
+    assert!(man.contains(".TH clout") && man.contains("endpoint"), "{man}");
+    let man = run("cloutd", &["--man"]);
+    assert!(man.contains(".TH cloutd"), "{man}");
+    for flag in ["listen", "tls\\-cert", "token\\-file", "insecure\\-loopback", "allowed\\-group"] {
+        assert!(man.contains(flag), "cloutd's man page lacks {flag}");
+    }
+    let version = format!("{}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(run("cloutd", &["--version"]), format!("cloutd {version}"));
+    assert_eq!(run("clout", &["--version"]), format!("clout {version}"));
+}

@@ -107,7 +107,7 @@ impl v1::program_service_server::ProgramService for Api {
         let p = self.core.store.set_program(&patch, Utc::now()).await?;
         // The rule checks follow the program's zone.
         self.core.store.sync_checks(&self.core.policy(), Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(program_to_proto(p)))
     }
 

@@ -120,7 +120,7 @@ impl v1::review_service_server::ReviewService for Api {
             .store
             .add_setback(&text, &tags, draft_id, task_id, lesson.as_deref(), Utc::now())
             .await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(setback_to_proto(s)))
     }
 
@@ -129,7 +129,7 @@ impl v1::review_service_server::ReviewService for Api {
         let id = check_id(r.setback_id)?;
         let text = check_note("lesson", &r.text)?;
         let l = self.core.store.add_lesson(id, &text, Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(lesson_to_proto(l)))
     }
 
@@ -198,7 +198,7 @@ impl v1::backup_service_server::BackupService for Api {
         let doc: crate::store::backup::Document = serde_json::from_str(&text)
             .map_err(|e| invalid(format!("the import file is not a Clout export: {e}")))?;
         let (added, skipped) = self.core.store.import(&doc).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(v1::ImportResponse { added, skipped }))
     }
 }

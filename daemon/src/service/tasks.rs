@@ -57,7 +57,7 @@ impl v1::task_service_server::TaskService for Api {
         let if_missed = super::parse_missed(&r.if_missed)?;
         let task = NewTask { text, every, once_at, tz: self.zone_or_program(&r.tz).await?, about, if_missed };
         let t = self.core.store.add_task(&task, now).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(task_to_proto(t)))
     }
 
@@ -74,7 +74,7 @@ impl v1::task_service_server::TaskService for Api {
         req: Request<v1::RemoveTaskRequest>,
     ) -> Result<Response<v1::RemoveTaskResponse>, Status> {
         self.core.store.remove_task(check_id(req.into_inner().id)?, Utc::now()).await?;
-        self.core.wake.notify_one();
+        self.core.changed();
         Ok(Response::new(v1::RemoveTaskResponse {}))
     }
 

@@ -700,6 +700,14 @@ impl Store {
         &self.redacted_url
     }
 
+    /// The PostgreSQL pool, for LISTEN/NOTIFY.
+    pub fn pg_pool(&self) -> Option<PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p.clone()),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.pool, Pool::Postgres(_))
     }
@@ -1078,15 +1086,14 @@ impl Store {
     }
 
     pub async fn nudge(&self, id: i64) -> Result<Nudge> {
-        let row: Option<NudgeRow> =
-            on_pool!(self, |p| {
-                sqlx::query_as(
+        let row: Option<NudgeRow> = on_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges WHERE id = $1"
         )
         .bind(id)
         .fetch_optional(p)
         .await
-            })?;
+        })?;
         Ok(row.ok_or(Error::NotFound { what: "nudge", id })?.into())
     }
 
