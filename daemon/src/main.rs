@@ -93,7 +93,8 @@ fn main() -> ExitCode {
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let launch =
             clout_daemon::Launch { inherited, reload: Some(reload_rx), set_log_filter: Some(set_log_filter) };
-        clout_daemon::run_with(config, signals(reload_tx), launch).await
+        let stop = signals(reload_tx);
+        clout_daemon::run_with(config, stop, launch).await
     });
     // Tasks still running (a client that outstayed the grace period) are dropped here.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -107,21 +108,25 @@ fn main() -> ExitCode {
 }
 
 /// Completes on SIGTERM or SIGINT; each SIGHUP meanwhile asks for a reload.
-async fn signals(reload: tokio::sync::mpsc::Sender<()>) {
+/// The handlers are installed at once, before the daemon reports ready, so a
+/// signal sent right after "ready" is never lost to the default action.
+fn signals(reload: tokio::sync::mpsc::Sender<()>) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
-        eprintln!("cloutd: cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return,
-            _ = int.recv() => return,
-            _ = hup.recv() => {
-                // A reload already queued covers this one too.
-                let _ = reload.try_send(());
+    let handlers =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
+    async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = handlers else {
+            eprintln!("cloutd: cannot install signal handlers; stop with SIGKILL");
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => {
+                    // A reload already queued covers this one too.
+                    let _ = reload.try_send(());
+                }
             }
         }
     }
