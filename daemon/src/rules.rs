@@ -236,15 +236,15 @@ pub fn quiet_until(start: NaiveTime, end: NaiveTime, now: DateTime<Utc>, tz: Tz)
     }
     let end_local = day.and_time(end);
     // The earliest instant at or after the wall time (a gap moves it later).
-    (0..4).find_map(|h| tz.from_local_datetime_lenient(end_local + chrono::Duration::hours(h)))
+    (0..4).find_map(|h| tz.earliest_instant(end_local + chrono::Duration::hours(h)))
 }
 
 trait Lenient {
-    fn from_local_datetime_lenient(&self, t: chrono::NaiveDateTime) -> Option<DateTime<Utc>>;
+    fn earliest_instant(&self, t: chrono::NaiveDateTime) -> Option<DateTime<Utc>>;
 }
 
 impl Lenient for Tz {
-    fn from_local_datetime_lenient(&self, t: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+    fn earliest_instant(&self, t: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
         use chrono::TimeZone;
         self.from_local_datetime(&t).earliest().map(|d| d.to_utc())
     }
@@ -254,7 +254,7 @@ impl Lenient for Tz {
 pub fn day_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
     let d = now.with_timezone(&tz).date_naive();
     (0..4)
-        .find_map(|h| tz.from_local_datetime_lenient(d.and_hms_opt(h, 0, 0)?))
+        .find_map(|h| tz.earliest_instant(d.and_hms_opt(h, 0, 0)?))
         .unwrap_or(now - chrono::Duration::hours(24))
 }
 
@@ -264,7 +264,7 @@ pub fn week_start(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
     let local = now.with_timezone(&tz).date_naive();
     let monday = local - chrono::Duration::days(i64::from(local.weekday().num_days_from_monday()));
     (0..4)
-        .find_map(|h| tz.from_local_datetime_lenient(monday.and_hms_opt(h, 0, 0)?))
+        .find_map(|h| tz.earliest_instant(monday.and_hms_opt(h, 0, 0)?))
         .unwrap_or(now - chrono::Duration::days(7))
 }
 

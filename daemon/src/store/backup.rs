@@ -161,10 +161,9 @@ pub struct NudgeX {
 #[serde(transparent)]
 pub struct Ms(#[serde(with = "rfc3339_ms")] pub DateTime<Utc>);
 
-impl TryFrom<i64> for Ms {
-    type Error = std::convert::Infallible;
-    fn try_from(v: i64) -> std::result::Result<Self, Self::Error> {
-        Ok(Ms(from_ms(v)))
+impl From<i64> for Ms {
+    fn from(v: i64) -> Self {
+        Ms(from_ms(v))
     }
 }
 
@@ -230,13 +229,8 @@ pub fn validate(doc: &Document) -> Result<()> {
         }
     }
     for (i, t) in doc.tasks.iter().enumerate() {
-        if let Some(every) = &t.every {
-            if let Err(e) = Schedule::parse(every) {
-                return bad(
-                    format!("tasks[{i}].every"),
-                    e.to_string().lines().next().unwrap_or("").to_string(),
-                );
-            }
+        if let Some(Err(e)) = t.every.as_deref().map(Schedule::parse) {
+            return bad(format!("tasks[{i}].every"), e.to_string().lines().next().unwrap_or("").to_string());
         }
         if parse_tz(&t.tz).is_err() {
             return bad(format!("tasks[{i}].tz"), format!("unknown time zone `{}`", t.tz));
