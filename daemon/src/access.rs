@@ -8,7 +8,8 @@
 //! - an `allowed_group` is configured and either the peer's gid from
 //!   `SO_PEERCRED` is that group, or the group database lists that group among
 //!   the peer uid's supplementary groups (`getgrouplist` for the uid's user
-//!   name). The second check reads the group database (`/etc/group`, or NSS),
+//!   name, which includes the primary group of its passwd entry). The second
+//!   check reads the group database (`/etc/group`, or NSS),
 //!   not the connecting process's own supplementary group list, so a user added
 //!   to the group is accepted without logging in again.
 //!

@@ -52,6 +52,19 @@ pub struct Core {
 }
 
 impl Core {
+    /// A request wrote to the nudge log: tell the watchers and sinks.
+    pub async fn nudged(&self) -> Result<()> {
+        let last = self.store.last_nudge_id().await?;
+        self.nudges.send_if_modified(|cur| {
+            let newer = last > *cur;
+            if newer {
+                *cur = last;
+            }
+            newer
+        });
+        Ok(())
+    }
+
     /// A write changed what is due: wake this daemon's scheduler, and the fleet's.
     pub fn changed(&self) {
         self.wake.notify_one();

@@ -309,6 +309,7 @@ impl v1::draft_service_server::DraftService for Api {
         }
         let d = self.core.store.finish_draft(id, DraftState::Published, url, Utc::now()).await?;
         self.core.changed();
+        self.core.nudged().await?;
         Ok(Response::new(d.into()))
     }
 

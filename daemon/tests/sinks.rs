@@ -182,3 +182,23 @@ async fn sinks_are_unique_and_removable(s: &Store) {
     assert!(!s.sink_delivered(a.id, 10, t0()).await.expect("gone"));
     assert_eq!(s.sinks().await.expect("list").iter().map(|x| x.id).collect::<Vec<_>>(), [b.id]);
 }
+
+on_every_backend!(one_daemon_at_a_time_holds_a_sink_and_a_dead_ones_lease_runs_out);
+async fn one_daemon_at_a_time_holds_a_sink_and_a_dead_ones_lease_runs_out(s: &Store) {
+    let now = Utc::now();
+    let sink = s.add_sink(&webhook("http://127.0.0.1:9/hook", &[]), now).await.expect("add");
+    let lease = chrono::Duration::seconds(60);
+    assert!(s.claim_sink(sink.id, "host-a:/run/a.sock", now, now + lease).await.expect("claim").is_some());
+    // While A's lease runs, B cannot deliver this sink.
+    assert_eq!(s.claim_sink(sink.id, "host-b:/run/b.sock", now, now + lease).await.expect("claim"), None);
+    // A renews its own lease.
+    assert!(s.claim_sink(sink.id, "host-a:/run/a.sock", now, now + lease).await.expect("renew").is_some());
+    // A dies: once the lease has run out, B takes the sink over, from the stored cursor.
+    s.sink_delivered(sink.id, sink.cursor + 5, now).await.expect("cursor");
+    let later = now + lease + chrono::Duration::seconds(1);
+    assert_eq!(
+        s.claim_sink(sink.id, "host-b:/run/b.sock", later, later + lease).await.expect("claim"),
+        Some(sink.cursor + 5)
+    );
+    assert_eq!(s.claim_sink(sink.id, "host-a:/run/a.sock", later, later + lease).await.expect("claim"), None);
+}

@@ -260,6 +260,18 @@ impl Lines {
         self.rx.recv_timeout(limit).ok()
     }
 
+    /// The next JSON line of the given `kind`, skipping others; panics when none comes within `limit`.
+    pub fn next_of_kind(&self, kind: &str, limit: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self.next_json(left);
+            if v["kind"] == kind {
+                return v;
+            }
+        }
+    }
+
     /// The next line parsed as JSON; panics when none comes within `limit`.
     pub fn next_json(&self, limit: Duration) -> serde_json::Value {
         let line = self.next(limit).expect("no line arrived in time");

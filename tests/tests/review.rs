@@ -58,7 +58,7 @@ fn the_review_compares_goals_with_what_happened() {
     let q = home.json(&["draft", "add", "queued", "--at", "in 3 days"]);
     let watch = home.watch(&["--after", "0"]);
     let due = home.json(&["draft", "add", "overdue one", "--at", "in 1s"]);
-    watch.next_json(Duration::from_secs(30));
+    watch.next_of_kind("post_due", Duration::from_secs(30));
     home.json(&["setback", "Skipped a week", "--lesson", "Batch-write on Sundays"]);
 
     let r = home.json(&["review", "--week"]);
@@ -116,7 +116,7 @@ fn populate(home: &Home) {
     let t = home.json(&["task", "add", "Reply to 3 posts", "--every", "weekdays 10:00", "--about", "@alice"]);
     home.json(&["task", "add", "Thank people", "--once", "in 1s"]);
     let watch = home.watch(&["--after", "0"]);
-    watch.next_json(Duration::from_secs(30));
+    watch.next_of_kind("task_due", Duration::from_secs(30));
     let s = home.json(&[
         "setback",
         "A flop",

@@ -121,6 +121,7 @@ impl v1::review_service_server::ReviewService for Api {
             .add_setback(&text, &tags, draft_id, task_id, lesson.as_deref(), Utc::now())
             .await?;
         self.core.changed();
+        self.core.nudged().await?;
         Ok(Response::new(setback_to_proto(s)))
     }
 

@@ -126,7 +126,7 @@ pub fn expand(word: &str) -> &'static [&'static str] {
         "post" => &["post_due"],
         "task" => &["task_due"],
         "publish" => &["published"],
-        "miss" => &["missed"],
+        "miss" => &["missed", "task_missed"],
         _ => &[],
     }
 }
@@ -350,8 +350,34 @@ async fn drain(core: Arc<Core>, sink: Sink) -> (i64, Outcome) {
     (id, drain_inner(&core, sink).await)
 }
 
+/// How long a daemon's claim on a sink lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// This daemon, as a lease owner: its host and socket. No two running
+/// daemons share both (the socket is locked), and a daemon restarted on the
+/// same socket takes its own lease back at once.
+fn lease_owner(core: &Core) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), core.socket.display())
+}
+
+async fn claim(core: &Core, id: i64) -> Result<Option<i64>, crate::Error> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    core.store.claim_sink(id, &lease_owner(core), now, until).await
+}
+
 async fn drain_inner(core: &Core, sink: Sink) -> Outcome {
-    let mut cursor = sink.cursor;
+    // One daemon of a fleet delivers a sink at a time; start from the stored
+    // cursor, which another daemon may have moved on.
+    let mut cursor = match claim(core, sink.id).await {
+        Ok(Some(cursor)) => cursor,
+        Ok(None) => return Outcome::Failed(LEASE),
+        Err(e) => {
+            tracing::error!(sink = sink.id, error = %e, "cannot claim a sink; retrying in 1s");
+            return Outcome::Failed(Duration::from_secs(1));
+        }
+    };
     // The cursor moved past filtered nudges without being stored yet.
     let mut skipped = false;
     let mut failing = sink.failures > 0;
@@ -372,6 +398,10 @@ async fn drain_inner(core: &Core, sink: Sink) -> Outcome {
             }
             match core.sinks.deliver(&sink, &n).await {
                 Ok(()) => match core.store.sink_delivered(sink.id, n.id, Utc::now()).await {
+                    Ok(true) if !matches!(claim(core, sink.id).await, Ok(Some(_))) => {
+                        // The lease ran out while delivering and another daemon took the sink.
+                        return Outcome::Failed(LEASE);
+                    }
                     Ok(true) => {
                         if std::mem::take(&mut failing) {
                             tracing::info!(sink = sink.id, nudge = n.id, "sink {} works again", sink.id);

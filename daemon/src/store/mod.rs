@@ -218,7 +218,7 @@ fn json_list(v: &[String]) -> String {
 /// Evaluates to the nudge written, or `None`.
 macro_rules! insert_nudge {
     ($tx:expr, $n:expr, $key:expr) => {{
-        let n: Nudge = $n;
+        let n: crate::model::Nudge = $n;
         let key: String = $key;
         let id: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO nudges (kind, message, due_at, fired_at, draft_id, task_id, late, item_key) \
@@ -234,7 +234,7 @@ macro_rules! insert_nudge {
         .bind(&key)
         .fetch_optional(&mut *$tx)
         .await?;
-        id.map(|(id,)| Nudge { id, ..n })
+        id.map(|(id,)| crate::model::Nudge { id, ..n })
     }};
 }
 
@@ -910,6 +910,24 @@ impl Store {
                 )));
             }
             let published_at = (state == DraftState::Published).then(|| to_ms(now));
+            if state == DraftState::Published {
+                // On-publish hooks: the log records the publication too.
+                let mut message = format!("Published: \u{201c}{}\u{201d}", cur.label());
+                if !url.is_empty() {
+                    message.push_str(&format!(" at {url}"));
+                }
+                let n = Nudge {
+                    id: 0,
+                    kind: "published".into(),
+                    message,
+                    due_at: now,
+                    fired_at: now,
+                    draft_id: Some(id),
+                    task_id: None,
+                    late: false,
+                };
+                let _ = insert_nudge!(tx, n, format!("published:{id}"));
+            }
             sqlx::query("UPDATE drafts SET state = $1, published_at = $2, published_url = $3, updated_at = $4 WHERE id = $5")
                 .bind(state.as_str())
                 .bind(published_at)

@@ -183,6 +183,18 @@ impl Store {
             if let Some(lesson) = lesson {
                 insert_lesson!(tx, id, lesson, now_ms);
             }
+            // On-setback hooks: the log records the setback too.
+            let n = crate::model::Nudge {
+                id: 0,
+                kind: "setback".into(),
+                message: format!("Setback recorded: {}", crate::model::label("", text)),
+                due_at: now,
+                fired_at: now,
+                draft_id,
+                task_id,
+                late: false,
+            };
+            let _ = insert_nudge!(tx, n, format!("setback:{id}"));
             id
         });
         self.setback(id).await

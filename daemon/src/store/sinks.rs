@@ -122,6 +122,32 @@ impl Store {
         Ok(())
     }
 
+    /// Takes or renews the sink's delivery lease for `owner` until `until`.
+    /// Returns the sink's stored cursor, or `None` while another daemon holds
+    /// an unexpired lease (or the sink is gone).
+    pub async fn claim_sink(
+        &self,
+        id: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "UPDATE sinks SET lease_owner = $2, lease_until = $3 \
+             WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until < $4) \
+             RETURNING cursor"
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(to_ms(until))
+        .bind(to_ms(now))
+        .fetch_optional(p)
+        .await
+        })?;
+        Ok(row.map(|(c,)| c))
+    }
+
     /// Records that nudge `cursor` reached the sink: the cursor moves on and
     /// the sink is healthy. False when the sink no longer exists.
     pub async fn sink_delivered(&self, id: i64, cursor: i64, now: DateTime<Utc>) -> Result<bool> {
