@@ -31,6 +31,20 @@ trap cleanup EXIT
 # ahead for all N enqueues.
 next_minute() { python3 -c "import time; t=int(time.time()); print((t//60+2)*60)"; }
 
+# Lateness of each effect (one timestamp a line) from the due time, as a table row.
+stats() {  # FILE DUE T0 T1 NAME
+  python3 - "$1" "$2" "$3" "$4" "$5" "$N" >> "$work/results" <<'PY'
+import sys
+path, due, t0, t1, name, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+try:
+    late = sorted((float(l) - due) * 1000 for l in open(path) if l.strip())
+except FileNotFoundError:
+    late = []
+q = lambda p: late[min(len(late) - 1, int(p * len(late)))] if late else float("nan")
+print(f"{name}\t{n}\t{len(late)}\t{t1-t0:.3f}\t{q(0.5):.1f}\t{q(0.99):.1f}\t{(late[-1] if late else float('nan')):.1f}")
+PY
+}
+
 echo "== atd ==" >&2
 if ! pgrep -x atd >/dev/null; then
   atd -f & atd_pid=$!
@@ -48,16 +62,7 @@ while [ "$(wc -l < "$work/atd.fired" 2>/dev/null || echo 0)" -lt "$N" ]; do
   sleep 1
   if [ "$(date +%s)" -gt $((due + 240)) ]; then echo "atd did not run all jobs within 4 minutes" >&2; break; fi
 done
-python3 - "$work/atd.fired" "$due" "$t0" "$t1" atd "$N" >> "$work/results" <<'PY'
-import sys
-path, due, t0, t1, name, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
-try:
-    late = sorted((float(l) - due) * 1000 for l in open(path) if l.strip())
-except FileNotFoundError:
-    late = []
-q = lambda p: late[min(len(late) - 1, int(p * len(late)))] if late else float("nan")
-print(f"{name}\t{n}\t{len(late)}\t{t1-t0:.3f}\t{q(0.5):.1f}\t{q(0.99):.1f}\t{(late[-1] if late else float('nan')):.1f}")
-PY
+stats "$work/atd.fired" "$due" "$t0" "$t1" atd
 
 echo "== clout ==" >&2
 export CLOUT_SOCKET=$work/cloutd.sock
@@ -76,16 +81,7 @@ while [ "$(wc -l < "$work/clout.fired" 2>/dev/null || echo 0)" -lt "$N" ]; do
   sleep 1
   if [ "$(date +%s)" -gt $((due + 240)) ]; then echo "clout did not deliver all nudges within 4 minutes" >&2; break; fi
 done
-python3 - "$work/clout.fired" "$due" "$t0" "$t1" clout "$N" >> "$work/results" <<'PY'
-import sys
-path, due, t0, t1, name, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
-try:
-    late = sorted((float(l) - due) * 1000 for l in open(path) if l.strip())
-except FileNotFoundError:
-    late = []
-q = lambda p: late[min(len(late) - 1, int(p * len(late)))] if late else float("nan")
-print(f"{name}\t{n}\t{len(late)}\t{t1-t0:.3f}\t{q(0.5):.1f}\t{q(0.99):.1f}\t{(late[-1] if late else float('nan')):.1f}")
-PY
+stats "$work/clout.fired" "$due" "$t0" "$t1" clout
 
 echo
 echo "| tool | jobs | fired | enqueue all (s) | lateness p50 (ms) | p99 (ms) | max (ms) |"

@@ -3,102 +3,15 @@
 //! PostgreSQL: CLOUT_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test.
 //! Without a reachable server these tests print why and skip, unless CI=true.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use clout_daemon::Error;
 use clout_daemon::model::NewDraft;
 use clout_daemon::sinks::{Format, NewSink, SinkKind};
 use clout_daemon::store::Store;
-use sqlx::Connection;
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 7, 9, 0, 0).single().expect("valid time")
-}
+mod common;
 
-struct Backend {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    drop_db: Option<(String, String)>,
-}
-
-impl Backend {
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some((admin, name)) = self.drop_db
-            && let Ok(mut c) = sqlx::PgConnection::connect(&admin).await
-        {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut c)
-                .await;
-        }
-    }
-}
-
-async fn sqlite() -> Backend {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    Backend {
-        store: Store::open(&url, Some("test")).await.expect("open sqlite"),
-        _dir: Some(dir),
-        drop_db: None,
-    }
-}
-
-async fn postgres() -> Option<Backend> {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let admin = std::env::var("CLOUT_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let conn =
-        tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
-    let mut conn = match conn {
-        Ok(Ok(c)) => c,
-        other => {
-            let why = match other {
-                Ok(Err(e)) => e.to_string(),
-                _ => "timed out".into(),
-            };
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL at {admin} is not reachable ({why}) and CI=true");
-            }
-            eprintln!(
-                "skipping the PostgreSQL sink tests: {admin} is not reachable ({why}); set CLOUT_TEST_PG_URL"
-            );
-            return None;
-        }
-    };
-    let name = format!("clout_sinks_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let url = match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("CLOUT_TEST_PG_URL must name a database"),
-    };
-    let store = Store::open(&url, None).await.expect("open postgres");
-    Some(Backend { store, _dir: None, drop_db: Some((admin, name)) })
-}
-
-macro_rules! on_every_backend {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let b = super::sqlite().await;
-                super::$name(&b.store).await;
-                b.finish().await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(b) = super::postgres().await {
-                    super::$name(&b.store).await;
-                    b.finish().await;
-                }
-            }
-        }
-    };
-}
+use common::t0;
 
 fn webhook(url: &str, kinds: &[&str]) -> NewSink {
     NewSink {

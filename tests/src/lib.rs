@@ -293,3 +293,93 @@ pub fn stderr(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Throwaway PostgreSQL databases for tests.
+///
+/// The server is `CLOUT_TEST_PG_URL`, else the local one
+/// (`postgres://postgres@127.0.0.1:5432/test`). Without a reachable server,
+/// [`pg::TestDb::create`] prints why and returns `None` (the test skips),
+/// unless `CI=true`: then it fails.
+pub mod pg {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use sqlx::{Connection, PgConnection};
+
+    pub fn admin_url() -> String {
+        std::env::var("CLOUT_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// A fresh database, dropped by [`TestDb::drop_now`] (or, best effort, on drop).
+    pub struct TestDb {
+        pub url: String,
+        admin: String,
+        name: String,
+        dropped: bool,
+    }
+
+    impl TestDb {
+        /// Creates `clout_<prefix>_<pid>_<n>`.
+        pub async fn create(prefix: &str) -> Option<TestDb> {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let admin = admin_url();
+            let mut conn = match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin))
+                .await
+            {
+                Ok(Ok(c)) => c,
+                other => {
+                    let why = match other {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "timed out".into(),
+                    };
+                    if std::env::var("CI").as_deref() == Ok("true") {
+                        panic!("PostgreSQL at {admin} is not reachable ({why}) and CI=true");
+                    }
+                    eprintln!(
+                        "skipping PostgreSQL tests: {admin} is not reachable ({why}); set CLOUT_TEST_PG_URL"
+                    );
+                    return None;
+                }
+            };
+            let name = format!("clout_{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => panic!("CLOUT_TEST_PG_URL must name a database"),
+            };
+            Some(TestDb { url, admin, name, dropped: false })
+        }
+
+        pub async fn drop_now(mut self) {
+            drop_database(&self.admin, &self.name).await;
+            self.dropped = true;
+        }
+    }
+
+    async fn drop_database(admin: &str, name: &str) {
+        if let Ok(mut c) = PgConnection::connect(admin).await {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if self.dropped {
+                return;
+            }
+            let (admin, name) = (self.admin.clone(), self.name.clone());
+            // A runtime of its own on a thread of its own: drop may run inside another runtime.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    rt.block_on(drop_database(&admin, &name));
+                }
+            })
+            .join();
+        }
+    }
+}

@@ -3,70 +3,15 @@
 //! PostgreSQL: CLOUT_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test.
 //! Without a reachable server these tests print why and skip, unless CI=true.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use clout_e2e::pg::TestDb;
 use clout_e2e::{Home, start_daemon};
 use sqlx::{Connection, PgConnection};
 
-/// A fresh database for one test, dropped at the end.
-struct TestDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    fn create(rt: &tokio::runtime::Runtime) -> Option<TestDb> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let admin = std::env::var("CLOUT_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let conn = rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin)).await
-        });
-        let mut conn = match conn {
-            Ok(Ok(c)) => c,
-            other => {
-                let why = match other {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "timed out".into(),
-                };
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("PostgreSQL at {admin} is not reachable ({why}) and CI=true");
-                }
-                eprintln!(
-                    "skipping the fleet tests: {admin} is not reachable ({why}); set CLOUT_TEST_PG_URL"
-                );
-                return None;
-            }
-        };
-        let name = format!("clout_fleet_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-        rt.block_on(sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn))
-            .expect("create database");
-        let url = match admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("CLOUT_TEST_PG_URL must name a database"),
-        };
-        Some(TestDb { admin, name, url })
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // A runtime of its own: drop may run inside none.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(async {
-                    if let Ok(mut c) = PgConnection::connect(&admin).await {
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
-                    }
-                });
-            }
-        })
-        .join();
-    }
+/// A fresh database for one test, dropped at the end (or a skip, see `clout_e2e::pg`).
+fn test_db(rt: &tokio::runtime::Runtime) -> Option<TestDb> {
+    rt.block_on(TestDb::create("fleet"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -81,7 +26,7 @@ async fn count(conn: &mut PgConnection, sql: &'static str) -> i64 {
 #[test]
 fn three_daemons_fire_20000_items_exactly_once_even_when_one_is_killed() {
     let rt = runtime();
-    let Some(db) = TestDb::create(&rt) else { return };
+    let Some(db) = test_db(&rt) else { return };
     let homes: Vec<Home> = (0..3).map(|_| Home::new()).collect();
     let mut daemons: Vec<_> = homes
         .iter()
@@ -143,7 +88,7 @@ fn three_daemons_fire_20000_items_exactly_once_even_when_one_is_killed() {
 #[test]
 fn an_item_added_through_one_daemon_reaches_a_watcher_on_another() {
     let rt = runtime();
-    let Some(db) = TestDb::create(&rt) else { return };
+    let Some(db) = test_db(&rt) else { return };
     let (a, b) = (Home::new(), Home::new());
     let _da = start_daemon(&a.socket(), &db.url, &[]).expect("a");
     let _db = start_daemon(&b.socket(), &db.url, &[]).expect("b");
@@ -157,7 +102,7 @@ fn an_item_added_through_one_daemon_reaches_a_watcher_on_another() {
 #[test]
 fn a_claim_held_by_a_dead_daemon_is_taken_over() {
     let rt = runtime();
-    let Some(db) = TestDb::create(&rt) else { return };
+    let Some(db) = test_db(&rt) else { return };
     let home = Home::new();
     let _d = start_daemon(&home.socket(), &db.url, &[]).expect("cloutd");
     let d = home.json(&["draft", "add", "claimed elsewhere", "--at", "in 2s"]);
