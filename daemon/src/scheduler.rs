@@ -27,18 +27,6 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         }
         // A write that lands while we look stores a permit here, so it is never missed.
         let woken = core.wake.notified();
-        match fire_all_due(&core).await {
-            Ok(()) => backoff = Duration::from_millis(100),
-            Err(e) => {
-                tracing::error!(error = %e, "firing due items failed; retrying in {backoff:?}");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => break,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
-            }
-        }
         let next = match core.store.next_due().await {
             Ok(next) => next,
             Err(e) => {
@@ -46,13 +34,28 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 Some(Utc::now() + chrono::Duration::seconds(1))
             }
         };
+        // Only take the write lock when something is due.
+        if next.is_some_and(|t| t <= Utc::now()) {
+            match fire_all_due(&core).await {
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "firing due items failed; retrying in {backoff:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+        }
         let mut wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
         if core.store.is_postgres() {
             // Another daemon's write may have been announced while we were not listening.
             wait = Some(wait.unwrap_or(crate::fleet::FALLBACK_WAKE).min(crate::fleet::FALLBACK_WAKE));
-        }
-        if wait == Some(Duration::ZERO) {
-            continue;
         }
         tokio::select! {
             _ = woken => {}
@@ -70,18 +73,26 @@ async fn sleep_opt(wait: Option<Duration>) {
     }
 }
 
-/// Fires every item that is due now, batch after batch.
+/// Fires every item that is due now, batch after batch. The first batch is
+/// small, so the first nudges of a burst commit (and reach watchers) at once;
+/// later batches grow to [`BATCH`] for throughput.
 async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
+    let mut size = 32;
     loop {
-        let fired = core.store.fire_due_with(Utc::now(), BATCH, &core.policy()).await?;
+        let fired = core.store.fire_due_with(Utc::now(), size, &core.policy()).await?;
         if let Some(last) = fired.last() {
             for n in &fired {
-                tracing::info!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);
+                tracing::debug!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);
+            }
+            match fired.as_slice() {
+                [one] => tracing::info!(nudge = one.id, kind = %one.kind, late = one.late, "{}", one.message),
+                many => tracing::info!(first = many[0].id, last = last.id, "fired {} nudges", many.len()),
             }
             core.nudges.send_replace(last.id);
         }
-        if fired.len() < BATCH as usize {
+        if fired.len() < size as usize {
             return Ok(());
         }
+        size = (size * 4).min(BATCH);
     }
 }
