@@ -3,6 +3,7 @@
 //! program's items on time.
 
 pub mod access;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fleet;

@@ -14,13 +14,21 @@ use crate::Core;
 
 /// Items fired per transaction.
 pub const BATCH: u32 = 500;
-/// Longest single sleep while something is pending. Tokio's timers follow the
-/// monotonic clock, which stops during suspend and ignores wall-clock changes;
-/// waking at least this often bounds how late a suspend can make an item.
+/// Longest single sleep while something is pending, where no wall-clock timer
+/// (timerfd) can be had. Tokio's timers follow the monotonic clock, which stops
+/// during suspend and ignores wall-clock changes; waking at least this often
+/// bounds how late a suspend can make an item.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = Duration::from_millis(100);
+    let timer = match crate::clock::WallTimer::new() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error = %e, "no wall-clock timer; waking at least every {MAX_SLEEP:?} instead");
+            None
+        }
+    };
     loop {
         if *shutdown.borrow() {
             break;
@@ -52,13 +60,32 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 }
             }
         }
-        let mut wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
+        // With the wall-clock timer, sleep exactly until the next due time;
+        // without it, cap the monotonic sleep so a suspend cannot make us late.
+        let (wall, mut wait) = match (&timer, next) {
+            (Some(t), Some(at)) => (Some((t, at)), None),
+            (_, next) => {
+                (None, next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)))
+            }
+        };
         if core.store.is_postgres() {
             // Another daemon's write may have been announced while we were not listening.
             wait = Some(wait.unwrap_or(crate::fleet::FALLBACK_WAKE).min(crate::fleet::FALLBACK_WAKE));
         }
+        let wall_sleep = async {
+            match wall {
+                Some((t, at)) => {
+                    if let Err(e) = t.sleep_until(at).await {
+                        tracing::warn!(error = %e, "the wall-clock timer failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = woken => {}
+            _ = wall_sleep => {}
             _ = sleep_opt(wait) => {}
             _ = shutdown.changed() => break,
         }

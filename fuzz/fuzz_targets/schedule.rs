@@ -43,10 +43,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let after = instant(head);
 
-    // The zone name: the whole text, and its last line (schedules are one line).
+    // The zone name: the last line (a schedule is one line). An unknown name's
+    // suggestions are costly to compute, so only some inputs try one.
     let mut zones = ZONES.to_vec();
-    for name in [text, text.lines().last().unwrap_or("")] {
-        match parse_tz(name) {
+    if head[0] % 4 == 3 || text.contains('\n') {
+        match parse_tz(text.lines().last().unwrap_or(text)) {
             Ok(tz) => zones.push(tz),
             Err(e) => assert!(!e.to_string().is_empty()),
         }
