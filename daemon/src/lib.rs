@@ -229,6 +229,7 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         socket: &socket,
         token,
         set_log_filter: launch.set_log_filter,
+        core: core.clone(),
     };
     let servers = async {
         let tcp = async {

@@ -23,6 +23,8 @@ pub struct Live<'a> {
     /// The TCP listener's token, when there is a listener.
     pub token: Option<SharedToken>,
     pub set_log_filter: Option<LogFilterFn>,
+    /// For the `[nudges]` policy (rules, quiet hours, cap, missed runs).
+    pub core: std::sync::Arc<crate::Core>,
 }
 
 /// Reloads on every message of `requests` until `stop` flips.
@@ -33,7 +35,13 @@ pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut sto
     loop {
         tokio::select! {
             r = requests.recv() => match r {
-                Some(()) => live.reload(),
+                Some(()) => {
+                    if let Some(policy) = live.reload()
+                        && let Err(e) = live.core.set_policy(policy).await
+                    {
+                        tracing::error!("cannot apply the new [nudges] settings: {e}");
+                    }
+                }
                 None => return,
             },
             _ = stop.wait_for(|s| *s) => return,
@@ -42,8 +50,9 @@ pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut sto
 }
 
 impl Live<'_> {
-    /// Re-reads the configuration and applies it, all or nothing.
-    pub fn reload(&self) {
+    /// Re-reads the configuration and applies it, all or nothing. Returns the
+    /// new `[nudges]` policy when it changed, for the caller to apply.
+    pub fn reload(&self) -> Option<crate::rules::Policy> {
         let current = self.config.read().unwrap_or_else(PoisonError::into_inner).clone();
         let source = current
             .config_file
@@ -56,7 +65,7 @@ impl Live<'_> {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("cannot reload the configuration, keeping the current one: {e}");
-                return;
+                return None;
             }
         };
         // Check everything before changing anything.
@@ -64,7 +73,7 @@ impl Live<'_> {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("cannot reload the configuration, keeping the current one: {e}");
-                return;
+                return None;
             }
         };
         let token = match (&self.token, &new.tcp) {
@@ -72,7 +81,7 @@ impl Live<'_> {
                 Ok(t) => Some(t),
                 Err(e) => {
                     tracing::error!("cannot reload the configuration, keeping the current one: {e}");
-                    return;
+                    return None;
                 }
             },
             _ => None,
@@ -116,7 +125,12 @@ impl Live<'_> {
         }
         let group = policy.group.as_ref().map(|g| g.name.as_str()).unwrap_or("none");
         tracing::info!(allowed_group = %group, log = %new.log, "configuration reloaded");
+        let policy = (new.policy != current.policy).then(|| new.policy.clone());
+        if policy.is_some() {
+            tracing::info!("[nudges] settings changed");
+        }
         *self.config.write().unwrap_or_else(PoisonError::into_inner) = new;
+        policy
     }
 }
 

@@ -55,16 +55,41 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
     loop {
         // No deadline: a watch lasts as long as the user wants it.
         let stream = cl.nudges().watch(v1::WatchRequest { after_id: Some(cursor) }).await;
-        if let Ok(resp) = stream {
-            let mut stream = resp.into_inner();
-            while let Ok(Some(n)) = stream.message().await {
-                cursor = n.id;
-                print_nudge(ctx, &n);
-                printed += 1;
-                if count.is_some_and(|c| printed >= c) {
-                    return Ok(());
+        let mut failure = None;
+        match stream {
+            Ok(resp) => {
+                let mut stream = resp.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(n)) => {
+                            cursor = n.id;
+                            print_nudge(ctx, &n);
+                            printed += 1;
+                            if count.is_some_and(|c| printed >= c) {
+                                return Ok(());
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(s) => {
+                            failure = Some(s);
+                            break;
+                        }
+                    }
                 }
             }
+            Err(s) => failure = Some(s),
+        }
+        // Reconnecting cannot mend a refusal: say why and stop.
+        if let Some(s) = failure.filter(|s| {
+            matches!(
+                s.code(),
+                tonic::Code::Unauthenticated
+                    | tonic::Code::PermissionDenied
+                    | tonic::Code::InvalidArgument
+                    | tonic::Code::Unimplemented
+            )
+        }) {
+            return Err(crate::client::status_error(&ctx.socket, s));
         }
         eprintln!("Lost cloutd at {}; reconnecting…", ctx.socket.display());
         cl = reconnect(ctx).await;

@@ -15,6 +15,12 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let mismatch = s.protocol != clout_proto::PROTOCOL;
     let started = render::time(&s.started_at);
     let next = render::time(&s.next_due_at);
+    // An older daemon may not know sinks; the status still shows the rest.
+    let sinks = call!(cl, sinks, list_sinks, v1::ListSinksRequest {}).map(|r| r.sinks).unwrap_or_default();
+    let sink_json: Vec<_> = sinks
+        .iter()
+        .map(|k| json!({ "id": k.id, "kind": k.kind, "healthy": k.healthy, "backlog": k.backlog, "last_error": k.last_error }))
+        .collect();
     if ctx.json {
         render::print_json(&json!({
             "version": s.version,
@@ -30,6 +36,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "next_due_at": next.map(|t| t.to_rfc3339()),
             "pending_items": s.pending_items,
             "nudges": s.nudges,
+            "sinks": sink_json,
         }));
     } else {
         anstream::println!("{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}", s.version, s.protocol, s.pid);
@@ -44,6 +51,15 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         }
         println!("Pending:   {} item(s)", s.pending_items);
         println!("Nudges:    {} in the log", s.nudges);
+        if sinks.is_empty() {
+            println!(
+                "Sinks:     none (clout sink add … delivers nudges to a webhook, a program or the desktop)"
+            );
+        }
+        for k in &sinks {
+            let health = if k.healthy { "ok".to_string() } else { format!("failing: {}", k.last_error) };
+            println!("Sink {}:    {} {}, backlog {}", k.id, k.kind, health, k.backlog);
+        }
         if s.version != cli_version && !mismatch {
             anstream::println!("{YELLOW}Note: clout is {cli_version}, cloutd is {}{YELLOW:#}", s.version);
         }
