@@ -33,18 +33,18 @@ pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut sto
         return;
     };
     loop {
-        tokio::select! {
-            r = requests.recv() => match r {
-                Some(()) => {
-                    if let Some(policy) = live.reload()
-                        && let Err(e) = live.core.set_policy(policy).await
-                    {
-                        tracing::error!("cannot apply the new [nudges] settings: {e}");
-                    }
-                }
-                None => return,
-            },
+        // Await nothing inside select!: its output holds the watch guard.
+        let request = tokio::select! {
+            r = requests.recv() => r,
             _ = stop.wait_for(|s| *s) => return,
+        };
+        if request.is_none() {
+            return;
+        }
+        if let Some(policy) = live.reload()
+            && let Err(e) = live.core.set_policy(policy).await
+        {
+            tracing::error!("cannot apply the new [nudges] settings: {e}");
         }
     }
 }
