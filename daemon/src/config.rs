@@ -31,6 +31,24 @@ pub struct FileConfig {
     pub insecure_loopback: Option<bool>,
     /// Rules, quiet hours, the daily cap, jitter and the missed-run policy.
     pub nudges: crate::rules::Policy,
+    /// Sinks declared here are added at start-up (and on SIGHUP) when missing.
+    pub sinks: Vec<SinkDecl>,
+}
+
+/// A `[[sinks]]` entry, as `clout sink add` takes it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SinkDecl {
+    /// webhook, command or desktop.
+    pub kind: String,
+    /// The webhook's URL or the command's program.
+    pub target: String,
+    /// A command's arguments.
+    pub args: Vec<String>,
+    /// json, ntfy or slack (webhooks).
+    pub format: String,
+    /// Nudge kinds or hook names (due, post, task, publish, miss, setback, lesson); empty = all.
+    pub on: Vec<String>,
 }
 
 /// The effective settings the daemon runs with.
@@ -48,6 +66,8 @@ pub struct Config {
     pub overrides: Overrides,
     /// The `[nudges]` table: rules and the missed-run policy.
     pub policy: crate::rules::Policy,
+    /// The `[[sinks]]` entries.
+    pub sinks: Vec<SinkDecl>,
 }
 
 /// A TCP listener: always behind a bearer token, and behind TLS unless it is a
@@ -147,7 +167,8 @@ impl Config {
         )?;
         file.nudges.validate().map_err(|e| Error::Startup(format!("invalid config file: {e}")))?;
         let policy = file.nudges;
-        Ok(Config { socket, database_url, log, config_file, allowed_group, tcp, overrides: o, policy })
+        let sinks = file.sinks;
+        Ok(Config { socket, database_url, log, config_file, allowed_group, tcp, overrides: o, policy, sinks })
     }
 
     /// Reads the settings again (SIGHUP): the same flags, the config file as it is now.

@@ -52,6 +52,23 @@ pub struct Core {
     pub fleet_out: Notify,
 }
 
+/// Adds the config file's `[[sinks]]` that the database does not have yet.
+/// Removing one from the file does not remove it: `clout sink rm` does.
+pub async fn add_config_sinks(core: &Core, config: &Config) -> Result<()> {
+    for (i, decl) in config.sinks.iter().enumerate() {
+        let sink = service::sinks::from_config(i, decl).map_err(Error::Startup)?;
+        match core.store.add_sink(&sink, Utc::now()).await {
+            Ok(s) => {
+                tracing::info!(sink = s.id, kind = decl.kind.as_str(), "added a sink from the config file")
+            }
+            Err(Error::FailedPrecondition(m)) if m.contains("already delivers there") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    core.sinks.changed();
+    Ok(())
+}
+
 impl Core {
     /// A request wrote to the nudge log: tell the watchers and sinks.
     pub async fn nudged(&self) -> Result<()> {
@@ -143,6 +160,7 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     let fleet =
         core.store.pg_pool().map(|pool| tokio::spawn(fleet::run(core.clone(), pool, stop_rx.clone())));
     core.store.sync_checks(&config.policy, Utc::now()).await?;
+    add_config_sinks(&core, &config).await?;
     let scheduler = tokio::spawn(scheduler::run(core.clone(), stop_rx.clone()));
     let sink_delivery = tokio::spawn(sinks::run(core.clone(), stop_rx.clone()));
 

@@ -39,6 +39,9 @@ struct Args {
     /// Allow --listen without TLS on a loopback address (127.0.0.1, ::1) only
     #[arg(long)]
     insecure_loopback: bool,
+    /// Check the configuration, print the effective settings, and exit
+    #[arg(long)]
+    check_config: bool,
     /// Print the man page (roff) and exit
     #[arg(long, hide = true)]
     man: bool,
@@ -46,6 +49,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let check_config = args.check_config;
     if args.man {
         return match clap_mangen::Man::new(Args::command()).render(&mut std::io::stdout()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -73,6 +77,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if check_config {
+        return match print_effective(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cloutd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let set_log_filter = logging::init(&config.log);
     // Before any other thread exists: this clears the LISTEN_* variables.
     let inherited = match clout_daemon::systemd::take_inherited_listener() {
@@ -105,6 +118,49 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--check-config`: every setting as cloutd would run with it, and where it came from.
+fn print_effective(c: &Config) -> Result<(), String> {
+    for (i, d) in c.sinks.iter().enumerate() {
+        clout_daemon::service::sinks::from_config(i, d)?;
+    }
+    let p = &c.policy;
+    let file =
+        c.config_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "none (defaults)".into());
+    println!("# cloutd {} — the configuration is valid", env!("CARGO_PKG_VERSION"));
+    println!("# config file: {file}");
+    println!("socket = {:?}", c.socket.display().to_string());
+    println!("database_url = {:?}", clout_daemon::store::redact_url(&c.database_url));
+    println!("log = {:?}", c.log);
+    println!("allowed_group = {:?}", c.allowed_group.as_deref().unwrap_or(""));
+    match &c.tcp {
+        Some(t) => println!(
+            "listen = {:?}  # TLS: {}",
+            t.addr.to_string(),
+            if t.tls.is_some() { "yes" } else { "no (loopback only)" }
+        ),
+        None => println!("# listen: no TCP listener"),
+    }
+    println!("\n[nudges]");
+    println!("quiet_hours = {:?}", p.quiet_hours.as_deref().unwrap_or(""));
+    println!("daily_cap = {}", p.daily_cap);
+    println!("jitter_minutes = {}", p.jitter_minutes);
+    println!("missed = {:?}", p.missed.as_str());
+    println!("max_lateness_minutes = {}", p.max_lateness_minutes);
+    println!("rules.tasks_missed = {}", p.rules.tasks_missed);
+    println!("rules.lessons = {}", p.rules.lessons);
+    for (name, r) in p.rule_list() {
+        let days = r.days.map(|d| format!(", days = {d}")).unwrap_or_default();
+        println!("rules.{name} = {{ enabled = {}, at = {:?}{days} }}", r.enabled, r.at);
+    }
+    for d in &c.sinks {
+        println!(
+            "\n[[sinks]]\nkind = {:?}\ntarget = {:?}\nargs = {:?}\nformat = {:?}\non = {:?}",
+            d.kind, d.target, d.args, d.format, d.on
+        );
+    }
+    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT; each SIGHUP meanwhile asks for a reload.

@@ -17,7 +17,7 @@ use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueIt
 
 mod program;
 mod review;
-mod sinks;
+pub mod sinks;
 mod tasks;
 
 pub use review::MAX_IMPORT_BYTES;

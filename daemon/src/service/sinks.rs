@@ -86,6 +86,18 @@ fn check_kinds(kinds: &[String]) -> Result<Vec<String>, Status> {
     Ok(out)
 }
 
+/// A sink declared in the config file, checked like `clout sink add`.
+pub fn from_config(i: usize, d: &crate::config::SinkDecl) -> Result<NewSink, String> {
+    new_sink(v1::AddSinkRequest {
+        kind: d.kind.clone(),
+        target: d.target.clone(),
+        args: d.args.clone(),
+        format: d.format.clone(),
+        kinds: d.on.clone(),
+    })
+    .map_err(|s| format!("sinks[{i}] in the config file: {}", s.message()))
+}
+
 fn new_sink(r: v1::AddSinkRequest) -> Result<NewSink, Status> {
     let kind = SinkKind::parse(r.kind.trim())
         .ok_or_else(|| invalid(format!("unknown sink kind `{}`: use webhook, command or desktop", r.kind)))?;
