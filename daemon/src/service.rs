@@ -301,11 +301,19 @@ impl v1::draft_service_server::DraftService for Api {
         let r = req.into_inner();
         let id = check_id(r.id)?;
         let url = r.url.trim();
-        if url.len() > 2048 || url.contains(char::is_whitespace) {
-            return Err(invalid("the URL must be one word of at most 2048 bytes"));
+        if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(
+                "the URL must be one word of at most 2048 bytes, without control characters",
+            ));
         }
-        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(invalid(format!("the URL `{url}` must start with https:// or http://")));
+        if !url.is_empty() {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+            if host.is_none_or(str::is_empty) {
+                return Err(invalid(format!(
+                    "the URL `{url}` must be https://HOST/… or http://HOST/…, e.g. https://mastodon.social/@me/1"
+                )));
+            }
         }
         let d = self.core.store.finish_draft(id, DraftState::Published, url, Utc::now()).await?;
         self.core.changed();

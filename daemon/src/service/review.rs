@@ -4,18 +4,26 @@ use chrono::{Duration, Utc};
 use clout_proto::{from_ts, ts, v1};
 use tonic::{Request, Response, Status};
 
-use super::{Api, check_id, check_labels, check_text, invalid};
+use super::{Api, check_id, check_labels, invalid};
 use crate::model::{Lesson, Purpose, Review, Setback};
 
 /// Largest setback or lesson text, in bytes.
 const MAX_NOTE_BYTES: usize = 8 * 1024;
 
 fn check_note(what: &str, text: &str) -> Result<String, Status> {
-    let t = check_text(text).map_err(|_| invalid(format!("the {what} is empty: say what happened")))?;
-    if t.len() > MAX_NOTE_BYTES {
-        return Err(invalid(format!("the {what} is longer than {MAX_NOTE_BYTES} bytes")));
+    if text.trim().is_empty() {
+        return Err(invalid(format!("the {what} is empty: say what happened")));
     }
-    Ok(t.trim().to_string())
+    if text.len() > MAX_NOTE_BYTES {
+        return Err(invalid(format!(
+            "the {what} is {} bytes; the limit is {MAX_NOTE_BYTES} bytes",
+            text.len()
+        )));
+    }
+    if text.contains('\0') {
+        return Err(invalid(format!("the {what} contains a NUL character")));
+    }
+    Ok(text.trim().to_string())
 }
 
 pub(crate) fn lesson_to_proto(l: Lesson) -> v1::Lesson {
@@ -140,7 +148,7 @@ impl v1::review_service_server::ReviewService for Api {
     ) -> Result<Response<v1::ListLessonsResponse>, Status> {
         let r = req.into_inner();
         if r.search.len() > 1024 || r.tag.len() > 64 {
-            return Err(invalid("the search is too long"));
+            return Err(invalid("the search (at most 1024 bytes) or the tag (at most 64 bytes) is too long"));
         }
         let lessons = self.core.store.lessons(&r.tag, &r.search).await?;
         Ok(Response::new(v1::ListLessonsResponse {
@@ -152,8 +160,10 @@ impl v1::review_service_server::ReviewService for Api {
         &self,
         req: Request<v1::ListSetbacksRequest>,
     ) -> Result<Response<v1::ListSetbacksResponse>, Status> {
-        let since =
-            req.into_inner().since.as_ref().and_then(from_ts).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        let since = match req.into_inner().since.as_ref() {
+            Some(t) => from_ts(t).ok_or_else(|| invalid("since is out of range"))?,
+            None => chrono::DateTime::<Utc>::MIN_UTC,
+        };
         let setbacks = self.core.store.setbacks_since(since).await?;
         Ok(Response::new(v1::ListSetbacksResponse {
             setbacks: setbacks.into_iter().map(setback_to_proto).collect(),

@@ -38,10 +38,13 @@ impl Api {
 impl v1::task_service_server::TaskService for Api {
     async fn add_task(&self, req: Request<v1::AddTaskRequest>) -> Result<Response<v1::Task>, Status> {
         let r = req.into_inner();
-        let text = check_text(&r.text)?;
-        if text.len() > MAX_TASK_BYTES {
-            return Err(invalid(format!("the task text is longer than {MAX_TASK_BYTES} bytes")));
+        if r.text.len() > MAX_TASK_BYTES {
+            return Err(invalid(format!(
+                "the task text is {} bytes; the limit is {MAX_TASK_BYTES} bytes",
+                r.text.len()
+            )));
         }
+        let text = check_text(&r.text)?;
         let now = Utc::now();
         let (every, once_at) = match (r.every.trim().is_empty(), r.once_at.as_ref()) {
             (false, None) => (Some(parse_schedule(&r.every)?), None),

@@ -102,16 +102,17 @@ impl Store {
         let purpose = patch.purpose.unwrap_or(cur.purpose);
         let ppw = patch.posts_per_week.unwrap_or(cur.posts_per_week);
         let epd = patch.engagements_per_day.unwrap_or(cur.engagements_per_day);
-        let tz = patch.tz.unwrap_or(cur.tz);
+        // An unset zone keeps the stored value, which may be "follow cloutd's local zone".
+        let tz: Option<&str> = patch.tz.as_ref().map(|t| t.name());
         on_pool!(self, |p| {
             sqlx::query(
-            "UPDATE program SET purpose = $1, posts_per_week = $2, engagements_per_day = $3, tz = $4, updated_at = $5 \
-             WHERE id = 1"
+            "UPDATE program SET purpose = $1, posts_per_week = $2, engagements_per_day = $3, tz = COALESCE($4, tz), \
+             updated_at = $5 WHERE id = 1"
         )
         .bind(purpose.as_str())
         .bind(i64::from(ppw))
         .bind(i64::from(epd))
-        .bind(tz.name())
+        .bind(tz)
         .bind(to_ms(now))
         .execute(p)
         .await
