@@ -57,11 +57,19 @@ fn kill_9_during_a_burst_never_loses_or_repeats_a_nudge() {
     let kills = rounds();
     let mut seed = start as u64;
     let mut mid_burst = 0;
-    for _ in 0..kills {
+    for round in 0..kills {
         let d = home.start();
-        // A pseudo-random moment: 50 to 450 ms after the daemon is ready.
+        if round == 0 {
+            // The first kill waits for the burst to begin, so the kills fall inside it.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while rt.block_on(count(&mut conn, "SELECT COUNT(*) FROM nudges")) == 0 {
+                assert!(Instant::now() < deadline, "the burst never began");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        // A pseudo-random moment: 20 to 320 ms later.
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(50 + (seed >> 33) % 400));
+        std::thread::sleep(Duration::from_millis(20 + (seed >> 33) % 300));
         d.kill9();
         let fired = rt.block_on(count(&mut conn, "SELECT COUNT(*) FROM nudges"));
         if fired > 0 && fired < ITEMS {
