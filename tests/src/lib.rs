@@ -86,6 +86,14 @@ impl Home {
         })
     }
 
+    /// Runs `clout ARGS`, asserts it fails, and that its error contains `expect`.
+    pub fn fails_with(&self, args: &[&str], expect: &str) {
+        let out = self.clout(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        assert!(err.contains(expect), "{args:?}: expected {expect:?} in {err}");
+    }
+
     /// Starts `clout --json watch ARGS` in the background.
     pub fn watch(&self, args: &[&str]) -> Lines {
         let mut cmd = Command::new(bin("clout"));

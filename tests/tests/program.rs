@@ -2,16 +2,9 @@
 
 use std::time::Duration;
 
-use clout_e2e::{Home, stderr};
+use clout_e2e::Home;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn fails_with(home: &Home, args: &[&str], expect: &str) {
-    let out = home.clout(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = stderr(&out);
-    assert!(err.contains(expect), "{args:?}: expected {expect:?} in {err}");
-}
 
 #[test]
 fn program_is_set_and_shown() {
@@ -35,8 +28,8 @@ fn program_is_set_and_shown() {
     assert_eq!(p["posts_per_week"], 3);
     let p = home.json(&["program", "set", "--posts-per-week", "4"]);
     assert_eq!((p["tz"].as_str(), p["engagements_per_day"].as_i64()), (Some("Europe/Berlin"), Some(2)));
-    fails_with(&home, &["program", "set", "--tz", "Europe/Berln"], "did you mean Europe/Berlin");
-    fails_with(&home, &["program", "set", "--posts-per-week", "100000"], "at most");
+    home.fails_with(&["program", "set", "--tz", "Europe/Berln"], "did you mean Europe/Berlin");
+    home.fails_with(&["program", "set", "--posts-per-week", "100000"], "at most");
     assert_eq!(home.json(&["program", "show"])["posts_per_week"], 4);
 }
 
@@ -45,7 +38,7 @@ fn queued_drafts_take_the_next_free_slots_and_shuffle() {
     let home = Home::new();
     let _d = home.start();
     home.json(&["program", "set", "--tz", "Asia/Kolkata"]);
-    fails_with(&home, &["draft", "add", "nowhere to go", "--queue"], "no posting slots");
+    home.fails_with(&["draft", "add", "nowhere to go", "--queue"], "no posting slots");
     let slot = home.json(&["slots", "add", "daily 09:00"]);
     // 09:00 in Kolkata (+05:30) is 03:30 UTC.
     let first = slot["next"][0].as_str().expect("next").to_string();
@@ -70,7 +63,7 @@ fn queued_drafts_take_the_next_free_slots_and_shuffle() {
     assert_ne!(ids(&before), ids(&shuffled));
     assert_eq!(home.json(&["slots", "list"])["slots"].as_array().map(Vec::len), Some(1));
     home.json(&["slots", "rm", "1"]);
-    fails_with(&home, &["slots", "rm", "1"], "slot 1 does not exist");
+    home.fails_with(&["slots", "rm", "1"], "slot 1 does not exist");
 }
 
 #[test]
@@ -95,8 +88,8 @@ fn a_task_occurrence_nudges_and_can_be_done_once() {
     assert!(n["message"].as_str().unwrap_or("").contains("@alice"), "{n}");
     let done = home.json(&["task", "done", &id.to_string()]);
     assert_eq!(done["done"], 1);
-    fails_with(&home, &["task", "done", &id.to_string()], "no occurrence waiting");
-    fails_with(&home, &["task", "skip", "999"], "task 999 does not exist");
+    home.fails_with(&["task", "done", &id.to_string()], "no occurrence waiting");
+    home.fails_with(&["task", "skip", "999"], "task 999 does not exist");
 }
 
 #[test]
@@ -134,23 +127,21 @@ fn recurring_tasks_are_computed_in_their_zone_and_share_the_timeline() {
 fn bad_schedules_and_zones_are_explained() {
     let home = Home::new();
     let _d = home.start();
-    fails_with(&home, &["task", "add", "x", "--every", "61 * * * *"], "field 1 (minute)");
-    fails_with(&home, &["task", "add", "x", "--every", "* * * * 8"], "day of week");
-    fails_with(&home, &["task", "add", "x", "--every", "blursday 10:00"], "weekdays 10:00");
-    fails_with(&home, &["task", "add", "x", "--every", "0 0 30 2 *"], "never fires");
-    fails_with(&home, &["task", "add", "x", "--every", "* * * * * *"], "more than once a minute");
-    fails_with(
-        &home,
+    home.fails_with(&["task", "add", "x", "--every", "61 * * * *"], "field 1 (minute)");
+    home.fails_with(&["task", "add", "x", "--every", "* * * * 8"], "day of week");
+    home.fails_with(&["task", "add", "x", "--every", "blursday 10:00"], "weekdays 10:00");
+    home.fails_with(&["task", "add", "x", "--every", "0 0 30 2 *"], "never fires");
+    home.fails_with(&["task", "add", "x", "--every", "* * * * * *"], "more than once a minute");
+    home.fails_with(
         &["task", "add", "x", "--every", "daily 9:00", "--tz", "Mars/Olympus"],
         "unknown time zone",
     );
-    fails_with(
-        &home,
+    home.fails_with(
         &["task", "add", "x", "--every", "daily 9:00", "--tz", "america/new_yrok"],
         "America/New_York",
     );
-    fails_with(&home, &["slots", "add", "mon,wed 25:00"], "25");
-    fails_with(&home, &["follow", "add", "two words", "--platform", "mastodon"], "invalid handle");
+    home.fails_with(&["slots", "add", "mon,wed 25:00"], "25");
+    home.fails_with(&["follow", "add", "two words", "--platform", "mastodon"], "invalid handle");
     assert_eq!(home.json(&["task", "list"]).as_array().map(Vec::len), Some(0));
     assert_eq!(home.json(&["slots", "list"])["slots"].as_array().map(Vec::len), Some(0));
 }
@@ -161,7 +152,7 @@ fn pause_holds_items_and_resume_fires_them() {
     let _d = home.start();
     let paused = home.json(&["queue", "pause"]);
     assert_eq!(paused["paused"], true);
-    fails_with(&home, &["queue", "pause"], "already paused");
+    home.fails_with(&["queue", "pause"], "already paused");
     let d = home.json(&["draft", "add", "held back", "--at", "in 1s"]);
     assert_eq!(home.json(&["status"])["next_due_at"], serde_json::Value::Null);
     // Let the draft's time pass while paused (the point of this test).

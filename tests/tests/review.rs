@@ -4,13 +4,6 @@ use std::time::Duration;
 
 use clout_e2e::{Home, stderr, stdout};
 
-fn fails_with(home: &Home, args: &[&str], expect: &str) {
-    let out = home.clout(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = stderr(&out);
-    assert!(err.contains(expect), "{args:?}: expected {expect:?} in {err}");
-}
-
 #[test]
 fn setbacks_keep_lessons_that_come_back_when_writing() {
     let home = Home::new();
@@ -39,10 +32,10 @@ fn setbacks_keep_lessons_that_come_back_when_writing() {
     assert_eq!(found.as_array().map(Vec::len), Some(1));
     assert_eq!(found[0]["text"], "Step away before replying");
 
-    fails_with(&home, &["setback", "x", "--draft", "999"], "draft 999 does not exist");
-    fails_with(&home, &["setback", "x", "--task", "999"], "task 999 does not exist");
-    fails_with(&home, &["lesson", "add", "999", "y"], "setback 999 does not exist");
-    fails_with(&home, &["setback", "  "], "empty");
+    home.fails_with(&["setback", "x", "--draft", "999"], "draft 999 does not exist");
+    home.fails_with(&["setback", "x", "--task", "999"], "task 999 does not exist");
+    home.fails_with(&["lesson", "add", "999", "y"], "setback 999 does not exist");
+    home.fails_with(&["setback", "  "], "empty");
     assert_eq!(home.json(&["lessons"]).as_array().map(Vec::len), Some(2), "failed calls added nothing");
 }
 
@@ -83,8 +76,8 @@ fn the_review_compares_goals_with_what_happened() {
         md.starts_with("# Review") && md.contains("**Consistency:**") && md.contains("Batch-write"),
         "{md}"
     );
-    fails_with(&home, &["review", "--since", "yesterday"], "YYYY-MM-DD");
-    fails_with(&home, &["review", "--since", "2999-01-01"], "not in the past");
+    home.fails_with(&["review", "--since", "yesterday"], "YYYY-MM-DD");
+    home.fails_with(&["review", "--since", "2999-01-01"], "not in the past");
 }
 
 fn populate(home: &Home) {
@@ -172,26 +165,26 @@ fn a_malformed_import_names_the_problem_and_changes_nothing() {
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{\n  \"format\": \"clout-export\",\n  \"version\": 1,\n  oops\n}")
         .expect("write");
-    fails_with(&home, &["import", broken.to_str().expect("path")], "line 4");
+    home.fails_with(&["import", broken.to_str().expect("path")], "line 4");
 
     let mut doc: serde_json::Value = serde_json::from_str(&before).expect("json");
     doc["drafts"][1]["state"] = serde_json::json!("launched");
     doc["drafts"][0]["text"] = serde_json::json!("a new draft that must not land");
     let bad_state = dir.join("bad_state.json");
     std::fs::write(&bad_state, doc.to_string()).expect("write");
-    fails_with(&home, &["import", bad_state.to_str().expect("path")], "drafts[1].state");
+    home.fails_with(&["import", bad_state.to_str().expect("path")], "drafts[1].state");
 
     let mut doc: serde_json::Value = serde_json::from_str(&before).expect("json");
     doc["tasks"][0]["every"] = serde_json::json!("blursday 10:00");
     let bad_every = dir.join("bad_every.json");
     std::fs::write(&bad_every, doc.to_string()).expect("write");
-    fails_with(&home, &["import", bad_every.to_str().expect("path")], "tasks[0].every");
+    home.fails_with(&["import", bad_every.to_str().expect("path")], "tasks[0].every");
 
     let mut doc: serde_json::Value = serde_json::from_str(&before).expect("json");
     doc["surprise"] = serde_json::json!(1);
     let unknown = dir.join("unknown.json");
     std::fs::write(&unknown, doc.to_string()).expect("write");
-    fails_with(&home, &["import", unknown.to_str().expect("path")], "surprise");
+    home.fails_with(&["import", unknown.to_str().expect("path")], "surprise");
 
     let after = stdout(&home.clout(&["export", "--json", "-"]));
     assert_eq!(before, after, "a failed import changed the database");
