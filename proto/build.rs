@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "clout/v1/tasks.proto",
         "clout/v1/review.proto",
         "clout/v1/sinks.proto",
+        "clout/v1/accounts.proto",
     ];
     println!("cargo:rerun-if-changed=clout");
     let fds = protox::compile(files, ["."])?;

@@ -104,6 +104,10 @@ impl Client {
         TaskServiceClient::new(self.channel.clone())
     }
 
+    pub fn accounts(&self) -> clout_proto::v1::account_service_client::AccountServiceClient<Conn> {
+        clout_proto::v1::account_service_client::AccountServiceClient::new(self.channel.clone())
+    }
+
     pub fn daemon(&self) -> DaemonServiceClient<Conn> {
         DaemonServiceClient::new(self.channel.clone())
     }

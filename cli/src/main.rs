@@ -60,6 +60,9 @@ enum Command {
     },
     /// Skip a draft: it will not be posted
     Skip { id: i64 },
+    /// Mastodon and Bluesky accounts cloutd publishes drafts to
+    #[command(subcommand)]
+    Account(commands::account::AccountCmd),
     /// Show what is coming (posts and tasks), or shuffle, pause and resume the queue
     Queue(commands::queue::QueueArgs),
     /// Engagement tasks on a rhythm: add, list, done, skip, rm
@@ -172,6 +175,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Draft(cmd) => commands::draft::run(ctx, cmd).await,
         Command::Posted { id, url } => commands::draft::posted(ctx, id, url).await,
         Command::Skip { id } => commands::draft::skip(ctx, id).await,
+        Command::Account(cmd) => commands::account::run(ctx, cmd).await,
         Command::Queue(a) => commands::queue::run(ctx, a).await,
         Command::Task(cmd) => commands::task::run(ctx, cmd).await,
         Command::Program(cmd) => commands::program::program(ctx, cmd).await,

@@ -13,6 +13,7 @@ pub const DIM: Style = Style::new().dimmed();
 pub const GREEN: Style = AnsiColor::Green.on_default();
 pub const YELLOW: Style = AnsiColor::Yellow.on_default();
 pub const CYAN: Style = AnsiColor::Cyan.on_default();
+pub const RED: Style = AnsiColor::Red.on_default();
 
 pub fn time(t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.as_ref().and_then(clout_proto::from_ts)
@@ -59,6 +60,9 @@ pub fn state_name(s: i32) -> &'static str {
         Ok(v1::DraftState::Due) => "due",
         Ok(v1::DraftState::Published) => "published",
         Ok(v1::DraftState::Skipped) => "skipped",
+        Ok(v1::DraftState::Publishing) => "publishing",
+        Ok(v1::DraftState::Partial) => "partial",
+        Ok(v1::DraftState::Failed) => "failed",
         _ => "unknown",
     }
 }
@@ -80,6 +84,47 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "updated_at": rfc3339(&d.updated_at),
         "slotted": d.slotted,
         "last_time": d.last_time,
+        "visibility": d.visibility,
+        "content_warning": d.content_warning,
+        "language": d.language,
+        "publications": d.publications.iter().map(publication_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn publication_json(p: &v1::Publication) -> Value {
+    json!({
+        "account": p.account,
+        "network": p.network,
+        "state": p.state,
+        "url": p.url,
+        "remote_id": p.remote_id,
+        "attempts": p.attempts,
+        "next_attempt_at": rfc3339(&p.next_attempt_at),
+        "published_at": rfc3339(&p.published_at),
+        "last_error": p.last_error,
+        "history": p.history.iter().map(|h| json!({
+            "at": rfc3339(&h.at),
+            "outcome": h.outcome,
+            "http_status": h.http_status,
+            "message": h.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn account_json(a: &v1::Account) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "network": a.network,
+        "server": a.server,
+        "handle": a.handle,
+        "secret_source": a.secret_source,
+        "remote_id": a.remote_id,
+        "max_length": a.max_length,
+        "checked_at": rfc3339(&a.checked_at),
+        "check_error": a.check_error,
+        "created_at": rfc3339(&a.created_at),
+        "from_config": a.from_config,
     })
 }
 

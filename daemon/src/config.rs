@@ -33,6 +33,103 @@ pub struct FileConfig {
     pub nudges: crate::rules::Policy,
     /// Sinks declared here are added at start-up (and on SIGHUP) when missing.
     pub sinks: Vec<SinkDecl>,
+    /// Accounts to publish to, added or updated at start-up (and on SIGHUP).
+    pub accounts: Vec<AccountDecl>,
+}
+
+/// An `[[accounts]]` entry. The secret is given inline (`token`,
+/// `app_password`) or as a file of mode 0600 (`token_file`,
+/// `app_password_file`); keep an inline secret's config file private.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountDecl {
+    pub name: String,
+    /// mastodon or bluesky.
+    pub network: String,
+    /// Mastodon: the instance, e.g. https://mastodon.social.
+    pub instance: String,
+    /// Bluesky: the PDS; https://bsky.social when empty.
+    pub pds: String,
+    /// Bluesky: the handle to sign in with.
+    pub handle: String,
+    pub token: String,
+    pub token_file: String,
+    pub app_password: String,
+    pub app_password_file: String,
+}
+
+impl std::fmt::Debug for AccountDecl {
+    // Secrets stay out of logs and of `--check-config`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountDecl")
+            .field("name", &self.name)
+            .field("network", &self.network)
+            .field("instance", &self.instance)
+            .field("pds", &self.pds)
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountDecl {
+    /// The account it declares, and its inline secret if it has one.
+    pub fn resolve(&self) -> std::result::Result<(crate::model::NewAccount, Option<String>), String> {
+        use crate::model::Network;
+        let network = Network::parse(self.network.trim())
+            .ok_or_else(|| format!("network `{}` is not supported: use mastodon or bluesky", self.network))?;
+        let name = if self.name.trim().is_empty() {
+            network.as_str().to_string()
+        } else {
+            self.name.trim().to_string()
+        };
+        crate::service::accounts::check_name(&name)?;
+        let (server, inline, file) = match network {
+            Network::Mastodon => {
+                if self.instance.trim().is_empty() {
+                    return Err(format!("account `{name}` needs instance = \"https://…\""));
+                }
+                (self.instance.as_str(), &self.token, &self.token_file)
+            }
+            Network::Bluesky => {
+                if self.handle.trim().is_empty() {
+                    return Err(format!("account `{name}` needs handle = \"you.bsky.social\""));
+                }
+                let pds = if self.pds.trim().is_empty() {
+                    crate::service::accounts::BLUESKY_PDS
+                } else {
+                    self.pds.as_str()
+                };
+                (pds, &self.app_password, &self.app_password_file)
+            }
+        };
+        let server =
+            crate::publish::http::check_server(server).map_err(|e| format!("account `{name}`: {e}"))?;
+        let (secret, secret_file) = match (inline.trim().is_empty(), file.trim().is_empty()) {
+            (false, true) => (Some(inline.trim().to_string()), String::new()),
+            (true, false) => {
+                let path = std::path::Path::new(file.trim());
+                if !path.is_absolute() {
+                    return Err(format!("account `{name}`: the secret file must be an absolute path"));
+                }
+                (None, file.trim().to_string())
+            }
+            _ => {
+                return Err(format!(
+                    "account `{name}` needs exactly one of {0} and {0}_file",
+                    if network == Network::Mastodon { "token" } else { "app_password" }
+                ));
+            }
+        };
+        let account = crate::model::NewAccount {
+            name,
+            network,
+            server,
+            handle: self.handle.trim().trim_start_matches('@').to_string(),
+            secret_file,
+            from_config: true,
+        };
+        Ok((account, secret))
+    }
 }
 
 /// A `[[sinks]]` entry, as `clout sink add` takes it.
@@ -68,6 +165,8 @@ pub struct Config {
     pub policy: crate::rules::Policy,
     /// The `[[sinks]]` entries.
     pub sinks: Vec<SinkDecl>,
+    /// The `[[accounts]]` entries.
+    pub accounts: Vec<AccountDecl>,
 }
 
 /// A TCP listener: always behind a bearer token, and behind TLS unless it is a
@@ -168,7 +267,23 @@ impl Config {
         file.nudges.validate().map_err(|e| Error::Startup(format!("invalid config file: {e}")))?;
         let policy = file.nudges;
         let sinks = file.sinks;
-        Ok(Config { socket, database_url, log, config_file, allowed_group, tcp, overrides: o, policy, sinks })
+        for (i, a) in file.accounts.iter().enumerate() {
+            a.resolve()
+                .map_err(|e| Error::Startup(format!("invalid config file: [[accounts]] #{}: {e}", i + 1)))?;
+        }
+        let accounts = file.accounts;
+        Ok(Config {
+            socket,
+            database_url,
+            log,
+            config_file,
+            allowed_group,
+            tcp,
+            overrides: o,
+            policy,
+            sinks,
+            accounts,
+        })
     }
 
     /// Reads the settings again (SIGHUP): the same flags, the config file as it is now.

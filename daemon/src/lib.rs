@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod fleet;
 pub mod model;
+pub mod publish;
 pub mod recurrence;
 pub mod reload;
 pub mod rules;
@@ -50,6 +51,8 @@ pub struct Core {
     pub policy: std::sync::RwLock<rules::Policy>,
     /// Tells the other daemons of a PostgreSQL fleet about a write.
     pub fleet_out: Notify,
+    /// Publishing to accounts: wakes the publisher, holds sessions and config secrets.
+    pub publish: publish::Hub,
 }
 
 /// Adds the config file's `[[sinks]]` that the database does not have yet.
@@ -69,6 +72,23 @@ pub async fn add_config_sinks(core: &Core, config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Adds or updates the config file's `[[accounts]]` and keeps their inline
+/// secrets in memory. Removing one from the file does not remove it:
+/// `clout account rm` does.
+pub async fn add_config_accounts(core: &Core, config: &Config) -> Result<()> {
+    let mut secrets = std::collections::HashMap::new();
+    for (i, decl) in config.accounts.iter().enumerate() {
+        let (account, secret) =
+            decl.resolve().map_err(|e| Error::Startup(format!("[[accounts]] #{}: {e}", i + 1)))?;
+        if let Some(secret) = secret {
+            secrets.insert(account.name.clone(), secret);
+        }
+        core.store.upsert_config_account(&account, Utc::now()).await?;
+    }
+    core.publish.set_config_secrets(secrets);
+    Ok(())
+}
+
 impl Core {
     /// A request wrote to the nudge log: tell the watchers and sinks.
     pub async fn nudged(&self) -> Result<()> {
@@ -83,9 +103,11 @@ impl Core {
         Ok(())
     }
 
-    /// A write changed what is due: wake this daemon's scheduler, and the fleet's.
+    /// A write changed what is due: wake this daemon's scheduler and
+    /// publisher, and the fleet's.
     pub fn changed(&self) {
         self.wake.notify_one();
+        self.publish.wake();
         self.fleet_out.notify_one();
     }
 
@@ -156,13 +178,16 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         socket: socket.path().to_path_buf(),
         policy: std::sync::RwLock::new(config.policy.clone()),
         fleet_out: Notify::new(),
+        publish: publish::Hub::new(),
     });
     let fleet =
         core.store.pg_pool().map(|pool| tokio::spawn(fleet::run(core.clone(), pool, stop_rx.clone())));
     core.store.sync_checks(&config.policy, Utc::now()).await?;
     add_config_sinks(&core, &config).await?;
+    add_config_accounts(&core, &config).await?;
     let scheduler = tokio::spawn(scheduler::run(core.clone(), stop_rx.clone()));
     let sink_delivery = tokio::spawn(sinks::run(core.clone(), stop_rx.clone()));
+    let publisher = tokio::spawn(publish::run(core.clone(), stop_rx.clone()));
 
     let api = service::Api::new(core.clone());
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -202,6 +227,9 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         )
         .add_service(
             v1::sink_service_server::SinkServiceServer::new(api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            v1::account_service_server::AccountServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
         .add_service(v1::daemon_service_server::DaemonServiceServer::new(api).max_decoding_message_size(max));
 
@@ -278,6 +306,7 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     };
     let _ = scheduler.await;
     let _ = sink_delivery.await;
+    let _ = publisher.await;
     if let Some(fleet) = fleet {
         let _ = fleet.await;
     }

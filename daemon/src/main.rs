@@ -160,6 +160,19 @@ fn print_effective(c: &Config) -> Result<(), String> {
             d.kind, d.target, d.args, d.format, d.on
         );
     }
+    for d in &c.accounts {
+        if let Ok((a, inline)) = d.resolve() {
+            let secret =
+                if inline.is_some() { "(inline, not shown)".to_string() } else { a.secret_file.clone() };
+            println!(
+                "\n[[accounts]]\nname = {:?}\nnetwork = {:?}\nserver = {:?}\nhandle = {:?}\nsecret = {secret:?}",
+                a.name,
+                a.network.as_str(),
+                a.server,
+                a.handle
+            );
+        }
+    }
     Ok(())
 }
 

@@ -18,6 +18,12 @@ pub enum DraftState {
     Due,
     Published,
     Skipped,
+    /// Its time came and the daemon is publishing it to its accounts.
+    Publishing,
+    /// Published to some of its accounts; the others failed.
+    Partial,
+    /// Publishing failed on every account.
+    Failed,
 }
 
 impl DraftState {
@@ -28,6 +34,9 @@ impl DraftState {
             DraftState::Due => "due",
             DraftState::Published => "published",
             DraftState::Skipped => "skipped",
+            DraftState::Publishing => "publishing",
+            DraftState::Partial => "partial",
+            DraftState::Failed => "failed",
         }
     }
 
@@ -38,6 +47,9 @@ impl DraftState {
             "due" => DraftState::Due,
             "published" => DraftState::Published,
             "skipped" => DraftState::Skipped,
+            "publishing" => DraftState::Publishing,
+            "partial" => DraftState::Partial,
+            "failed" => DraftState::Failed,
             _ => return None,
         })
     }
@@ -64,6 +76,11 @@ pub struct Draft {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub slotted: bool,
+    pub visibility: String,
+    pub content_warning: String,
+    pub language: String,
+    /// Where the daemon publishes it; empty for a draft the person posts.
+    pub publications: Vec<Publication>,
 }
 
 impl Draft {
@@ -97,6 +114,11 @@ pub struct NewDraft {
     pub queue: bool,
     /// What to do if it comes due while nothing fires; `None` follows the config.
     pub if_missed: Option<crate::rules::MissedPolicy>,
+    /// Names of the accounts to publish to.
+    pub accounts: Vec<String>,
+    pub visibility: String,
+    pub content_warning: String,
+    pub language: String,
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -106,6 +128,93 @@ pub struct DraftPatch {
     pub text: Option<String>,
     pub platforms: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
+    pub accounts: Option<Vec<String>>,
+    pub visibility: Option<String>,
+    pub content_warning: Option<String>,
+    pub language: Option<String>,
+}
+
+/// A network the daemon publishes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Mastodon,
+    Bluesky,
+}
+
+impl Network {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Mastodon => "mastodon",
+            Network::Bluesky => "bluesky",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Network> {
+        Some(match s {
+            "mastodon" => Network::Mastodon,
+            "bluesky" | "bsky" => Network::Bluesky,
+            _ => return None,
+        })
+    }
+}
+
+/// An account the daemon publishes to. Its secret is not here: it is read
+/// from `secret_file`, or from the config file, when needed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub network: Network,
+    pub server: String,
+    pub handle: String,
+    pub secret_file: String,
+    pub from_config: bool,
+    pub remote_id: String,
+    /// The server's limit; 0 means the network's default.
+    pub max_length: u32,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub check_error: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a new account carries.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub network: Network,
+    pub server: String,
+    pub handle: String,
+    pub secret_file: String,
+    pub from_config: bool,
+}
+
+/// A draft's publication on one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    pub id: i64,
+    pub draft_id: i64,
+    pub account_id: Option<i64>,
+    pub account: String,
+    pub network: String,
+    /// waiting | pending | publishing | published | failed
+    pub state: String,
+    pub idem_key: String,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub url: String,
+    pub remote_id: String,
+    pub last_error: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub history: Vec<PublishAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishAttempt {
+    pub at: DateTime<Utc>,
+    pub outcome: String,
+    pub http_status: u16,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

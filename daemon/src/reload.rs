@@ -47,6 +47,9 @@ pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut sto
             tracing::error!("cannot apply the new [nudges] settings: {e}");
         }
         let config = live.config.read().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Err(e) = crate::add_config_accounts(&live.core, &config).await {
+            tracing::error!("cannot add the config file's accounts: {e}");
+        }
         if let Err(e) = crate::add_config_sinks(&live.core, &config).await {
             tracing::error!("cannot add the config file's sinks: {e}");
         }

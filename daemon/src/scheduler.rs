@@ -118,6 +118,8 @@ async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
             core.nudges.send_replace(last.id);
         }
         if fired.len() < size as usize {
+            // Drafts that publish themselves write no nudge when they fire.
+            core.publish.wake();
             return Ok(());
         }
         size = (size * 4).min(BATCH);

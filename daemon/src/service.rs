@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::Core;
 use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem};
 
+pub mod accounts;
 mod program;
 mod review;
 pub mod sinks;
@@ -130,6 +131,9 @@ fn state_from_proto(s: i32) -> Result<DraftState, Status> {
         Ok(v1::DraftState::Due) => DraftState::Due,
         Ok(v1::DraftState::Published) => DraftState::Published,
         Ok(v1::DraftState::Skipped) => DraftState::Skipped,
+        Ok(v1::DraftState::Publishing) => DraftState::Publishing,
+        Ok(v1::DraftState::Partial) => DraftState::Partial,
+        Ok(v1::DraftState::Failed) => DraftState::Failed,
         _ => return Err(invalid(format!("unknown draft state {s}"))),
     })
 }
@@ -141,6 +145,9 @@ fn state_to_proto(s: DraftState) -> v1::DraftState {
         DraftState::Due => v1::DraftState::Due,
         DraftState::Published => v1::DraftState::Published,
         DraftState::Skipped => v1::DraftState::Skipped,
+        DraftState::Publishing => v1::DraftState::Publishing,
+        DraftState::Partial => v1::DraftState::Partial,
+        DraftState::Failed => v1::DraftState::Failed,
     }
 }
 
@@ -164,6 +171,10 @@ impl From<Draft> for v1::Draft {
             late: d.late,
             slotted: d.slotted,
             last_time: Vec::new(),
+            publications: d.publications.into_iter().map(Into::into).collect(),
+            visibility: d.visibility,
+            content_warning: d.content_warning,
+            language: d.language,
         }
     }
 }
@@ -205,14 +216,20 @@ impl v1::draft_service_server::DraftService for Api {
     async fn add_draft(&self, req: Request<v1::AddDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let r = req.into_inner();
         let now = Utc::now();
+        let text = check_text(&r.text)?;
+        let content_warning = accounts::check_content_warning(&r.content_warning)?;
         let new = NewDraft {
-            text: check_text(&r.text)?,
+            accounts: accounts::check_accounts(self, &r.accounts, &text, &content_warning).await?,
+            text,
             title: check_title(&r.title)?,
             platforms: check_labels("platform", &r.platforms)?,
             tags: check_labels("tag", &r.tags)?,
             at: r.at.as_ref().map(|t| check_time(Some(t), now)).transpose()?,
             queue: r.queue,
             if_missed: parse_missed(&r.if_missed)?,
+            visibility: accounts::check_visibility(&r.visibility)?,
+            content_warning,
+            language: accounts::check_language(&r.language)?,
         };
         if new.queue && new.at.is_some() {
             return Err(invalid("give either a time or queue, not both"));
@@ -248,12 +265,29 @@ impl v1::draft_service_server::DraftService for Api {
     ) -> Result<Response<v1::Draft>, Status> {
         let r = req.into_inner();
         let id = check_id(r.id)?;
-        let patch = DraftPatch {
+        let mut patch = DraftPatch {
             text: r.text.as_deref().map(check_text).transpose()?,
             title: r.title.as_deref().map(check_title).transpose()?,
             platforms: r.replace_platforms.then(|| check_labels("platform", &r.platforms)).transpose()?,
             tags: r.replace_tags.then(|| check_labels("tag", &r.tags)).transpose()?,
+            accounts: None,
+            visibility: r.visibility.as_deref().map(accounts::check_visibility).transpose()?,
+            content_warning: r.content_warning.as_deref().map(accounts::check_content_warning).transpose()?,
+            language: r.language.as_deref().map(accounts::check_language).transpose()?,
         };
+        // The text, its warning and its accounts must fit together.
+        let cur = self.core.store.get_draft(id).await?;
+        let text = patch.text.clone().unwrap_or(cur.text);
+        let cw = patch.content_warning.clone().unwrap_or(cur.content_warning);
+        let names: Vec<String> = if r.replace_accounts {
+            r.accounts.clone()
+        } else {
+            cur.publications.iter().filter(|p| p.account_id.is_some()).map(|p| p.account.clone()).collect()
+        };
+        let names = accounts::check_accounts(self, &names, &text, &cw).await?;
+        if r.replace_accounts {
+            patch.accounts = Some(names);
+        }
         Ok(Response::new(self.core.store.update_draft(id, &patch, Utc::now()).await?.into()))
     }
 
@@ -318,6 +352,13 @@ impl v1::draft_service_server::DraftService for Api {
         let d = self.core.store.finish_draft(id, DraftState::Published, url, Utc::now()).await?;
         self.core.changed();
         self.core.nudged().await?;
+        Ok(Response::new(d.into()))
+    }
+
+    async fn retry_draft(&self, req: Request<v1::RetryDraftRequest>) -> Result<Response<v1::Draft>, Status> {
+        let id = check_id(req.into_inner().id)?;
+        let d = self.core.store.retry_draft(id, Utc::now()).await?;
+        self.core.changed();
         Ok(Response::new(d.into()))
     }
 

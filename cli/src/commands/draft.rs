@@ -10,7 +10,7 @@ use clout_proto::v1;
 
 use super::Ctx;
 use crate::call;
-use crate::render::{self, BOLD, CYAN, DIM, GREEN, Table, YELLOW};
+use crate::render::{self, BOLD, CYAN, DIM, GREEN, RED, Table, YELLOW};
 use crate::when;
 
 /// Largest text accepted, as in cloutd.
@@ -24,11 +24,11 @@ pub enum DraftCmd {
     /// List drafts, optionally only those in some states
     #[command(visible_alias = "ls")]
     List {
-        /// Only drafts in this state (repeatable): draft, scheduled, due, published, skipped
-        #[arg(long, short, value_parser = ["draft", "scheduled", "due", "published", "skipped"])]
+        /// Only drafts in this state (repeatable)
+        #[arg(long, short, value_parser = ["draft", "scheduled", "due", "published", "skipped", "publishing", "partial", "failed"])]
         state: Vec<String>,
     },
-    /// Show one draft in full
+    /// Show one draft in full, with each account's publishing attempts
     Show { id: i64 },
     /// Change a draft's text, title, tags or platforms
     Edit(EditArgs),
@@ -47,6 +47,8 @@ pub enum DraftCmd {
     },
     /// Take a draft off the schedule (it stays a draft)
     Unschedule { id: i64 },
+    /// Publish a partial or failed draft again, to the accounts that failed
+    Retry { id: i64 },
 }
 
 #[derive(Args, Debug)]
@@ -71,6 +73,26 @@ pub struct AddArgs {
     /// If it comes due while cloutd is down or paused [default: the config's, ask]
     #[arg(long, value_name = "POLICY", value_parser = ["catch-up", "skip", "next-slot", "ask"])]
     if_missed: Option<String>,
+    #[command(flatten)]
+    publish: PublishArgs,
+}
+
+/// Publishing by cloutd itself (see `clout account`).
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// cloutd publishes it to this account at its time (repeatable; see `clout account list`).
+    /// Without one, you post it yourself when nudged and run `clout posted`
+    #[arg(long, short = 'a', value_name = "NAME")]
+    account: Vec<String>,
+    /// Mastodon visibility
+    #[arg(long, value_parser = ["public", "unlisted", "private", "direct"])]
+    visibility: Option<String>,
+    /// A content warning (Mastodon's spoiler text)
+    #[arg(long, value_name = "TEXT")]
+    cw: Option<String>,
+    /// The language, e.g. en or pt-BR
+    #[arg(long, value_name = "CODE")]
+    lang: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +113,11 @@ pub struct EditArgs {
     /// Remove every tag
     #[arg(long, conflicts_with = "tag")]
     clear_tags: bool,
+    /// Publish to no account: you post it yourself
+    #[arg(long, conflicts_with = "account")]
+    no_account: bool,
+    #[command(flatten)]
+    publish: PublishArgs,
 }
 
 pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
@@ -130,6 +157,12 @@ pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
             let cl = ctx.client().await?;
             let d = call!(cl, drafts, unschedule_draft, v1::UnscheduleDraftRequest { id })?;
             done(ctx, &d, "Unscheduled");
+            Ok(())
+        }
+        DraftCmd::Retry { id } => {
+            let cl = ctx.client().await?;
+            let d = call!(cl, drafts, retry_draft, v1::RetryDraftRequest { id })?;
+            done(ctx, &d, "Publishing again:");
             Ok(())
         }
     }
@@ -180,6 +213,10 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
             at: at.map(clout_proto::ts),
             queue: a.queue,
             if_missed: a.if_missed.unwrap_or_default(),
+            accounts: a.publish.account,
+            visibility: a.publish.visibility.unwrap_or_default(),
+            content_warning: a.publish.cw.unwrap_or_default(),
+            language: a.publish.lang.unwrap_or_default(),
         }
     )?;
     done(ctx, &d, "Added");
@@ -188,8 +225,17 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
 
 async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
     let cl = ctx.client().await?;
-    let nothing =
-        e.text.is_none() && e.title.is_none() && e.platform.is_empty() && e.tag.is_empty() && !e.clear_tags;
+    let p = &e.publish;
+    let nothing = e.text.is_none()
+        && e.title.is_none()
+        && e.platform.is_empty()
+        && e.tag.is_empty()
+        && !e.clear_tags
+        && !e.no_account
+        && p.account.is_empty()
+        && p.visibility.is_none()
+        && p.cw.is_none()
+        && p.lang.is_none();
     let text = match e.text {
         Some(t) if t == "-" => Some(read_stdin()?),
         Some(t) => Some(os_text(t)?),
@@ -222,6 +268,11 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
             platforms: e.platform,
             replace_tags: !e.tag.is_empty() || e.clear_tags,
             tags: e.tag,
+            replace_accounts: !e.publish.account.is_empty() || e.no_account,
+            accounts: e.publish.account,
+            visibility: e.publish.visibility,
+            content_warning: e.publish.cw,
+            language: e.publish.lang,
         }
     )?;
     done(ctx, &d, "Updated");
@@ -236,6 +287,9 @@ async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
             "scheduled" => v1::DraftState::Scheduled as i32,
             "due" => v1::DraftState::Due as i32,
             "published" => v1::DraftState::Published as i32,
+            "publishing" => v1::DraftState::Publishing as i32,
+            "partial" => v1::DraftState::Partial as i32,
+            "failed" => v1::DraftState::Failed as i32,
             _ => v1::DraftState::Skipped as i32,
         })
         .collect();
@@ -249,14 +303,15 @@ async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
         println!("No drafts. Add one with: clout draft add \"…\"");
         return Ok(());
     }
-    let mut t = Table::new(vec!["ID", "STATE", "WHEN", "TAGS", "TITLE"]);
+    let mut t = Table::new(vec!["ID", "STATE", "WHEN", "TO", "TAGS", "TITLE"]);
     for d in &r.drafts {
         let state = render::state_name(d.state);
         let style = match state {
-            "due" => YELLOW,
+            "due" | "publishing" | "partial" => YELLOW,
             "scheduled" => CYAN,
             "published" => GREEN,
             "skipped" => DIM,
+            "failed" => RED,
             _ => anstyle::Style::new(),
         };
         let when = render::time(&d.scheduled_at).map(|t| render::local(t, ctx.tz)).unwrap_or_default();
@@ -264,6 +319,10 @@ async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
             (d.id.to_string(), BOLD),
             (state.to_string(), style),
             (when, anstyle::Style::new()),
+            (
+                d.publications.iter().map(|p| p.account.as_str()).collect::<Vec<_>>().join(","),
+                anstyle::Style::new(),
+            ),
             (d.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join(" "), DIM),
             (render::label(&d.title, &d.text, 50), anstyle::Style::new()),
         ]);
@@ -306,8 +365,44 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
             d.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join(" ")
         );
     }
+    if !d.content_warning.is_empty() {
+        let _ = writeln!(out, "CW:        {}", d.content_warning);
+    }
+    let extra: Vec<String> = [("visibility", &d.visibility), ("language", &d.language)]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !extra.is_empty() {
+        let _ = writeln!(out, "Options:   {}", extra.join(", "));
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", d.text);
+    if d.publications.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    for p in &d.publications {
+        let style = match p.state.as_str() {
+            "published" => GREEN,
+            "failed" => RED,
+            "pending" | "publishing" => YELLOW,
+            _ => DIM,
+        };
+        let _ = writeln!(
+            out,
+            "{BOLD}{}{BOLD:#} ({})  {style}{}{style:#}  {}",
+            p.account, p.network, p.state, p.url
+        );
+        if let Some(t) = render::time(&p.next_attempt_at).filter(|_| p.state == "pending") {
+            let _ = writeln!(out, "  next try {} ({})", render::local(t, ctx.tz), render::relative(t));
+        }
+        for h in &p.history {
+            let at = render::time(&h.at).map(|t| render::local(t, ctx.tz)).unwrap_or_default();
+            let status = if h.http_status > 0 { format!(" HTTP {}", h.http_status) } else { String::new() };
+            let _ = writeln!(out, "  {DIM}{at}{DIM:#}  {}{status}  {}", h.outcome, h.message);
+        }
+    }
 }
 
 /// Prints the outcome of a change: a sentence, or the draft as JSON.

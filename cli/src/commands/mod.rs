@@ -1,3 +1,4 @@
+pub mod account;
 pub mod backup;
 pub mod completions;
 pub mod draft;

@@ -10,7 +10,7 @@
 
 mod command;
 mod desktop;
-mod webhook;
+pub(crate) mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;

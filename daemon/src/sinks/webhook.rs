@@ -21,7 +21,18 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a response body is read (the rest is dropped).
 const BODY_BYTES: usize = 4096;
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, String>;
+pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, String>;
+
+/// An HTTP/1.1 client for `https://` and `http://` URLs, with the webpki roots.
+pub(crate) fn https_client(purpose: &str) -> Result<HttpsClient, String> {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map(|b| {
+            let connector = b.https_or_http().enable_http1().build();
+            Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)
+        })
+        .map_err(|e| format!("cloutd cannot set up TLS for {purpose} ({e}); please report this"))
+}
 
 /// One HTTP client (with its connection pool) for every webhook sink.
 pub struct Http {
@@ -30,16 +41,7 @@ pub struct Http {
 
 impl Http {
     pub fn new() -> Http {
-        let client = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map(|b| {
-                let connector = b.https_or_http().enable_http1().build();
-                Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(Duration::from_secs(30))
-                    .build(connector)
-            })
-            .map_err(|e| format!("cloutd cannot set up TLS for webhooks ({e}); please report this"));
-        Http { client }
+        Http { client: https_client("webhooks") }
     }
 
     /// Posts one nudge to the sink's URL.
@@ -112,7 +114,7 @@ async fn send(client: &HttpsClient, req: Request<String>, place: &str) -> Result
 }
 
 /// Up to `limit` bytes of a response body.
-async fn read_prefix(mut body: Incoming, limit: usize) -> Vec<u8> {
+pub(crate) async fn read_prefix(mut body: Incoming, limit: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while out.len() < limit {
         match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
@@ -129,7 +131,7 @@ async fn read_prefix(mut body: Incoming, limit: usize) -> Vec<u8> {
 }
 
 /// An error with its causes: "client error (Connect): tcp connect error: Connection refused".
-fn causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&dyn std::error::Error> = Some(e);
     while let Some(err) = cur {

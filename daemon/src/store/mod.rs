@@ -86,6 +86,9 @@ struct DraftRow {
     created_at: i64,
     updated_at: i64,
     slotted: i64,
+    visibility: String,
+    content_warning: String,
+    language: String,
 }
 
 impl DraftRow {
@@ -108,6 +111,10 @@ impl DraftRow {
             created_at: from_ms(self.created_at),
             updated_at: from_ms(self.updated_at),
             slotted: self.slotted != 0,
+            visibility: self.visibility,
+            content_warning: self.content_warning,
+            language: self.language,
+            publications: Vec::new(),
         })
     }
 }
@@ -148,9 +155,10 @@ struct DueRow {
 }
 
 const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at, slotted";
+     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language";
 const SELECT_DRAFT: &str = "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at, slotted FROM drafts WHERE id = $1";
+     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language \
+     FROM drafts WHERE id = $1";
 
 /// Removes the password from a database URL for display.
 pub fn redact_url(url: &str) -> String {
@@ -315,6 +323,26 @@ macro_rules! fire_one {
                             .bind(row.ref_id)
                             .execute(&mut *$tx)
                             .await?;
+                    } else if sqlx::query(
+                        "UPDATE publications SET state = 'pending', next_attempt_at = $1, tries = 0 \
+                         WHERE draft_id = $2 AND state IN ('waiting', 'failed', 'pending')",
+                    )
+                    .bind(now_ms)
+                    .bind(row.ref_id)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected()
+                        > 0
+                    {
+                        // The daemon publishes it: the publisher takes it from here.
+                        sqlx::query(
+                            "UPDATE drafts SET state = 'publishing', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
+                        )
+                        .bind(now_ms)
+                        .bind(i64::from(late))
+                        .bind(row.ref_id)
+                        .execute(&mut *$tx)
+                        .await?;
                     } else {
                         let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
                         let mut message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
@@ -539,14 +567,14 @@ macro_rules! check_facts {
         let last_week = to_ms(rules::week_start(from_ms(week - 1), ctx.tz));
         let dry_days = ctx.policy.rules.queue_dry.days.unwrap_or(2);
         let (this_week,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM drafts WHERE state = 'published' AND published_at >= $1 AND published_at <= $2",
+            "SELECT COUNT(*) FROM drafts WHERE state IN ('published', 'partial') AND published_at >= $1 AND published_at <= $2",
         )
         .bind(week)
         .bind(now_ms)
         .fetch_one(&mut *$tx)
         .await?;
         let (last,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM drafts WHERE state = 'published' AND published_at >= $1 AND published_at < $2",
+            "SELECT COUNT(*) FROM drafts WHERE state IN ('published', 'partial') AND published_at >= $1 AND published_at < $2",
         )
         .bind(last_week)
         .bind(week)
@@ -627,6 +655,8 @@ macro_rules! insert_lesson {
 
 pub mod backup;
 mod program;
+#[macro_use]
+pub mod publish;
 mod review;
 mod sinks;
 mod tasks;
@@ -724,8 +754,9 @@ impl Store {
             let at = if d.queue { Some(free_slot!(tx, now_ms)) } else { d.at.map(to_ms) };
             let state = if at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted, missed_policy) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
+                "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted, \
+                 missed_policy, visibility, content_warning, language) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(&d.title)
             .bind(&d.text)
@@ -736,8 +767,14 @@ impl Store {
             .bind(now_ms)
             .bind(i64::from(d.queue))
             .bind(d.if_missed.map(MissedPolicy::as_str))
+            .bind(&d.visibility)
+            .bind(&d.content_warning)
+            .bind(&d.language)
             .fetch_one(&mut *tx)
             .await?;
+            if !d.accounts.is_empty() {
+                set_publications!(tx, id, &d.accounts, now_ms);
+            }
             if let Some(at) = at {
                 sqlx::query("INSERT INTO schedule (kind, ref_id, due_at) VALUES ('post', $1, $2)")
                     .bind(id)
@@ -753,17 +790,15 @@ impl Store {
     pub async fn get_draft(&self, id: i64) -> Result<Draft> {
         let row: Option<DraftRow> =
             on_pool!(self, |p| sqlx::query_as(SELECT_DRAFT).bind(id).fetch_optional(p).await)?;
-        row.ok_or(Error::NotFound { what: "draft", id })?.into_draft()
+        let mut d = row.ok_or(Error::NotFound { what: "draft", id })?.into_draft()?;
+        d.publications = self.publications_of(id).await?;
+        Ok(d)
     }
 
     pub async fn list_drafts(&self, states: &[DraftState]) -> Result<Vec<Draft>> {
         let rows: Vec<DraftRow> = if states.is_empty() {
-            on_pool!(self, |p| sqlx::query_as(
-                "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-                 published_at, published_url, created_at, updated_at, slotted FROM drafts ORDER BY id"
-            )
-            .fetch_all(p)
-            .await)?
+            let sql = format!("SELECT {DRAFT_COLUMNS} FROM drafts ORDER BY id");
+            on_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await)?
         } else {
             let marks: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
@@ -778,7 +813,14 @@ impl Store {
                 q.fetch_all(p).await
             })?
         };
-        rows.into_iter().map(DraftRow::into_draft).collect()
+        let mut publications = self.all_publications().await?;
+        rows.into_iter()
+            .map(|r| {
+                let mut d = r.into_draft()?;
+                d.publications = publications.remove(&d.id).unwrap_or_default();
+                Ok(d)
+            })
+            .collect()
     }
 
     pub async fn update_draft(&self, id: i64, patch: &DraftPatch, now: DateTime<Utc>) -> Result<Draft> {
@@ -789,19 +831,36 @@ impl Store {
                     "draft {id} is already published; add a new draft instead"
                 )));
             }
+            if cur.state == DraftState::Publishing {
+                return Err(Error::FailedPrecondition(format!(
+                    "draft {id} is being published right now; wait for it to finish (clout draft show {id})"
+                )));
+            }
             let title = patch.title.as_ref().unwrap_or(&cur.title);
             let text = patch.text.as_ref().unwrap_or(&cur.text);
             let platforms = patch.platforms.as_ref().unwrap_or(&cur.platforms);
             let tags = patch.tags.as_ref().unwrap_or(&cur.tags);
-            sqlx::query("UPDATE drafts SET title = $1, body = $2, platforms = $3, tags = $4, updated_at = $5 WHERE id = $6")
-                .bind(title)
-                .bind(text)
-                .bind(json_list(platforms))
-                .bind(json_list(tags))
-                .bind(to_ms(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            let visibility = patch.visibility.as_ref().unwrap_or(&cur.visibility);
+            let content_warning = patch.content_warning.as_ref().unwrap_or(&cur.content_warning);
+            let language = patch.language.as_ref().unwrap_or(&cur.language);
+            sqlx::query(
+                "UPDATE drafts SET title = $1, body = $2, platforms = $3, tags = $4, updated_at = $5, \
+                 visibility = $7, content_warning = $8, language = $9 WHERE id = $6",
+            )
+            .bind(title)
+            .bind(text)
+            .bind(json_list(platforms))
+            .bind(json_list(tags))
+            .bind(to_ms(now))
+            .bind(id)
+            .bind(visibility)
+            .bind(content_warning)
+            .bind(language)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(accounts) = &patch.accounts {
+                set_publications!(tx, id, accounts, to_ms(now));
+            }
         });
         self.get_draft(id).await
     }
@@ -829,9 +888,9 @@ impl Store {
     ) -> Result<Draft> {
         in_tx!(self, |tx| {
             let cur = draft_in!(tx, id);
-            if cur.state.is_final() {
+            if cur.state.is_final() || cur.state == DraftState::Publishing {
                 return Err(Error::FailedPrecondition(format!(
-                    "draft {id} is {}; only drafts that are not published or skipped can be scheduled",
+                    "draft {id} is {}; only drafts that are not published, being published or skipped can be scheduled",
                     cur.state.as_str()
                 )));
             }

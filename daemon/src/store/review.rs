@@ -291,11 +291,13 @@ impl Store {
         let program = self.program().await?;
         let tz = program.tz;
         let (s_ms, u_ms) = (to_ms(since), to_ms(until));
-        let published: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT published_at FROM drafts WHERE state = 'published' AND published_at IS NOT NULL"
+        let published: Vec<(i64,)> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT published_at FROM drafts WHERE state IN ('published', 'partial') AND published_at IS NOT NULL"
         )
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         let done: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT resolved_at FROM task_occurrences WHERE state = 'done' AND resolved_at IS NOT NULL"
         )

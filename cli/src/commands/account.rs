@@ -1,0 +1,213 @@
+//! `clout account …`: the Mastodon and Bluesky accounts cloutd publishes to.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use clout_proto::v1;
+use serde_json::json;
+
+use super::Ctx;
+use crate::call;
+use crate::render::{self, BOLD, DIM, GREEN, RED, Table};
+
+const AFTER_ADD: &str = "\
+The secret stays in its file (mode 0600: run `chmod 600 FILE`); cloutd reads it when it
+publishes and never shows it. cloutd signs in once before adding the account.
+
+Mastodon: make a token under Preferences → Development → New application, with the
+scope write:statuses (and read:accounts for `clout account check`).
+Bluesky: make an app password under Settings → Privacy and security → App passwords.";
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    /// Add an account: `mastodon --instance URL --token-file F` or `bluesky --handle H --app-password-file F`
+    #[command(subcommand, after_help = AFTER_ADD)]
+    Add(AddCmd),
+    /// List accounts (secrets are never shown)
+    #[command(visible_alias = "ls")]
+    List,
+    /// Remove an account
+    Rm {
+        name: String,
+        /// Also when drafts still wait to be published there (they are marked failed)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign in with the stored secret and read the server's limits (every account without NAME)
+    Check { name: Option<String> },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AddCmd {
+    /// A Mastodon account (or any server with Mastodon's API)
+    #[command(after_help = AFTER_ADD)]
+    Mastodon {
+        /// The instance, e.g. https://mastodon.social
+        #[arg(long, value_name = "URL")]
+        instance: String,
+        /// File (mode 0600) holding the access token
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// The name drafts use in --account [default: mastodon]
+        #[arg(long)]
+        name: Option<String>,
+        /// Add it without signing in first
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// A Bluesky account (or any atproto PDS)
+    #[command(after_help = AFTER_ADD)]
+    Bluesky {
+        /// The handle, e.g. you.bsky.social
+        #[arg(long)]
+        handle: String,
+        /// File (mode 0600) holding an app password
+        #[arg(long, value_name = "FILE")]
+        app_password_file: PathBuf,
+        /// The PDS [default: https://bsky.social]
+        #[arg(long, value_name = "URL")]
+        pds: Option<String>,
+        /// The name drafts use in --account [default: bluesky]
+        #[arg(long)]
+        name: Option<String>,
+        /// Add it without signing in first
+        #[arg(long)]
+        no_check: bool,
+    },
+}
+
+/// The secret file's absolute path: cloutd reads it, from its own directory.
+fn absolute(file: &Path) -> Result<String> {
+    let path = std::fs::canonicalize(file)
+        .with_context(|| format!("cannot find the secret file {}", file.display()))?;
+    Ok(path.display().to_string())
+}
+
+pub async fn run(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
+    match cmd {
+        AccountCmd::Add(add) => {
+            let req = match add {
+                AddCmd::Mastodon { instance, token_file, name, no_check } => v1::AddAccountRequest {
+                    network: "mastodon".into(),
+                    name: name.unwrap_or_default(),
+                    server: instance,
+                    handle: String::new(),
+                    secret_file: absolute(&token_file)?,
+                    skip_check: no_check,
+                },
+                AddCmd::Bluesky { handle, app_password_file, pds, name, no_check } => v1::AddAccountRequest {
+                    network: "bluesky".into(),
+                    name: name.unwrap_or_default(),
+                    server: pds.unwrap_or_default(),
+                    handle,
+                    secret_file: absolute(&app_password_file)?,
+                    skip_check: no_check,
+                },
+            };
+            let cl = ctx.client().await?;
+            let a = call!(cl, accounts, add_account, req)?;
+            if ctx.json {
+                render::print_json(&render::account_json(&a));
+            } else {
+                let who = if a.handle.is_empty() { String::new() } else { format!(" as {}", a.handle) };
+                anstream::println!(
+                    "Added {} account {BOLD}{}{BOLD:#}{who}. Publish with: clout draft add \"…\" --at WHEN --account {}",
+                    a.network,
+                    a.name,
+                    a.name
+                );
+            }
+            Ok(())
+        }
+        AccountCmd::List => {
+            let cl = ctx.client().await?;
+            let r = call!(cl, accounts, list_accounts, v1::ListAccountsRequest {})?;
+            if ctx.json {
+                render::print_json(&json!(r.accounts.iter().map(render::account_json).collect::<Vec<_>>()));
+                return Ok(());
+            }
+            if r.accounts.is_empty() {
+                println!(
+                    "No accounts: drafts are posted by you. Add one with: clout account add mastodon --instance URL --token-file FILE"
+                );
+                return Ok(());
+            }
+            let mut t = Table::new(vec!["NAME", "NETWORK", "SERVER", "HANDLE", "LIMIT", "CHECK", "SECRET"]);
+            for a in &r.accounts {
+                let check = match (&a.checked_at, a.check_error.is_empty()) {
+                    (None, _) => ("never".to_string(), DIM),
+                    (Some(_), true) => ("ok".to_string(), GREEN),
+                    (Some(_), false) => (render::cut(&a.check_error, 40), RED),
+                };
+                t.row(vec![
+                    (a.name.clone(), BOLD),
+                    (a.network.clone(), anstyle::Style::new()),
+                    (a.server.clone(), anstyle::Style::new()),
+                    (a.handle.clone(), anstyle::Style::new()),
+                    (a.max_length.to_string(), DIM),
+                    check,
+                    (a.secret_source.clone(), DIM),
+                ]);
+            }
+            t.print();
+            Ok(())
+        }
+        AccountCmd::Rm { name, force } => {
+            let cl = ctx.client().await?;
+            call!(cl, accounts, remove_account, v1::RemoveAccountRequest { name: name.clone(), force })?;
+            if ctx.json {
+                render::print_json(&json!({ "name": name, "removed": true }));
+            } else {
+                println!("Removed account {name}");
+            }
+            Ok(())
+        }
+        AccountCmd::Check { name } => {
+            let cl = ctx.client().await?;
+            let names = match name {
+                Some(n) => vec![n],
+                None => call!(cl, accounts, list_accounts, v1::ListAccountsRequest {})?
+                    .accounts
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect(),
+            };
+            let mut failed = 0;
+            let mut out = Vec::new();
+            for n in names {
+                let a = call!(cl, accounts, check_account, v1::CheckAccountRequest { name: n })?;
+                if !a.check_error.is_empty() {
+                    failed += 1;
+                }
+                if ctx.json {
+                    out.push(render::account_json(&a));
+                } else if a.check_error.is_empty() {
+                    anstream::println!(
+                        "{GREEN}ok{GREEN:#}    {BOLD}{}{BOLD:#} ({}) signed in as {}; posts up to {} characters",
+                        a.name,
+                        a.network,
+                        a.handle,
+                        a.max_length
+                    );
+                } else {
+                    anstream::println!(
+                        "{RED}failed{RED:#} {BOLD}{}{BOLD:#} ({}): {}",
+                        a.name,
+                        a.network,
+                        a.check_error
+                    );
+                }
+            }
+            if ctx.json {
+                render::print_json(&json!(out));
+            }
+            if failed > 0 {
+                anyhow::bail!(
+                    "{failed} account(s) failed the check; fix the secret file and run `clout account check` again"
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Bluesky over XRPC: `com.atproto.server.createSession` (and
+//! `refreshSession` when the access token expires), then
+//! `com.atproto.repo.createRecord` for an `app.bsky.feed.post` whose record
+//! key is fixed per publication. Before any retry the record is looked up by
+//! that key, so a post whose answer was lost is found, not made again.
+
+use hyper::Method;
+use serde_json::{Value, json};
+
+use super::http::{Answer, Http, wait_hint};
+use super::{Failure, Hub, Posted, Session, classify, text};
+use crate::model::Account;
+use crate::store::publish::Claim;
+
+const POST: &str = "app.bsky.feed.post";
+
+fn failure(a: &Answer) -> Failure {
+    classify(a.status, wait_hint(a), a.message())
+}
+
+fn unreachable(message: String) -> Failure {
+    Failure::Temporary { http_status: 0, message, after: None }
+}
+
+/// An expired access token: XRPC answers 400 ExpiredToken (or 401).
+fn expired(a: &Answer) -> bool {
+    a.str("error") == "ExpiredToken" || a.status == 401
+}
+
+fn xrpc(a: &Account, method: &str) -> String {
+    format!("{}/xrpc/{method}", a.server)
+}
+
+fn session_from(answer: &Answer) -> Option<Session> {
+    let s = Session {
+        did: answer.str("did").to_string(),
+        handle: answer.str("handle").to_string(),
+        access: answer.str("accessJwt").to_string(),
+        refresh: answer.str("refreshJwt").to_string(),
+    };
+    (!s.did.is_empty() && !s.access.is_empty()).then_some(s)
+}
+
+pub async fn create_session(http: &Http, a: &Account, password: &str) -> Result<Session, Failure> {
+    let body = json!({ "identifier": a.handle, "password": password });
+    let answer = http
+        .call(Method::POST, &xrpc(a, "com.atproto.server.createSession"), None, &[], Some(&body))
+        .await
+        .map_err(unreachable)?;
+    if !answer.ok() {
+        return Err(match failure(&answer) {
+            Failure::Permanent { http_status: s @ (400 | 401), message } => Failure::Permanent {
+                http_status: if s == 400 { 401 } else { s },
+                message: format!("{message}: the handle or app password was refused"),
+            },
+            other => other,
+        });
+    }
+    session_from(&answer).ok_or_else(|| unreachable("createSession answered without a session".into()))
+}
+
+async fn refresh_session(http: &Http, a: &Account, s: &Session) -> Option<Session> {
+    let answer = http
+        .call(Method::POST, &xrpc(a, "com.atproto.server.refreshSession"), Some(&s.refresh), &[], None)
+        .await
+        .ok()?;
+    if !answer.ok() {
+        return None;
+    }
+    let mut fresh = session_from(&answer)?;
+    if fresh.handle.is_empty() {
+        fresh.handle.clone_from(&s.handle);
+    }
+    Some(fresh)
+}
+
+/// The public web address of a post.
+pub fn post_url(handle: &str, did: &str, rkey: &str) -> String {
+    let who = if handle.is_empty() { did } else { handle };
+    format!("https://bsky.app/profile/{who}/post/{rkey}")
+}
+
+/// The post record for a draft, with its link, mention and tag facets.
+pub async fn record(http: &Http, a: &Account, claim: &Claim) -> Value {
+    let facets = text::detect_facets(&claim.text);
+    let mut dids = std::collections::HashMap::new();
+    for f in &facets {
+        if let text::FacetKind::Mention(handle) = &f.kind {
+            let url = format!("{}?handle={handle}", xrpc(a, "com.atproto.identity.resolveHandle"));
+            let did = match http.call(Method::GET, &url, None, &[], None).await {
+                Ok(ans) if ans.ok() => Some(ans.str("did").to_string()).filter(|d| !d.is_empty()),
+                _ => None,
+            };
+            dids.insert(handle.clone(), did);
+        }
+    }
+    let resolve = |h: &str| dids.get(h).cloned().flatten();
+    let facets = text::facets_json(&facets, &resolve);
+    let mut rec = json!({
+        "$type": POST,
+        "text": claim.text,
+        "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    });
+    if !facets.is_empty() {
+        rec["facets"] = Value::Array(facets);
+    }
+    if !claim.language.is_empty() {
+        rec["langs"] = json!([claim.language]);
+    }
+    rec
+}
+
+/// Looks the post up by its record key; Some when it exists.
+async fn existing(http: &Http, a: &Account, did: &str, rkey: &str) -> Result<Option<String>, Failure> {
+    let url = format!("{}?repo={did}&collection={POST}&rkey={rkey}", xrpc(a, "com.atproto.repo.getRecord"));
+    let answer = http.call(Method::GET, &url, None, &[], None).await.map_err(unreachable)?;
+    if answer.ok() {
+        return Ok(Some(answer.str("uri").to_string()));
+    }
+    if answer.str("error") == "RecordNotFound" || answer.status == 404 {
+        return Ok(None);
+    }
+    Err(failure(&answer))
+}
+
+pub async fn publish(hub: &Hub, a: &Account, password: &str, claim: &Claim) -> Result<Posted, Failure> {
+    let http = &hub.http;
+    let rkey = claim.publication.idem_key.as_str();
+    let mut session = match hub.session(a.id) {
+        Some(s) => s,
+        None => {
+            let s = create_session(http, a, password).await?;
+            hub.set_session(a.id, Some(s.clone()));
+            s
+        }
+    };
+    let posted = |s: &Session, uri: String| Posted {
+        url: post_url(&s.handle, &s.did, rkey),
+        remote_id: if uri.is_empty() { format!("at://{}/{POST}/{rkey}", s.did) } else { uri },
+    };
+    // A retry: the earlier try may have made the post before its answer was lost.
+    if claim.publication.attempts > 1
+        && let Some(uri) = existing(http, a, &session.did, rkey).await?
+    {
+        return Ok(posted(&session, uri));
+    }
+    let rec = record(http, a, claim).await;
+    let mut renewed = false;
+    loop {
+        let body = json!({ "repo": session.did, "collection": POST, "rkey": rkey, "record": rec });
+        let answer = http
+            .call(
+                Method::POST,
+                &xrpc(a, "com.atproto.repo.createRecord"),
+                Some(&session.access),
+                &[],
+                Some(&body),
+            )
+            .await
+            .map_err(unreachable)?;
+        if answer.ok() {
+            return Ok(posted(&session, answer.str("uri").to_string()));
+        }
+        if expired(&answer) && !renewed {
+            // Refresh the session, or sign in again, then try once more.
+            renewed = true;
+            session = match refresh_session(http, a, &session).await {
+                Some(s) => s,
+                None => create_session(http, a, password).await?,
+            };
+            hub.set_session(a.id, Some(session.clone()));
+            continue;
+        }
+        // A record with this key may already exist (a PDS answers that with
+        // an error, today a 500): if it does, the post is there.
+        if !(200..300).contains(&answer.status)
+            && answer.status != 401
+            && let Ok(Some(uri)) = existing(http, a, &session.did, rkey).await
+        {
+            return Ok(posted(&session, uri));
+        }
+        if answer.status == 401 {
+            hub.set_session(a.id, None);
+        }
+        return Err(failure(&answer));
+    }
+}

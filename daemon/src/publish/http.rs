@@ -1,0 +1,190 @@
+//! JSON over HTTP for the publishing APIs: one pooled client, a deadline on
+//! every request, and answers read up to a size limit.
+
+use std::time::Duration;
+
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use serde_json::Value;
+
+use crate::sinks::webhook::{HttpsClient, causes, https_client, read_prefix};
+
+/// How long a server may take to answer one request.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of an answer is read.
+const BODY_BYTES: usize = 256 * 1024;
+
+/// A server's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A string field of the JSON body, or "".
+    pub fn str(&self, field: &str) -> &str {
+        self.body.get(field).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The server's own words about an error: Mastodon's `error`, XRPC's
+    /// `message` (with its `error` name), else the status.
+    pub fn message(&self) -> String {
+        let error = self.str("error");
+        let message = self.str("message");
+        let said = match (error.is_empty(), message.is_empty()) {
+            (false, false) => format!("{error}: {message}"),
+            (false, true) => error.to_string(),
+            (true, false) => message.to_string(),
+            (true, true) => String::new(),
+        };
+        let said: String = said.chars().filter(|c| !c.is_control()).take(300).collect();
+        if said.is_empty() {
+            format!("HTTP {}", self.status)
+        } else {
+            format!("HTTP {}: {said}", self.status)
+        }
+    }
+}
+
+/// One HTTP client, with its connection pool, for every account.
+pub struct Http {
+    client: Result<HttpsClient, String>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Http {
+    pub fn new() -> Http {
+        Http { client: https_client("publishing") }
+    }
+
+    /// Sends one request. `Err` means no answer (a transport error or the
+    /// deadline); any answer, error statuses included, is `Ok`.
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Answer, String> {
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let place = origin(url);
+        let uri: Uri = url.parse().map_err(|e| format!("invalid URL {place}: {e}"))?;
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(USER_AGENT, concat!("cloutd/", env!("CARGO_PKG_VERSION")))
+            .header(ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            b = b.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let payload = match body {
+            Some(v) => {
+                b = b.header(CONTENT_TYPE, "application/json");
+                v.to_string()
+            }
+            None => String::new(),
+        };
+        let req = b.body(payload).map_err(|e| format!("cannot build the request to {place}: {e}"))?;
+        let send = async {
+            let resp =
+                client.request(req).await.map_err(|e| format!("cannot reach {place}: {}", causes(&e)))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let bytes = read_prefix(resp.into_body(), BODY_BYTES).await;
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            Ok(Answer { status, headers, body })
+        };
+        match tokio::time::timeout(TIMEOUT, send).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("{place} did not answer within {} s", TIMEOUT.as_secs())),
+        }
+    }
+}
+
+/// The scheme, host and port of a URL, for messages.
+pub fn origin(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(u) => match (u.scheme_str(), u.authority()) {
+            (Some(s), Some(a)) => format!("{s}://{}", a.as_str().rsplit('@').next().unwrap_or("")),
+            _ => url.to_string(),
+        },
+        Err(_) => "the server".into(),
+    }
+}
+
+/// Checks a server URL for an account: https, or http to this machine (for
+/// local test servers). Returns it without a trailing slash.
+pub fn check_server(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let uri: Uri =
+        url.parse().map_err(|_| format!("`{url}` is not a URL; give one like https://mastodon.social"))?;
+    let host = uri.host().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host; give one like https://mastodon.social"));
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty()) {
+        return Err(format!("give the server's address only, like https://{host}, without a path"));
+    }
+    match uri.scheme_str() {
+        Some("https") => Ok(url.to_string()),
+        Some("http") if matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") => Ok(url.to_string()),
+        Some("http") => Err(format!(
+            "`{url}` is plain http: secrets would cross the network unencrypted; use https://{host}"
+        )),
+        _ => Err(format!("`{url}` must start with https://")),
+    }
+}
+
+/// Reads Retry-After (seconds or an HTTP date), else Bluesky's ratelimit-reset.
+pub fn wait_hint(a: &Answer) -> Option<Duration> {
+    let now = chrono::Utc::now();
+    a.header("retry-after")
+        .and_then(|v| super::text::retry_after(v, now))
+        .or_else(|| a.header("ratelimit-reset").and_then(|v| super::text::rate_limit_reset(v, now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_must_be_https_unless_local() {
+        assert_eq!(check_server("https://mastodon.social/").expect("https"), "https://mastodon.social");
+        assert!(check_server("http://127.0.0.1:8080").is_ok());
+        assert!(check_server("http://mastodon.social").expect_err("plain").contains("unencrypted"));
+        assert!(check_server("ftp://x.org").is_err());
+        assert!(check_server("https://x.org/api/v1").expect_err("path").contains("without a path"));
+        assert!(check_server("mastodon").is_err());
+    }
+
+    #[test]
+    fn messages_quote_the_server() {
+        let a = Answer {
+            status: 400,
+            headers: Default::default(),
+            body: serde_json::json!({"error": "ExpiredToken", "message": "Token has expired"}),
+        };
+        assert_eq!(a.message(), "HTTP 400: ExpiredToken: Token has expired");
+        let a = Answer { status: 502, headers: Default::default(), body: Value::Null };
+        assert_eq!(a.message(), "HTTP 502");
+    }
+}

@@ -1,0 +1,477 @@
+//! Publishing: drafts that name accounts go out on their own, over Mastodon's
+//! REST API and Bluesky's XRPC.
+//!
+//! When a draft with accounts comes due, the scheduler marks each of its
+//! publications pending. The publisher claims pending publications (a lease
+//! in the database, so a fleet publishes each once), makes one attempt each,
+//! and records the outcome:
+//!
+//! - the server confirmed the post: published, with its URL and remote id;
+//! - a temporary error (no answer, 5xx, 408, 429): tried again later, after
+//!   the server's Retry-After or an exponential backoff;
+//! - a permanent error (401, 403, 422, other 4xx): failed, with a nudge that
+//!   says what to do.
+//!
+//! Every attempt at one publication carries the same key, fixed when the
+//! publication was made: Mastodon's `Idempotency-Key` header, or the record
+//! key of the Bluesky post. A retry after a lost answer, or after cloutd was
+//! killed mid-request, can therefore never post twice: Mastodon answers with
+//! the status it already made, and on Bluesky the publisher first looks the
+//! record up by its key.
+
+mod bluesky;
+pub mod http;
+mod mastodon;
+pub mod text;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::Core;
+use crate::model::{Account, Network};
+use crate::store::publish::{Claim, Outcome};
+
+/// Tries per publication before a temporary error counts as permanent.
+pub const MAX_TRIES: u32 = 8;
+/// The first retry delay; it doubles with every try, up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
+/// How long a claim lasts: longer than any request may take.
+pub const LEASE: Duration = Duration::from_secs(120);
+/// Publications claimed (and published in parallel) at a time.
+pub const BATCH: u32 = 8;
+/// Mastodon keeps an idempotency key for an hour; an attempt cut off longer
+/// ago than this is not repeated blindly.
+pub const MASTODON_KEY_WINDOW: Duration = Duration::from_secs(55 * 60);
+
+/// Why an attempt did not publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// Worth another try, after `after` if the server said so.
+    Temporary { http_status: u16, message: String, after: Option<Duration> },
+    /// Trying again would fail the same way; the message says what to do.
+    Permanent { http_status: u16, message: String },
+}
+
+/// What a confirmed post is known by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    pub url: String,
+    pub remote_id: String,
+}
+
+/// What a successful account check learned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub handle: String,
+    pub remote_id: String,
+    pub max_length: u32,
+}
+
+/// A Bluesky session: tokens for one account, refreshed when they expire.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub did: String,
+    pub handle: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// State shared by the publisher task and the gRPC service.
+pub struct Hub {
+    wake: Notify,
+    pub http: http::Http,
+    /// Bluesky sessions by account id.
+    sessions: Mutex<HashMap<i64, Session>>,
+    /// Secrets of accounts declared in the config file, by account name.
+    config_secrets: RwLock<HashMap<String, String>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub {
+            wake: Notify::new(),
+            http: http::Http::new(),
+            sessions: Mutex::new(HashMap::new()),
+            config_secrets: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Something may be due to publish: look now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Replaces the secrets of config-file accounts (start-up and SIGHUP).
+    pub fn set_config_secrets(&self, secrets: HashMap<String, String>) {
+        if let Ok(mut s) = self.config_secrets.write() {
+            *s = secrets;
+        }
+        if let Ok(mut s) = self.sessions.lock() {
+            s.clear();
+        }
+    }
+
+    /// Files a session made while checking a new account under its id.
+    pub fn adopt_session(&self, probe: i64, account: i64) {
+        if let Ok(mut s) = self.sessions.lock()
+            && let Some(session) = s.remove(&probe)
+        {
+            s.insert(account, session);
+        }
+    }
+
+    fn session(&self, account: i64) -> Option<Session> {
+        self.sessions.lock().ok().and_then(|s| s.get(&account).cloned())
+    }
+
+    fn set_session(&self, account: i64, session: Option<Session>) {
+        if let Ok(mut s) = self.sessions.lock() {
+            match session {
+                Some(v) => s.insert(account, v),
+                None => s.remove(&account),
+            };
+        }
+    }
+
+    /// The account's secret: from its file (which must be private to its
+    /// owner) or from the config file. Errors say what to do.
+    pub fn secret(&self, a: &Account) -> Result<String, String> {
+        if a.from_config && a.secret_file.is_empty() {
+            return self
+                .config_secrets
+                .read()
+                .ok()
+                .and_then(|s| s.get(&a.name).cloned())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("the config file declares no secret for account `{}`", a.name));
+        }
+        read_secret_file(std::path::Path::new(&a.secret_file))
+    }
+
+    /// Signs in to the account's server with its secret and reads the
+    /// server's limits.
+    pub async fn check(&self, a: &Account) -> Result<Checked, String> {
+        let secret = self.secret(a)?;
+        let checked = match a.network {
+            Network::Mastodon => mastodon::check(&self.http, a, &secret).await,
+            Network::Bluesky => match bluesky::create_session(&self.http, a, &secret).await {
+                Ok(s) => {
+                    let checked = Checked {
+                        handle: s.handle.clone(),
+                        remote_id: s.did.clone(),
+                        max_length: text::BLUESKY_MAX_GRAPHEMES as u32,
+                    };
+                    self.set_session(a.id, Some(s));
+                    Ok(checked)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        checked.map_err(|f| match f {
+            Failure::Temporary { message, .. } | Failure::Permanent { message, .. } => message,
+        })
+    }
+}
+
+/// Reads a secret file, refusing one that other users can read.
+pub fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the secret file {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("the secret file {shown} is not a regular file"));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the secret file {shown} can be read by other users (mode {mode:o}): run `chmod 600 {shown}`"
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the secret file {shown}: {e}"))?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(format!("the secret file {shown} is empty"));
+    }
+    if secret.len() > 4096 || secret.contains(['\n', '\r', '\0']) {
+        return Err(format!("the secret file {shown} must hold one line: the token or app password"));
+    }
+    Ok(secret.to_string())
+}
+
+/// Checks that a draft fits an account's post length limit. The error says
+/// by how much it is over.
+pub fn check_length(a: &Account, text: &str, content_warning: &str) -> Result<(), String> {
+    match a.network {
+        Network::Mastodon => {
+            let limit = if a.max_length == 0 { text::MASTODON_DEFAULT_MAX } else { a.max_length as usize };
+            let n = text::mastodon_length(text, content_warning);
+            if n > limit {
+                return Err(format!(
+                    "the draft is {n} characters for Mastodon account `{}` (links count as {}, the content warning counts too); the limit is {limit}: cut {}",
+                    a.name,
+                    text::MASTODON_URL_LENGTH,
+                    n - limit
+                ));
+            }
+        }
+        Network::Bluesky => {
+            let n = text::graphemes(text);
+            if n > text::BLUESKY_MAX_GRAPHEMES {
+                return Err(format!(
+                    "the draft is {n} characters for Bluesky account `{}`; the limit is {}: cut {}",
+                    a.name,
+                    text::BLUESKY_MAX_GRAPHEMES,
+                    n - text::BLUESKY_MAX_GRAPHEMES
+                ));
+            }
+            if text.len() > text::BLUESKY_MAX_BYTES {
+                return Err(format!(
+                    "the draft is {} bytes for Bluesky account `{}`; the limit is {} bytes",
+                    text.len(),
+                    a.name,
+                    text::BLUESKY_MAX_BYTES
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How long to wait before try number `tries + 1`.
+pub fn backoff(tries: u32) -> Duration {
+    let doublings = tries.saturating_sub(1).min(16);
+    FIRST_BACKOFF.saturating_mul(1 << doublings).min(MAX_BACKOFF)
+}
+
+/// This daemon as a claim owner: its host and socket, so a daemon restarted
+/// on the same socket takes its own claims back at once.
+fn owner(core: &Core) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), core.socket.display())
+}
+
+/// Publishes due publications until `shutdown` flips. Requests in flight at
+/// shutdown are abandoned; their claims run out and the next daemon (or this
+/// one, restarted) tries again with the same key.
+pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    let me = owner(&core);
+    if let Err(e) = core.store.release_publication_claims(&me).await {
+        tracing::error!(error = %e, "cannot release this daemon's earlier publishing claims");
+    }
+    let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(120));
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let woken = core.publish.wake.notified();
+        let claims = match core.store.claim_publications(&me, Utc::now(), lease, BATCH).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the publications; retrying in 1 s");
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        if !claims.is_empty() {
+            let mut set = JoinSet::new();
+            for c in claims {
+                set.spawn(publish_one(core.clone(), me.clone(), c));
+            }
+            let all = async { while set.join_next().await.is_some() {} };
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                () = all => continue,
+            }
+        }
+        let next = core.store.next_publication_at().await.ok().flatten();
+        let wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        // A fleet's other daemons may add work this one hears of late.
+        let wait = if core.store.is_postgres() {
+            Some(wait.map_or(crate::fleet::FALLBACK_WAKE, |w| w.min(crate::fleet::FALLBACK_WAKE)))
+        } else {
+            wait
+        };
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            () = woken => {}
+            () = async {
+                match wait {
+                    Some(w) => tokio::time::sleep(w).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
+
+async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
+    let p = &claim.publication;
+    let outcome = attempt(&core, &claim).await;
+    match &outcome {
+        Outcome::Published { url, .. } => {
+            tracing::info!(draft = p.draft_id, account = %p.account, url = %url, "published")
+        }
+        Outcome::Retry { at, message, .. } => {
+            tracing::warn!(draft = p.draft_id, account = %p.account, retry_at = %at.to_rfc3339(), "publishing failed for now: {message}")
+        }
+        Outcome::Failed { message, .. } => {
+            tracing::error!(draft = p.draft_id, account = %p.account, "publishing failed: {message}")
+        }
+    }
+    match core.store.finish_publication(p.id, &me, &outcome, Utc::now()).await {
+        Ok(nudges) => {
+            if !nudges.is_empty()
+                && let Err(e) = core.nudged().await
+            {
+                tracing::error!(error = %e, "cannot announce the publishing nudge");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, draft = p.draft_id, "cannot record the publishing outcome"),
+    }
+}
+
+/// One attempt at one publication.
+async fn attempt(core: &Core, claim: &Claim) -> Outcome {
+    let p = &claim.publication;
+    let now = Utc::now();
+    let failed = |message: String| Outcome::Failed { http_status: 0, message };
+    let account = match p.account_id {
+        Some(id) => match core.store.account(id).await {
+            Ok(a) => a,
+            Err(_) => return failed(format!("the account `{}` was removed", p.account)),
+        },
+        None => return failed(format!("the account `{}` was removed", p.account)),
+    };
+    if claim.interrupted
+        && account.network == Network::Mastodon
+        && claim.interrupted_at.is_some_and(|t| (now - t).to_std().unwrap_or_default() > MASTODON_KEY_WINDOW)
+    {
+        return failed(format!(
+            "cloutd stopped mid-request over an hour ago, and Mastodon forgets idempotency keys after an hour, so trying again could post twice. Look at your profile: if the post is there, run `clout posted {} --url URL`; if not, `clout draft retry {}`",
+            p.draft_id, p.draft_id
+        ));
+    }
+    let secret = match core.publish.secret(&account) {
+        Ok(s) => s,
+        Err(e) => return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id)),
+    };
+    let result = match account.network {
+        Network::Mastodon => mastodon::publish(&core.publish.http, &account, &secret, claim).await,
+        Network::Bluesky => bluesky::publish(&core.publish, &account, &secret, claim).await,
+    };
+    match result {
+        Ok(posted) => Outcome::Published { url: posted.url, remote_id: posted.remote_id },
+        Err(Failure::Permanent { http_status, message }) => Outcome::Failed {
+            http_status,
+            message: format!("{message}{}", what_to_do(&account, http_status, p.draft_id)),
+        },
+        Err(Failure::Temporary { http_status, message, after }) => {
+            if claim.tries >= MAX_TRIES {
+                Outcome::Failed {
+                    http_status,
+                    message: format!(
+                        "gave up after {} tries: {message}; run `clout draft retry {}` to try again",
+                        claim.tries, p.draft_id
+                    ),
+                }
+            } else {
+                let wait = after.unwrap_or_else(|| backoff(claim.tries));
+                let at =
+                    now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(5));
+                Outcome::Retry { at, http_status, message }
+            }
+        }
+    }
+}
+
+/// The advice that follows a permanent error.
+fn what_to_do(a: &Account, status: u16, draft: i64) -> String {
+    let secret = if a.from_config && a.secret_file.is_empty() {
+        "the config file".to_string()
+    } else {
+        a.secret_file.clone()
+    };
+    match (a.network, status) {
+        (Network::Mastodon, 401 | 403) => format!(
+            ". The token was refused (expired or revoked): make a new access token, write it to {secret}, run `clout account check {}`, then `clout draft retry {draft}`",
+            a.name
+        ),
+        (Network::Bluesky, 401 | 403) => format!(
+            ". The app password was refused: make a new app password, write it to {secret}, run `clout account check {}`, then `clout draft retry {draft}`",
+            a.name
+        ),
+        (_, 400 | 413 | 422) => {
+            format!(". Edit the draft (clout draft edit {draft}), then run `clout draft retry {draft}`")
+        }
+        _ => format!(". Run `clout draft retry {draft}` once it is fixed"),
+    }
+}
+
+/// Classifies an HTTP error answer. `message` is the server's own words.
+pub fn classify(status: u16, retry_after: Option<Duration>, message: String) -> Failure {
+    match status {
+        408 | 425 | 429 | 500..=599 => {
+            Failure::Temporary { http_status: status, message, after: retry_after }
+        }
+        _ => Failure::Permanent { http_status: status, message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(4), Duration::from_secs(40));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        for s in [408, 429, 500, 502, 503] {
+            assert!(matches!(classify(s, None, String::new()), Failure::Temporary { .. }), "{s}");
+        }
+        for s in [400, 401, 403, 404, 413, 422] {
+            assert!(matches!(classify(s, None, String::new()), Failure::Permanent { .. }), "{s}");
+        }
+        let Failure::Temporary { after, .. } =
+            classify(429, Some(Duration::from_secs(7)), "slow down".into())
+        else {
+            panic!("429 is temporary")
+        };
+        assert_eq!(after, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn secret_files_must_be_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("token");
+        std::fs::write(&f, "abc\n").expect("write");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let e = read_secret_file(&f).expect_err("world-readable");
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_eq!(read_secret_file(&f).expect("private"), "abc");
+        std::fs::write(&f, "").expect("write");
+        assert!(read_secret_file(&f).expect_err("empty").contains("empty"));
+        assert!(read_secret_file(&dir.path().join("missing")).is_err());
+    }
+}
