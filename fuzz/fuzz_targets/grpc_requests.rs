@@ -31,6 +31,7 @@ use clout_daemon::{Core, rules, sinks};
 use clout_proto::v1;
 use clout_proto::v1::backup_service_server::BackupService;
 use clout_proto::v1::daemon_service_server::DaemonService;
+use clout_proto::v1::account_service_server::AccountService;
 use clout_proto::v1::draft_service_server::DraftService;
 use clout_proto::v1::nudge_service_server::NudgeService;
 use clout_proto::v1::program_service_server::ProgramService;
@@ -94,6 +95,7 @@ async fn new_daemon() -> Daemon {
         socket: "/nonexistent/cloutd.sock".into(),
         policy: std::sync::RwLock::new(rules::Policy::default()),
         fleet_out: Notify::new(),
+        publish: clout_daemon::publish::Hub::new(),
     });
     let api = Api::new(core.clone());
     seed(&api, &core).await;
@@ -240,6 +242,11 @@ const RPCS: &[(&str, bool)] = &[
     ("SinkService.RemoveSink", true),
     ("SinkService.TestSink", false),
     ("DaemonService.Status", false),
+    ("DraftService.RetryDraft", true),
+    ("AccountService.ListAccounts", false),
+    ("AccountService.RemoveAccount", true),
+    ("AccountService.AddAccount", true),
+    ("AccountService.CheckAccount", false),
 ];
 
 /// Runs RPC number `which` with `b` as its request; `None` when `b` does not decode.
@@ -296,6 +303,20 @@ async fn run(api: &Api, which: usize, b: &[u8]) -> Option<Result<(), Status>> {
             None
         }
         42 => call!(api, status, v1::StatusRequest, b),
+        43 => call!(api, retry_draft, v1::RetryDraftRequest, b),
+        44 => call!(api, list_accounts, v1::ListAccountsRequest, b),
+        45 => call!(api, remove_account, v1::RemoveAccountRequest, b),
+        46 => {
+            // Never signing in: that would reach out to whatever server the input names.
+            let req = decode!(v1::AddAccountRequest, b);
+            let req = v1::AddAccountRequest { skip_check: true, ..req };
+            Some(api.add_account(Request::new(req)).await.map(drop))
+        }
+        47 => {
+            // Decoded only: a check signs in to the account's server.
+            let _ = decode!(v1::CheckAccountRequest, b);
+            None
+        }
         _ => None,
     }
 }

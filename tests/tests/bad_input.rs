@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use clout_e2e::{Home, QUIET_RULES, bin, stderr};
 use clout_proto::v1;
+use clout_proto::v1::account_service_client::AccountServiceClient;
 use clout_proto::v1::backup_service_client::BackupServiceClient;
 use clout_proto::v1::daemon_service_client::DaemonServiceClient;
 use clout_proto::v1::draft_service_client::DraftServiceClient;
@@ -155,6 +156,11 @@ const ALL_RPCS: &[&str] = &[
     "/clout.v1.SinkService/RemoveSink",
     "/clout.v1.SinkService/TestSink",
     "/clout.v1.DaemonService/Status",
+    "/clout.v1.DraftService/RetryDraft",
+    "/clout.v1.AccountService/AddAccount",
+    "/clout.v1.AccountService/ListAccounts",
+    "/clout.v1.AccountService/RemoveAccount",
+    "/clout.v1.AccountService/CheckAccount",
 ];
 
 /// Why `msg` is not a plain sentence for a person, if it is not.
@@ -240,9 +246,23 @@ async fn snapshot(ch: &Channel) -> String {
         .collect();
     let program =
         ProgramServiceClient::new(ch.clone()).get_program(v1::GetProgramRequest {}).await.expect("program");
+    let accounts = AccountServiceClient::new(ch.clone())
+        .list_accounts(v1::ListAccountsRequest {})
+        .await
+        .expect("accounts");
+    let drafts = DraftServiceClient::new(ch.clone())
+        .list_drafts(v1::ListDraftsRequest::default())
+        .await
+        .expect("drafts")
+        .into_inner()
+        .drafts
+        .into_iter()
+        .map(|d| (d.id, d.visibility, d.content_warning, d.language, d.publications))
+        .collect::<Vec<_>>();
     format!(
-        "{export}\nnudges: {nudges:?}\nunread: {unread:?}\nsinks: {sinks:?}\nprogram: {:?}",
-        program.get_ref()
+        "{export}\nnudges: {nudges:?}\nunread: {unread:?}\nsinks: {sinks:?}\nprogram: {:?}\naccounts: {:?}\npublishing: {drafts:?}",
+        program.get_ref(),
+        accounts.get_ref()
     )
 }
 
@@ -1533,6 +1553,126 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
 
     // ---- DaemonService -----------------------------------------------------
     rpc!(t, "Status: empty", OK, daemon, status, v1::StatusRequest {});
+
+    // ---- publishing: DraftService fields and AccountService ----------------
+    let accounts = AccountServiceClient::new(ch.clone());
+    let post = |f: fn(&mut v1::AddDraftRequest)| {
+        let mut r = v1::AddDraftRequest { text: "ok".into(), ..Default::default() };
+        f(&mut r);
+        r
+    };
+    for (what, req, says) in [
+        ("an unknown account", post(|r| r.accounts = vec!["nobody".into()]), "no account named"),
+        ("visibility `everyone`", post(|r| r.visibility = "everyone".into()), "visibility"),
+        ("language `english!`", post(|r| r.language = "english!".into()), "language"),
+        ("language of 1 KiB", post(|r| r.language = text(KIB)), "language"),
+        ("a two-line content warning", post(|r| r.content_warning = "a\nb".into()), "content warning"),
+        ("a content warning of 501 characters", post(|r| r.content_warning = text(501)), "content warning"),
+    ] {
+        rpc!(t, format!("AddDraft: {what}"), INVALID, drafts, add_draft, req).says(says);
+    }
+    rpc!(
+        t,
+        "UpdateDraft: an unknown account",
+        INVALID,
+        drafts,
+        update_draft,
+        v1::UpdateDraftRequest {
+            id: draft,
+            replace_accounts: true,
+            accounts: vec!["nobody".into()],
+            ..Default::default()
+        }
+    )
+    .says("clout account list");
+    rpc!(
+        t,
+        "UpdateDraft: visibility `loud`",
+        INVALID,
+        drafts,
+        update_draft,
+        v1::UpdateDraftRequest { id: draft, visibility: Some("loud".into()), ..Default::default() }
+    );
+    rpc!(t, "RetryDraft: id 0", INVALID, drafts, retry_draft, v1::RetryDraftRequest { id: 0 });
+    rpc!(t, "RetryDraft: an unknown id", NOT_FOUND, drafts, retry_draft, v1::RetryDraftRequest { id: 999 });
+    rpc!(t, "RetryDraft: a plain draft", FAILED, drafts, retry_draft, v1::RetryDraftRequest { id: draft })
+        .says("only partial or failed");
+    rpc!(
+        t,
+        "RetryDraft: a published draft",
+        FAILED,
+        drafts,
+        retry_draft,
+        v1::RetryDraftRequest { id: published }
+    );
+
+    // A private secret file, for the cases that get past the file check.
+    let private = std::env::temp_dir().join(format!("clout-bad-input-{}.token", std::process::id()));
+    std::fs::write(&private, "token\n").expect("write secret");
+    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let private = private.display().to_string();
+    let acct = |network: &str, server: &str, handle: &str, file: &str| v1::AddAccountRequest {
+        network: network.into(),
+        name: String::new(),
+        server: server.into(),
+        handle: handle.into(),
+        secret_file: file.into(),
+        skip_check: false,
+    };
+    for (what, req, says) in [
+        ("empty", v1::AddAccountRequest::default(), "not supported"),
+        ("network myspace", acct("myspace", "https://x.org", "", &private), "not supported"),
+        ("Mastodon without an instance", acct("mastodon", "", "", &private), "--instance"),
+        (
+            "Mastodon over plain http",
+            acct("mastodon", "http://mastodon.example", "", &private),
+            "unencrypted",
+        ),
+        ("a server with a path", acct("mastodon", "https://x.org/api", "", &private), "without a path"),
+        ("a server that is no URL", acct("mastodon", "not a url", "", &private), "URL"),
+        ("Bluesky without a handle", acct("bluesky", "", "", &private), "--handle"),
+        ("a handle with a space", acct("bluesky", "", "a b", &private), "handle"),
+        ("no secret file", acct("mastodon", "https://x.org", "", ""), "--token-file"),
+        ("a relative secret file", acct("mastodon", "https://x.org", "", "token"), "absolute"),
+        ("a missing secret file", acct("mastodon", "https://x.org", "", "/nonexistent/token"), "cannot read"),
+        ("a secret file others can read", acct("mastodon", "https://x.org", "", "/etc/passwd"), "chmod 600"),
+        ("a directory as secret file", acct("mastodon", "https://x.org", "", "/"), "not a regular file"),
+    ] {
+        rpc!(t, format!("AddAccount: {what}"), INVALID, accounts, add_account, req).says(says);
+    }
+    let mut named = acct("mastodon", "https://x.org", "", &private);
+    named.name = "two words".into();
+    rpc!(t, "AddAccount: a name with a space", INVALID, accounts, add_account, named).says("account name");
+    rpc!(
+        t,
+        "AddAccount: a server that does not answer",
+        FAILED,
+        accounts,
+        add_account,
+        acct("mastodon", "http://127.0.0.1:9", "", &private)
+    )
+    .says("Nothing was added");
+    rpc!(t, "ListAccounts: empty", OK, accounts, list_accounts, v1::ListAccountsRequest {});
+    rpc!(t, "RemoveAccount: empty", INVALID, accounts, remove_account, v1::RemoveAccountRequest::default());
+    rpc!(
+        t,
+        "RemoveAccount: an unknown name",
+        INVALID,
+        accounts,
+        remove_account,
+        v1::RemoveAccountRequest { name: "nobody".into(), force: true }
+    )
+    .says("no account named");
+    rpc!(t, "CheckAccount: empty", INVALID, accounts, check_account, v1::CheckAccountRequest::default());
+    rpc!(
+        t,
+        "CheckAccount: an unknown name",
+        INVALID,
+        accounts,
+        check_account,
+        v1::CheckAccountRequest { name: "nobody".into() }
+    )
+    .says("no account named");
 
     t
 }

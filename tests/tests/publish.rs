@@ -355,3 +355,96 @@ fn secrets_stay_in_private_files_and_out_of_output() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!d.log().contains(Fake::MASTODON_TOKEN), "the token reached the log");
 }
+
+#[test]
+fn accounts_in_the_config_file_keep_their_secret_there() {
+    let fake = Fake::start();
+    let home = Home::new();
+    let config = home.dir.path().join("cloutd.toml");
+    let text = format!(
+        "{}\n[[accounts]]\nname = \"cfg\"\nnetwork = \"mastodon\"\ninstance = \"{}\"\ntoken = \"{}\"\n",
+        clout_e2e::QUIET_RULES,
+        fake.url(),
+        Fake::MASTODON_TOKEN
+    );
+    std::fs::write(&config, text).expect("write config");
+    let config = config.display().to_string();
+
+    let checked = std::process::Command::new(clout_e2e::bin("cloutd"))
+        .args(["--config", &config, "--check-config"])
+        .env("CLOUT_SOCKET", home.socket())
+        .output()
+        .expect("run cloutd --check-config");
+    let shown = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(shown.contains("name = \"cfg\"") && shown.contains("inline, not shown"), "{shown}");
+    assert!(!shown.contains(Fake::MASTODON_TOKEN), "--check-config printed the token");
+
+    let d = home.start_with(&["--config", &config]).expect("cloutd did not start");
+    let list = home.json(&["account", "list"]);
+    assert_eq!(list[0]["name"], "cfg");
+    assert_eq!(list[0]["from_config"], true);
+    assert_eq!(list[0]["secret_source"], "config file");
+    let out = home.clout(&["account", "check", "cfg"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("signed in as alice@127.0.0.1"), "{}", stdout(&out));
+
+    let id = add_draft(&home, &["From the config", "--at", "in 1s", "--account", "cfg"]);
+    wait_state(&home, id, "published", WAIT);
+    assert_eq!(fake.statuses().len(), 1);
+    assert!(!d.log().contains(Fake::MASTODON_TOKEN), "the token reached the log");
+
+    // A config account with no secret at all is a start-up error that names it.
+    let bad = home.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[accounts]]\nname = \"x\"\nnetwork = \"mastodon\"\ninstance = \"https://m.example\"\n",
+    )
+    .expect("write config");
+    let out = std::process::Command::new(clout_e2e::bin("cloutd"))
+        .args(["--config", &bad.display().to_string(), "--check-config"])
+        .output()
+        .expect("run cloutd --check-config");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[[accounts]] #1") && err.contains("token"), "{err}");
+}
+
+#[test]
+fn an_export_carries_the_accounts_drafts_publish_to_but_no_secret() {
+    let fake = Fake::start();
+    let a = Home::new();
+    let _da = a.start();
+    add_mastodon(&a, &fake);
+    let id = add_draft(
+        &a,
+        &["Next week", "--at", "in 2h", "--account", "masto", "--visibility", "private", "--lang", "en"],
+    );
+    let first = stdout(&a.clout(&["export", "--json", "-"]));
+    assert!(!first.contains(Fake::MASTODON_TOKEN), "the export holds the token");
+    let doc: Value = serde_json::from_str(&first).expect("export JSON");
+    assert_eq!(doc["accounts"][0]["name"], "masto");
+    assert_eq!(doc["drafts"][0]["accounts"], serde_json::json!(["masto"]));
+    assert_eq!(doc["drafts"][0]["visibility"], "private");
+
+    let b = Home::new();
+    let _db = b.start();
+    let out = b.clout_stdin(&["import", "-"], first.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d = b.json(&["draft", "show", &id.to_string()]);
+    assert_eq!(d["publications"][0]["account"], "masto");
+    assert_eq!(d["publications"][0]["state"], "waiting");
+    assert_eq!(d["language"], "en");
+    assert_eq!(stdout(&b.clout(&["export", "--json", "-"])), first, "the round trip changed the export");
+
+    // A draft naming an account that neither the file nor the database has is refused.
+    let mut orphan = doc.clone();
+    orphan["accounts"] = serde_json::json!([]);
+    orphan["drafts"][0]["created_at"] = serde_json::json!("2030-01-01T00:00:00.000Z");
+    let c = Home::new();
+    let _dc = c.start();
+    let out = c.clout_stdin(&["import", "-"], orphan.to_string().as_bytes());
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("drafts[0].accounts"), "{}", stderr(&out));
+    assert_eq!(c.json(&["draft", "list"]), serde_json::json!([]), "a refused import changes nothing");
+}

@@ -126,6 +126,7 @@ pub fn expand(word: &str) -> &'static [&'static str] {
         "post" => &["post_due"],
         "task" => &["task_due"],
         "publish" => &["published"],
+        "fail" => &["publish_failed"],
         "miss" => &["missed", "task_missed"],
         _ => &[],
     }
@@ -166,6 +167,8 @@ pub fn headline(kind: &str) -> &'static str {
         "post_due" => "Time to post",
         "task_due" => "Time to engage",
         "lesson" => "A lesson comes back",
+        "published" => "Published",
+        "publish_failed" => "Publishing failed",
         "test" => "Clout test",
         _ => "Clout",
     }

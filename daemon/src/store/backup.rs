@@ -43,6 +43,23 @@ pub struct Document {
     pub lessons: Vec<LessonX>,
     #[serde(default)]
     pub nudges: Vec<NudgeX>,
+    /// Accounts drafts publish to (never their secrets); config-file accounts
+    /// are declared again by the config file and are left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountX>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountX {
+    pub name: String,
+    pub network: String,
+    pub server: String,
+    #[serde(default)]
+    pub handle: String,
+    /// Where the secret was on the exporting machine.
+    #[serde(default)]
+    pub secret_file: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -93,6 +110,15 @@ pub struct DraftX {
     pub slotted: bool,
     pub created_at: Ms,
     pub updated_at: Ms,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub visibility: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content_warning: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub language: String,
+    /// The accounts cloutd publishes the draft to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -331,6 +357,28 @@ impl Store {
                 slotted: d.slotted,
                 created_at: Ms(d.created_at),
                 updated_at: Ms(d.updated_at),
+                accounts: d
+                    .publications
+                    .iter()
+                    .filter(|p| p.account_id.is_some())
+                    .map(|p| p.account.clone())
+                    .collect(),
+                visibility: d.visibility,
+                content_warning: d.content_warning,
+                language: d.language,
+            })
+            .collect();
+        let accounts = self
+            .accounts()
+            .await?
+            .into_iter()
+            .filter(|a| !a.from_config)
+            .map(|a| AccountX {
+                name: a.name,
+                network: a.network.as_str().into(),
+                server: a.server,
+                handle: a.handle,
+                secret_file: a.secret_file,
             })
             .collect();
         type TaskRow =
@@ -445,6 +493,7 @@ impl Store {
             setbacks,
             lessons,
             nudges,
+            accounts,
         })
     }
 
@@ -511,8 +560,23 @@ impl Store {
                 added += 1;
             }
 
+            for a in &doc.accounts {
+                sqlx::query(
+                    "INSERT INTO accounts (name, network, server, handle, secret_file, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(&a.name)
+                .bind(&a.network)
+                .bind(&a.server)
+                .bind(&a.handle)
+                .bind(&a.secret_file)
+                .bind(to_ms(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+            }
+
             let mut draft_ids: HashMap<i64, i64> = HashMap::new();
-            for d in &doc.drafts {
+            for (i, d) in doc.drafts.iter().enumerate() {
                 let found: Option<(i64,)> =
                     sqlx::query_as("SELECT id FROM drafts WHERE created_at = $1 AND body = $2")
                         .bind(d.created_at.ms())
@@ -528,7 +592,8 @@ impl Store {
                     tx,
                     "drafts",
                     "INSERT INTO drafts (id, title, body, platforms, tags, state, scheduled_at, fired_at, late, published_at, \
-                     published_url, slotted, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                     published_url, slotted, created_at, updated_at, visibility, content_warning, language) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                     d.id,
                     |q| q
                         .bind(&d.title)
@@ -544,7 +609,48 @@ impl Store {
                         .bind(i64::from(d.slotted))
                         .bind(d.created_at.ms())
                         .bind(d.updated_at.ms())
+                        .bind(&d.visibility)
+                        .bind(&d.content_warning)
+                        .bind(&d.language)
                 );
+                if !d.accounts.is_empty() {
+                    for name in &d.accounts {
+                        let known: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE name = $1")
+                            .bind(name)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if known.is_none() {
+                            return Err(Error::Invalid(format!(
+                                "drafts[{i}].accounts: there is no account named `{name}` in the file or in this database; add it (clout account add) and import again"
+                            )));
+                        }
+                    }
+                    set_publications!(tx, id, &d.accounts, d.updated_at.ms());
+                    if d.state == "publishing" {
+                        // Exported mid-publish: whether it went out is not known here.
+                        sqlx::query("UPDATE drafts SET state = 'failed' WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "UPDATE publications SET state = 'failed', last_error = $2 WHERE draft_id = $1",
+                        )
+                        .bind(id)
+                        .bind("it was being published when exported: check the account, then run `clout posted` or `clout draft retry`")
+                        .execute(&mut *tx)
+                        .await?;
+                    } else if !matches!(d.state.as_str(), "draft" | "scheduled") {
+                        // What happened on each account is history the file does not hold:
+                        // such publications are never tried again by themselves.
+                        sqlx::query(
+                            "UPDATE publications SET state = 'unknown', last_error = $2 WHERE draft_id = $1",
+                        )
+                        .bind(id)
+                        .bind("imported: what happened on this account is not in the export")
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
                 if let (Some(at), "scheduled") = (d.scheduled_at, d.state.as_str()) {
                     sqlx::query("INSERT INTO schedule (kind, ref_id, due_at) VALUES ('post', $1, $2) ON CONFLICT (kind, ref_id) DO NOTHING")
                         .bind(id)

@@ -653,10 +653,10 @@ macro_rules! insert_lesson {
     }};
 }
 
-pub mod backup;
-mod program;
 #[macro_use]
 pub mod publish;
+pub mod backup;
+mod program;
 mod review;
 mod sinks;
 mod tasks;
