@@ -33,7 +33,7 @@ fn to(accounts: &[&str]) -> NewDraft {
     }
 }
 
-const LEASE: Duration = Duration::seconds(120);
+const LEASE: Duration = Duration::seconds(30);
 
 on_every_backend!(a_draft_with_accounts_is_published_not_nudged);
 async fn a_draft_with_accounts_is_published_not_nudged(s: &Store) {

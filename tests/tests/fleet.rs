@@ -128,3 +128,88 @@ fn a_claim_held_by_a_dead_daemon_is_taken_over() {
     assert_eq!(n["draft_id"], d["id"]);
     assert_eq!(home.json(&["nudges", "--all"]).as_array().map(Vec::len), Some(1));
 }
+
+/// Three daemons publish 100 drafts to one Mastodon account; the daemon whose
+/// request hangs is killed with SIGKILL. Another takes its claim over when the
+/// lease runs out and sends the same Idempotency-Key: every draft is
+/// published, and the server holds exactly one status per draft.
+#[test]
+fn a_fleet_publishes_each_draft_once_even_when_the_publishing_daemon_is_killed() {
+    use clout_e2e::fake::Fake;
+    use std::os::unix::fs::PermissionsExt;
+
+    const DRAFTS: i64 = 100;
+    let rt = runtime();
+    let Some(db) = test_db(&rt) else { return };
+    let fake = Fake::start();
+    let homes: Vec<Home> = (0..3).map(|_| Home::new()).collect();
+    let mut daemons: Vec<Option<_>> = homes
+        .iter()
+        .map(|h| Some(start_daemon(&h.socket(), &db.url, &[]).expect("cloutd on PostgreSQL")))
+        .collect();
+    let token = homes[0].dir.path().join("token");
+    std::fs::write(&token, Fake::MASTODON_TOKEN).expect("write token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let url = fake.url();
+    homes[0].json(&[
+        "account",
+        "add",
+        "mastodon",
+        "--instance",
+        &url,
+        "--token-file",
+        &token.display().to_string(),
+    ]);
+
+    // The first status request is taken and never answered: its daemon hangs mid-publish.
+    fake.hold_next("/api/v1/statuses");
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(8)).to_rfc3339();
+    for i in 0..DRAFTS {
+        let home = &homes[i as usize % 3];
+        home.json(&["draft", "add", &format!("fleet post {i}"), "--at", &at, "--account", "mastodon"]);
+    }
+    let held = fake.wait_for("/api/v1/statuses", 1, Duration::from_secs(60));
+    let key = held[0].header("idempotency-key").expect("idempotency key").to_string();
+    let mut conn = rt.block_on(PgConnection::connect(&db.url)).expect("connect");
+    let (owner,): (String,) = rt
+        .block_on(
+            sqlx::query_as("SELECT lease_owner FROM publications WHERE idem_key = $1")
+                .bind(&key)
+                .fetch_one(&mut conn),
+        )
+        .expect("the held publication's owner");
+    let holder = homes
+        .iter()
+        .position(|h| owner.ends_with(&h.socket().display().to_string()))
+        .expect("the owner is one of the daemons");
+    daemons[holder].take().expect("running").kill9();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = rt.block_on(count(&mut conn, "SELECT COUNT(*) FROM drafts WHERE state = 'published'"));
+        if done == DRAFTS {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {done} of {DRAFTS} drafts were published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(fake.statuses().len(), DRAFTS as usize, "one status per draft");
+    let sent = fake.requests_to("/api/v1/statuses");
+    let with_key: Vec<_> =
+        sent.iter().filter(|r| r.header("idempotency-key") == Some(key.as_str())).collect();
+    assert_eq!(with_key.len(), 2, "the held request was sent again with its key, once");
+    let (history,): (String,) = rt
+        .block_on(
+            sqlx::query_as(
+                "SELECT string_agg(a.outcome, ',' ORDER BY a.id) FROM publish_attempts a \
+                 JOIN publications p ON p.id = a.publication_id WHERE p.idem_key = $1",
+            )
+            .bind(&key)
+            .fetch_one(&mut conn),
+        )
+        .expect("history");
+    assert_eq!(history, "interrupted,published");
+    let published = rt.block_on(count(&mut conn, "SELECT COUNT(*) FROM nudges WHERE kind = 'published'"));
+    assert_eq!(published, DRAFTS, "one published nudge per draft");
+    drop(daemons);
+}

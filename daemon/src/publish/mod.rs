@@ -42,8 +42,10 @@ pub const MAX_TRIES: u32 = 8;
 /// The first retry delay; it doubles with every try, up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
-/// How long a claim lasts: longer than any request may take.
-pub const LEASE: Duration = Duration::from_secs(120);
+/// How long a claim lasts without renewal. The daemon renews its claims every
+/// third of this while their attempts run, so a daemon that dies loses its
+/// claims this long after its last renewal.
+pub const LEASE: Duration = Duration::from_secs(30);
 /// Publications claimed (and published in parallel) at a time.
 pub const BATCH: u32 = 8;
 /// Mastodon keeps an idempotency key for an hour; an attempt cut off longer
@@ -271,44 +273,49 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     if let Err(e) = core.store.release_publication_claims(&me).await {
         tracing::error!(error = %e, "cannot release this daemon's earlier publishing claims");
     }
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(120));
+    let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
+    // Attempts in flight; a slow server holds up only its own attempts.
+    let mut inflight: JoinSet<()> = JoinSet::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
         let woken = core.publish.wake.notified();
-        let claims = match core.store.claim_publications(&me, Utc::now(), lease, BATCH).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the publications; retrying in 1 s");
-                tokio::select! {
-                    _ = shutdown.changed() => break,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+        let room = (BATCH as usize).saturating_sub(inflight.len());
+        if room > 0 {
+            match core.store.claim_publications(&me, Utc::now(), lease, room as u32).await {
+                Ok(claims) => {
+                    for c in claims {
+                        inflight.spawn(publish_one(core.clone(), me.clone(), c));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the publications; retrying in 1 s");
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
                 }
             }
-        };
-        if !claims.is_empty() {
-            let mut set = JoinSet::new();
-            for c in claims {
-                set.spawn(publish_one(core.clone(), me.clone(), c));
-            }
-            let all = async { while set.join_next().await.is_some() {} };
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                () = all => continue,
-            }
         }
-        let next = core.store.next_publication_at().await.ok().flatten();
-        let wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
-        // A fleet's other daemons may add work this one hears of late.
-        let wait = if core.store.is_postgres() {
-            Some(wait.map_or(crate::fleet::FALLBACK_WAKE, |w| w.min(crate::fleet::FALLBACK_WAKE)))
+        // At capacity, only a finished attempt makes room; else sleep until the next try is due.
+        let wait = if inflight.len() >= BATCH as usize {
+            None
         } else {
-            wait
+            let next = core.store.next_publication_at().await.ok().flatten();
+            let wait = next
+                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50)));
+            if core.store.is_postgres() {
+                // A fleet's other daemons may add work this one hears of late.
+                Some(wait.map_or(crate::fleet::FALLBACK_WAKE, |w| w.min(crate::fleet::FALLBACK_WAKE)))
+            } else {
+                wait
+            }
         };
         tokio::select! {
             _ = shutdown.changed() => break,
             () = woken => {}
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
             () = async {
                 match wait {
                     Some(w) => tokio::time::sleep(w).await,
@@ -317,11 +324,32 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             } => {}
         }
     }
+    // Attempts still in flight are abandoned: their claims run out, or this
+    // daemon takes them back when it starts again.
+    inflight.abort_all();
 }
 
 async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
     let p = &claim.publication;
-    let outcome = attempt(&core, &claim).await;
+    let work = attempt(&core, &claim);
+    tokio::pin!(work);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            () = tokio::time::sleep(LEASE / 3) => {
+                let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
+                match core.store.renew_publication_claim(p.id, &me, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Another daemon took it over (this one stalled): its attempt counts.
+                        tracing::warn!(draft = p.draft_id, account = %p.account, "lost the publishing claim; leaving it to the daemon that took it");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot renew a publishing claim"),
+                }
+            }
+        }
+    };
     match &outcome {
         Outcome::Published { url, .. } => {
             tracing::info!(draft = p.draft_id, account = %p.account, url = %url, "published")

@@ -200,8 +200,8 @@ fn tag_at(text: &str, start: usize) -> Option<(usize, String)> {
 }
 
 /// Unicode punctuation (general category P) in ASCII, Latin-1 and the
-/// general, CJK and fullwidth punctuation blocks; the regex build here has
-/// no general-category tables.
+/// general, CJK and fullwidth punctuation blocks: the blocks posts use, without
+/// carrying Unicode's whole category table.
 fn is_punctuation(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_punctuation() && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~');

@@ -426,6 +426,22 @@ impl Store {
         Ok(())
     }
 
+    /// Extends `owner`'s claim on a publication; false when it no longer holds it.
+    pub async fn renew_publication_claim(&self, id: i64, owner: &str, until: DateTime<Utc>) -> Result<bool> {
+        let done = on_pool!(self, |p| {
+            sqlx::query(
+            "UPDATE publications SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'publishing'"
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(to_ms(until))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(done > 0)
+    }
+
     /// Claims up to `limit` publications that are due (or whose claim ran out)
     /// for `owner` until `now + lease`.
     pub async fn claim_publications(
