@@ -32,7 +32,7 @@ use scenarios::{ALL, Ctx};
 #[command(name = "clout-bench", version, about, long_about)]
 struct Args {
     /// Scenarios to run, in the order given [default: all]:
-    /// single, burst, burst10k, roundtrip, enqueue, idle, rss
+    /// single, burst, burst10k, roundtrip, enqueue, idle, rss, publish
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
     /// Smaller counts and shorter windows, for a smoke run

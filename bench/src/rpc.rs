@@ -55,6 +55,25 @@ pub async fn add_draft(ch: &Channel, text: String, at: Option<DateTime<Utc>>) ->
     Ok(d.id)
 }
 
+/// Adds a draft due at `at` that cloutd publishes to `account`; returns its id.
+pub async fn add_draft_to(ch: &Channel, text: String, at: DateTime<Utc>, account: &str) -> Result<i64> {
+    let req = v1::AddDraftRequest {
+        text,
+        at: Some(clout_proto::ts(at)),
+        accounts: vec![account.to_string()],
+        ..Default::default()
+    };
+    let d = within(CALL_LIMIT + Duration::from_secs(1), "AddDraft", async {
+        DraftServiceClient::new(ch.clone())
+            .add_draft(request(req))
+            .await
+            .map_err(|s| anyhow!("AddDraft failed: {s}"))
+    })
+    .await?
+    .into_inner();
+    Ok(d.id)
+}
+
 pub async fn status(ch: &Channel) -> Result<v1::StatusResponse> {
     Ok(within(CALL_LIMIT + Duration::from_secs(1), "Status", async {
         DaemonServiceClient::new(ch.clone())

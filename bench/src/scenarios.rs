@@ -24,7 +24,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(30);
 /// Longest run of one `clout` command.
 const CLI_LIMIT: Duration = Duration::from_secs(30);
 
-pub const ALL: [&str; 7] = ["single", "burst", "burst10k", "roundtrip", "enqueue", "idle", "rss"];
+pub const ALL: [&str; 8] = ["single", "burst", "burst10k", "roundtrip", "enqueue", "idle", "rss", "publish"];
 
 pub struct Ctx {
     pub bins: Bins,
@@ -48,6 +48,7 @@ pub fn run(name: &str, ctx: &Ctx, rep: &mut Report) -> Result<()> {
         "enqueue" => enqueue(ctx, rep),
         "idle" => idle(ctx, rep),
         "rss" => rss(ctx, rep),
+        "publish" => publish(ctx, rep, if ctx.quick { 50 } else { 500 }),
         other => bail!("unknown scenario `{other}`; known: {}", ALL.join(", ")),
     }
 }
@@ -590,5 +591,73 @@ fn rss(ctx: &Ctx, rep: &mut Report) -> Result<()> {
         rep.add(S, format!("{label}: RSS after those RPCs"), rss_after as f64 / 1024.0, "MiB");
         stop(d, rep, S);
     }
+    Ok(())
+}
+
+// ---- publish ----------------------------------------------------------------
+
+/// `n` drafts due at once, published to one Mastodon account on a local fake
+/// server: how late each `published` nudge is after the due time, and the rate.
+fn publish(ctx: &Ctx, rep: &mut Report, n: usize) -> Result<()> {
+    use clout_e2e::fake::Fake;
+    use std::os::unix::fs::PermissionsExt;
+    const S: &str = "publish";
+    let fake = Fake::start();
+    let home = Home::new()?;
+    let d = Daemon::start(&ctx.bins, &home, READY_LIMIT)?;
+    let token = home.dir.path().join("mastodon.token");
+    std::fs::write(&token, Fake::MASTODON_TOKEN)?;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600))?;
+    let url = fake.url();
+    let mut cmd = clout_cmd(&ctx.bins, &d.socket);
+    cmd.args([
+        "account",
+        "add",
+        "mastodon",
+        "--instance",
+        &url,
+        "--token-file",
+        &token.display().to_string(),
+    ]);
+    run_ok(&mut cmd, "clout account add", CLI_LIMIT)?;
+
+    let mut w = Watcher::start(&ctx.bins, &d.socket, Some(0))?;
+    let due = trunc_ms(Utc::now() + chrono::Duration::milliseconds(3_000 + 10 * n as i64))?;
+    let socket = d.socket.clone();
+    ctx.block_on(async {
+        let ch = rpc::connect(&socket).await?;
+        for i in 0..n {
+            rpc::add_draft_to(&ch, format!("bench publish {i}"), due, "mastodon").await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    eprintln!("[{S}] {n} drafts due at {}", due.to_rfc3339_opts(SecondsFormat::Millis, true));
+
+    let deadline = Instant::now() + Duration::from_secs(120) + Duration::from_millis(20 * n as u64);
+    let mut late = Vec::with_capacity(n);
+    let mut drafts = HashSet::new();
+    while drafts.len() < n {
+        let (_, line) = w.next_line(deadline, &format!("published nudge {} of {n}", drafts.len() + 1))?;
+        let v: Value =
+            serde_json::from_str(&line).with_context(|| format!("watch printed non-JSON: {line:?}"))?;
+        if v.get("kind").and_then(Value::as_str) != Some("published") {
+            continue;
+        }
+        if let Some(id) = v.get("draft_id").and_then(Value::as_i64)
+            && drafts.insert(id)
+        {
+            late.push(ms_between(due, parse_time(&v, "fired_at")?));
+        }
+    }
+    let st = Stats::of(&late);
+    rep.add(S, "drafts", n as f64, "items");
+    rep.add_ms_stats(S, "published lateness (published nudge - due)", &late, true);
+    rep.add(S, "publish rate", n as f64 / (st.max.max(1.0) / 1000.0), "posts/s");
+    let statuses = fake.statuses().len();
+    if statuses != n {
+        rep.note(S, format!("the server holds {statuses} statuses for {n} drafts"));
+    }
+    drop(w);
+    stop(d, rep, S);
     Ok(())
 }
