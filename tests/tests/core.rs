@@ -196,7 +196,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 fn drafts_can_be_listed_edited_unscheduled_skipped_and_removed() {
     let home = Home::new();
     let _d = home.start();
-    let a = add(&home, "alpha", "tomorrow 9am");
+    let a = add(&home, "alpha", "in 5h");
     let b = home.json(&["draft", "add", "beta", "--title", "Beta post", "-p", "mastodon"])["id"]
         .as_i64()
         .expect("id");

@@ -389,6 +389,17 @@ fn peers_of_another_uid_are_rejected_unless_in_the_allowed_group() {
     assert_eq!((dir.mode() & 0o777, dir.gid()), (0o750, 65534), "directory not opened to the group");
     let out = clout_as(&clout, 65534, 65534, &sock, &["--json", "status"]);
     assert!(out.status.success(), "a member of the allowed group was refused: {}", stderr(&out));
+    // A member may add sinks, but not a command hook, which would run as cloutd's user.
+    let out = clout_as(&clout, 65534, 65534, &sock, &["sink", "add", "command", "--", "/bin/true"]);
+    assert!(!out.status.success(), "a group member added a command hook");
+    let err = stderr(&out);
+    assert!(err.contains("only that user may add them") && err.contains("you are uid 65534"), "{err}");
+    assert!(d.wait_log("refused a command hook", WAIT), "{}", d.log());
+    let out = clout_as(&clout, 65534, 65534, &sock, &["sink", "add", "desktop"]);
+    assert!(out.status.success(), "a group member could not add a desktop sink: {}", stderr(&out));
+    let sinks = home.json(&["sink", "list"]);
+    assert_eq!(sinks.as_array().map(Vec::len), Some(1), "{sinks}");
+    assert_eq!(sinks[0]["kind"], "desktop");
 
     // Someone outside the group still is not: uid 4242 with gid 4242 has no user
     // entry, so the group database gives it no groups either. (nobody with another
@@ -593,6 +604,15 @@ fn tls_with_the_right_token_is_accepted_and_a_wrong_token_is_rejected() {
     let out = remote(&tok, &["--json", "watch", "--after", "0", "-n", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("over TLS"), "{}", stdout(&out));
+    // A command hook would run as cloutd's user: not from a remote client, token or not.
+    let out = remote(&tok, &["sink", "add", "command", "--", "/bin/true"]);
+    assert!(!out.status.success(), "a remote client added a command hook");
+    assert!(stderr(&out).contains("only that user may add them"), "{}", stderr(&out));
+    assert!(remote(&tok, &["sink", "add", "desktop"]).status.success());
+    let sinks = home.json(&["sink", "list"]);
+    assert_eq!(sinks.as_array().map(Vec::len), Some(1), "{sinks}");
+    assert_eq!(sinks[0]["kind"], "desktop");
+    assert!(home.clout(&["sink", "add", "command", "--", "/bin/true"]).status.success());
 
     // A wrong token: refused, and logged with the peer's address.
     let bad = home.dir.path().join("bad-token");
