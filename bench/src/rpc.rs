@@ -43,16 +43,7 @@ pub async fn connect(socket: &Path) -> Result<Channel> {
 
 /// Adds a draft (scheduled at `at` when given) and returns its id.
 pub async fn add_draft(ch: &Channel, text: String, at: Option<DateTime<Utc>>) -> Result<i64> {
-    let req = v1::AddDraftRequest { text, at: at.map(clout_proto::ts), ..Default::default() };
-    let d = within(CALL_LIMIT + Duration::from_secs(1), "AddDraft", async {
-        DraftServiceClient::new(ch.clone())
-            .add_draft(request(req))
-            .await
-            .map_err(|s| anyhow!("AddDraft failed: {s}"))
-    })
-    .await?
-    .into_inner();
-    Ok(d.id)
+    send_draft(ch, v1::AddDraftRequest { text, at: at.map(clout_proto::ts), ..Default::default() }).await
 }
 
 /// Adds a draft due at `at` that cloutd publishes to `account`; returns its id.
@@ -63,6 +54,10 @@ pub async fn add_draft_to(ch: &Channel, text: String, at: DateTime<Utc>, account
         accounts: vec![account.to_string()],
         ..Default::default()
     };
+    send_draft(ch, req).await
+}
+
+async fn send_draft(ch: &Channel, req: v1::AddDraftRequest) -> Result<i64> {
     let d = within(CALL_LIMIT + Duration::from_secs(1), "AddDraft", async {
         DraftServiceClient::new(ch.clone())
             .add_draft(request(req))

@@ -600,14 +600,11 @@ fn rss(ctx: &Ctx, rep: &mut Report) -> Result<()> {
 /// server: how late each `published` nudge is after the due time, and the rate.
 fn publish(ctx: &Ctx, rep: &mut Report, n: usize) -> Result<()> {
     use clout_e2e::fake::Fake;
-    use std::os::unix::fs::PermissionsExt;
     const S: &str = "publish";
     let fake = Fake::start();
     let home = Home::new()?;
     let d = Daemon::start(&ctx.bins, &home, READY_LIMIT)?;
-    let token = home.dir.path().join("mastodon.token");
-    std::fs::write(&token, Fake::MASTODON_TOKEN)?;
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600))?;
+    let token = clout_e2e::write_secret(home.dir.path(), "mastodon.token", Fake::MASTODON_TOKEN)?;
     let url = fake.url();
     let mut cmd = clout_cmd(&ctx.bins, &d.socket);
     cmd.args([

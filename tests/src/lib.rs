@@ -296,6 +296,16 @@ impl Drop for Lines {
     }
 }
 
+/// Writes a secret (a token, an app password) to `dir/name` with mode 0600,
+/// as cloutd requires of secret files, and returns its path.
+pub fn write_secret(dir: &Path, name: &str, value: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{value}\n"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(path)
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use clout_e2e::pg::TestDb;
-use clout_e2e::{Home, start_daemon};
+use clout_e2e::{Home, start_daemon, write_secret};
 use sqlx::{Connection, PgConnection};
 
 /// A fresh database for one test, dropped at the end (or a skip, see `clout_e2e::pg`).
@@ -136,7 +136,6 @@ fn a_claim_held_by_a_dead_daemon_is_taken_over() {
 #[test]
 fn a_fleet_publishes_each_draft_once_even_when_the_publishing_daemon_is_killed() {
     use clout_e2e::fake::Fake;
-    use std::os::unix::fs::PermissionsExt;
 
     const DRAFTS: i64 = 100;
     let rt = runtime();
@@ -147,9 +146,7 @@ fn a_fleet_publishes_each_draft_once_even_when_the_publishing_daemon_is_killed()
         .iter()
         .map(|h| Some(start_daemon(&h.socket(), &db.url, &[]).expect("cloutd on PostgreSQL")))
         .collect();
-    let token = homes[0].dir.path().join("token");
-    std::fs::write(&token, Fake::MASTODON_TOKEN).expect("write token");
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let token = write_secret(homes[0].dir.path(), "token", Fake::MASTODON_TOKEN).expect("write token");
     let url = fake.url();
     homes[0].json(&[
         "account",

@@ -5,11 +5,10 @@
 //! mid-publish, length limits, secrets, and manual mode staying the default.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clout_e2e::fake::Fake;
-use clout_e2e::{Home, stderr, stdout};
+use clout_e2e::{Home, stderr, stdout, write_secret};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -18,10 +17,7 @@ const CREATE_RECORD: &str = "/xrpc/com.atproto.repo.createRecord";
 
 /// Writes a secret file with mode 0600 and returns its path.
 fn secret(home: &Home, name: &str, value: &str) -> String {
-    let path: PathBuf = home.dir.path().join(name);
-    std::fs::write(&path, format!("{value}\n")).expect("write secret");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    path.display().to_string()
+    write_secret(home.dir.path(), name, value).expect("write secret").display().to_string()
 }
 
 fn add_mastodon(home: &Home, fake: &Fake) {
