@@ -270,7 +270,7 @@ macro_rules! capped {
 /// on, its nudge is appended, and its schedule row is advanced to the next
 /// occurrence or deleted. Evaluates to the nudges written.
 macro_rules! fire_one {
-    ($tx:expr, $row:expr, $now_ms:expr, $ctx:expr) => {{
+    ($tx:expr, $row:expr, $now_ms:expr, $ctx:expr, $gone:expr) => {{
         let row: DueRow = $row;
         let now_ms: i64 = $now_ms;
         let ctx: &FireCtx = $ctx;
@@ -280,12 +280,16 @@ macro_rules! fire_one {
         let lateness_ok = now_ms - row.due_at <= i64::from(ctx.policy.max_lateness_minutes) * 60_000;
         match row.kind.as_str() {
             "post" => {
-                let draft: Option<(String, String, String, Option<String>)> =
-                    sqlx::query_as("SELECT title, body, tags, missed_policy FROM drafts WHERE id = $1")
-                        .bind(row.ref_id)
-                        .fetch_optional(&mut *$tx)
-                        .await?;
-                if let Some((title, body, tags, missed)) = draft {
+                // Whether it publishes itself comes along, sparing manual drafts an UPDATE.
+                let draft: Option<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT title, body, tags, missed_policy, (SELECT COUNT(*) FROM publications p \
+                     WHERE p.draft_id = drafts.id AND p.state IN ('waiting', 'failed', 'pending')) \
+                     FROM drafts WHERE id = $1",
+                )
+                .bind(row.ref_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                if let Some((title, body, tags, missed, publishes)) = draft {
                     let policy = missed.as_deref().and_then(MissedPolicy::parse).unwrap_or(ctx.policy.missed);
                     let action = match policy {
                         _ if !late => MissedPolicy::Ask,
@@ -323,7 +327,8 @@ macro_rules! fire_one {
                             .bind(row.ref_id)
                             .execute(&mut *$tx)
                             .await?;
-                    } else if sqlx::query(
+                    } else if publishes > 0
+                        && sqlx::query(
                         "UPDATE publications SET state = 'pending', next_attempt_at = $1, tries = 0 \
                          WHERE draft_id = $2 AND state IN ('waiting', 'failed', 'pending')",
                     )
@@ -550,9 +555,8 @@ macro_rules! fire_one {
                     .execute(&mut *$tx)
                     .await?;
             }
-            None => {
-                sqlx::query("DELETE FROM schedule WHERE id = $1").bind(row.id).execute(&mut *$tx).await?;
-            }
+            // Deleted together at the end of the batch: one statement instead of one per row.
+            None => $gone.push(row.id),
         }
         out
     }};
@@ -1095,8 +1099,20 @@ impl Store {
                 let due: Vec<DueRow> =
                     sqlx::query_as(claim).bind(now_ms).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
                 out.reserve(due.len());
+                let mut gone: Vec<i64> = Vec::with_capacity(due.len());
                 for row in due {
-                    out.extend(fire_one!(tx, row, now_ms, &ctx));
+                    out.extend(fire_one!(tx, row, now_ms, &ctx, gone));
+                }
+                if !gone.is_empty() {
+                    // `$1, $2, …`: both SQLite and PostgreSQL take numbered placeholders.
+                    let list = (1..=gone.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+                    let sql = format!("DELETE FROM schedule WHERE id IN ({list})");
+                    // Not kept prepared: the list length changes from batch to batch.
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                    for id in &gone {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
             }
             out
