@@ -137,10 +137,17 @@ fn peer_refused(socket: &Path, cause: &str) -> Option<anyhow::Error> {
     let owner = std::fs::metadata(socket).ok()?.uid();
     let uid = clout_proto::current_uid();
     let cause_lc = cause.to_lowercase();
-    let closed =
-        ["broken pipe", "reset by peer", "connection closed", "transport error", "unexpected end of file"]
-            .iter()
-            .any(|m| cause_lc.contains(m));
+    // How hyper words a connection dropped at once, depending on when it noticed.
+    let closed = [
+        "broken pipe",
+        "reset by peer",
+        "connection closed",
+        "transport error",
+        "unexpected end of file",
+        "operation was canceled",
+    ]
+    .iter()
+    .any(|m| cause_lc.contains(m));
     (owner != uid && closed).then(|| {
         anyhow!(
             "cloutd at {} closed the connection ({cause}): it accepts only its own user and members of \
