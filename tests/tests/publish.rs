@@ -314,6 +314,27 @@ fn length_limits_are_checked_when_the_draft_is_added() {
     home.fails_with(&["draft", "edit", &id.to_string(), "--text", &long], "the limit is 100");
     home.fails_with(&["draft", "add", "hi", "--account", "nobody"], "no account named `nobody`");
     home.fails_with(&["draft", "add", "hi", "--account", "masto", "--lang", "english!"], "invalid language");
+    // Bluesky has no content warning: refused rather than posted without it.
+    let cw = ["draft", "add", "spoilers", "--cw", "film ending", "--account", "masto", "--account", "sky"];
+    home.fails_with(&cw, "Bluesky has no content warnings");
+    let id = add_draft(&home, &["spoilers", "--cw", "film ending", "--account", "masto"]).to_string();
+    home.fails_with(&["draft", "edit", &id, "--account", "sky"], "cannot carry --cw");
+    let e = home.json(&["draft", "edit", &id, "--account", "sky", "--cw", ""]);
+    assert_eq!(e["content_warning"], "", "{e}");
+
+    // The instance lowers its limit after the draft was added: at its time the
+    // draft fails with the reason instead of going out.
+    let watch = home.watch(&[]);
+    let fits_now = "w".repeat(90);
+    let id = add_draft(&home, &[&fits_now, "--at", "in 2s", "--account", "masto"]);
+    fake.set_max_characters(50);
+    assert_eq!(home.json(&["account", "check", "masto"])[0]["max_length"], 50);
+    let n = watch.next_of_kind("publish_failed", WAIT);
+    assert_eq!(n["draft_id"], id);
+    let message = n["message"].as_str().expect("message");
+    assert!(message.contains("the limit is 50: cut 40"), "{message}");
+    assert!(message.contains(&format!("clout draft retry {id}")), "{message}");
+    assert!(fake.requests_to(STATUSES).is_empty(), "the unfit draft was sent");
 }
 
 #[test]

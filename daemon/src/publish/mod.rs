@@ -213,8 +213,9 @@ pub fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
     Ok(secret.to_string())
 }
 
-/// Checks that a draft fits an account's post length limit. The error says
-/// by how much it is over.
+/// Checks that a draft fits an account: its post length limit (the error says
+/// by how much it is over) and, on Bluesky, no content warning, which Bluesky
+/// has no field for: posting without it would drop what the writer asked for.
 pub fn check_length(a: &Account, text: &str, content_warning: &str) -> Result<(), String> {
     match a.network {
         Network::Mastodon => {
@@ -230,6 +231,13 @@ pub fn check_length(a: &Account, text: &str, content_warning: &str) -> Result<()
             }
         }
         Network::Bluesky => {
+            if !content_warning.trim().is_empty() {
+                return Err(format!(
+                    "Bluesky has no content warnings for text posts, so Bluesky account `{}` cannot carry --cw: \
+                     drop it (--cw \"\"), or give Bluesky a draft of its own",
+                    a.name
+                ));
+            }
             let n = text::graphemes(text);
             if n > text::BLUESKY_MAX_GRAPHEMES {
                 return Err(format!(
@@ -393,6 +401,11 @@ async fn attempt(core: &Core, claim: &Claim) -> Outcome {
             "cloutd stopped mid-request over an hour ago, and Mastodon forgets idempotency keys after an hour, so trying again could post twice. Look at your profile: if the post is there, run `clout posted {} --url URL`; if not, `clout draft retry {}`",
             p.draft_id, p.draft_id
         ));
+    }
+    // Checked when the draft was added, but an import or a lower instance limit
+    // since then could make it unfit: never post what would be cut or lose its warning.
+    if let Err(e) = check_length(&account, &claim.text, &claim.content_warning) {
+        return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id));
     }
     let secret = match core.publish.secret(&account) {
         Ok(s) => s,
