@@ -286,6 +286,15 @@ pub fn validate(doc: &Document) -> Result<()> {
     Ok(())
 }
 
+/// The id of the record that `$sql` finds by its natural key, if any: how an
+/// import knows what the database already holds.
+macro_rules! find_id {
+    ($tx:expr, $sql:literal $(, $arg:expr)* $(,)?) => {{
+        let found: Option<(i64,)> = sqlx::query_as($sql)$(.bind($arg))*.fetch_optional(&mut *$tx).await?;
+        found.map(|(id,)| id)
+    }};
+}
+
 /// The id to insert a record under: its own when free, else a new one.
 macro_rules! free_id {
     ($tx:expr, $table:literal, $want:expr) => {{
@@ -515,12 +524,12 @@ impl Store {
             .await?;
 
             for s in &doc.slots {
-                let found: Option<(i64,)> =
-                    sqlx::query_as("SELECT id FROM slots WHERE spec = $1 AND created_at = $2")
-                        .bind(&s.spec)
-                        .bind(s.created_at.ms())
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let found = find_id!(
+                    tx,
+                    "SELECT id FROM slots WHERE spec = $1 AND created_at = $2",
+                    &s.spec,
+                    s.created_at.ms()
+                );
                 if found.is_some() {
                     skipped += 1;
                     continue;
@@ -535,12 +544,12 @@ impl Store {
                 added += 1;
             }
             for f in &doc.follows {
-                let found: Option<(i64,)> =
-                    sqlx::query_as("SELECT id FROM follows WHERE handle = $1 AND platform = $2")
-                        .bind(&f.handle)
-                        .bind(&f.platform)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let found = find_id!(
+                    tx,
+                    "SELECT id FROM follows WHERE handle = $1 AND platform = $2",
+                    &f.handle,
+                    &f.platform
+                );
                 if found.is_some() {
                     skipped += 1;
                     continue;
@@ -577,13 +586,13 @@ impl Store {
 
             let mut draft_ids: HashMap<i64, i64> = HashMap::new();
             for (i, d) in doc.drafts.iter().enumerate() {
-                let found: Option<(i64,)> =
-                    sqlx::query_as("SELECT id FROM drafts WHERE created_at = $1 AND body = $2")
-                        .bind(d.created_at.ms())
-                        .bind(&d.text)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some((id,)) = found {
+                let found = find_id!(
+                    tx,
+                    "SELECT id FROM drafts WHERE created_at = $1 AND body = $2",
+                    d.created_at.ms(),
+                    &d.text
+                );
+                if let Some(id) = found {
                     draft_ids.insert(d.id, id);
                     skipped += 1;
                     continue;
@@ -615,11 +624,7 @@ impl Store {
                 );
                 if !d.accounts.is_empty() {
                     for name in &d.accounts {
-                        let known: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE name = $1")
-                            .bind(name)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        if known.is_none() {
+                        if find_id!(tx, "SELECT id FROM accounts WHERE name = $1", name).is_none() {
                             return Err(Error::Invalid(format!(
                                 "drafts[{i}].accounts: there is no account named `{name}` in the file or in this database; add it (clout account add) and import again"
                             )));
@@ -664,13 +669,13 @@ impl Store {
 
             let mut task_ids: HashMap<i64, i64> = HashMap::new();
             for t in &doc.tasks {
-                let found: Option<(i64,)> =
-                    sqlx::query_as("SELECT id FROM tasks WHERE created_at = $1 AND body = $2")
-                        .bind(t.created_at.ms())
-                        .bind(&t.text)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some((id,)) = found {
+                let found = find_id!(
+                    tx,
+                    "SELECT id FROM tasks WHERE created_at = $1 AND body = $2",
+                    t.created_at.ms(),
+                    &t.text
+                );
+                if let Some(id) = found {
                     task_ids.insert(t.id, id);
                     skipped += 1;
                     continue;
@@ -718,13 +723,13 @@ impl Store {
 
             let mut setback_ids: HashMap<i64, i64> = HashMap::new();
             for s in &doc.setbacks {
-                let found: Option<(i64,)> =
-                    sqlx::query_as("SELECT id FROM setbacks WHERE created_at = $1 AND body = $2")
-                        .bind(s.created_at.ms())
-                        .bind(&s.text)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some((id,)) = found {
+                let found = find_id!(
+                    tx,
+                    "SELECT id FROM setbacks WHERE created_at = $1 AND body = $2",
+                    s.created_at.ms(),
+                    &s.text
+                );
+                if let Some(id) = found {
                     setback_ids.insert(s.id, id);
                     skipped += 1;
                     continue;
@@ -748,14 +753,13 @@ impl Store {
             }
             for l in &doc.lessons {
                 let setback = setback_ids.get(&l.setback_id).copied().unwrap_or(l.setback_id);
-                let found: Option<(i64,)> = sqlx::query_as(
+                let found = find_id!(
+                    tx,
                     "SELECT id FROM lessons WHERE setback_id = $1 AND created_at = $2 AND body = $3",
-                )
-                .bind(setback)
-                .bind(l.created_at.ms())
-                .bind(&l.text)
-                .fetch_optional(&mut *tx)
-                .await?;
+                    setback,
+                    l.created_at.ms(),
+                    &l.text
+                );
                 if found.is_some() {
                     skipped += 1;
                     continue;
@@ -777,10 +781,7 @@ impl Store {
                 added += 1;
             }
             for n in &doc.nudges {
-                let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM nudges WHERE item_key = $1")
-                    .bind(&n.item_key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let found = find_id!(tx, "SELECT id FROM nudges WHERE item_key = $1", &n.item_key);
                 if found.is_some() {
                     skipped += 1;
                     continue;
