@@ -216,7 +216,7 @@ pub fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
 /// Checks that a draft fits an account: its post length limit (the error says
 /// by how much it is over) and, on Bluesky, no content warning, which Bluesky
 /// has no field for: posting without it would drop what the writer asked for.
-pub fn check_length(a: &Account, text: &str, content_warning: &str) -> Result<(), String> {
+pub fn check_fits(a: &Account, text: &str, content_warning: &str) -> Result<(), String> {
     match a.network {
         Network::Mastodon => {
             let limit = if a.max_length == 0 { text::MASTODON_DEFAULT_MAX } else { a.max_length as usize };
@@ -404,7 +404,7 @@ async fn attempt(core: &Core, claim: &Claim) -> Outcome {
     }
     // Checked when the draft was added, but an import or a lower instance limit
     // since then could make it unfit: never post what would be cut or lose its warning.
-    if let Err(e) = check_length(&account, &claim.text, &claim.content_warning) {
+    if let Err(e) = check_fits(&account, &claim.text, &claim.content_warning) {
         return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id));
     }
     let secret = match core.publish.secret(&account) {

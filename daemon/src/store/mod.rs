@@ -268,7 +268,8 @@ macro_rules! capped {
 
 /// Fires one due row inside the caller's transaction: the item's state moves
 /// on, its nudge is appended, and its schedule row is advanced to the next
-/// occurrence or deleted. Evaluates to the nudges written.
+/// occurrence or, when spent, pushed onto `$gone` for the caller to delete
+/// with the rest of the batch. Evaluates to the nudges written.
 macro_rules! fire_one {
     ($tx:expr, $row:expr, $now_ms:expr, $ctx:expr, $gone:expr) => {{
         let row: DueRow = $row;
@@ -327,19 +328,16 @@ macro_rules! fire_one {
                             .bind(row.ref_id)
                             .execute(&mut *$tx)
                             .await?;
-                    } else if publishes > 0
-                        && sqlx::query(
-                        "UPDATE publications SET state = 'pending', next_attempt_at = $1, tries = 0 \
-                         WHERE draft_id = $2 AND state IN ('waiting', 'failed', 'pending')",
-                    )
-                    .bind(now_ms)
-                    .bind(row.ref_id)
-                    .execute(&mut *$tx)
-                    .await?
-                    .rows_affected()
-                        > 0
-                    {
+                    } else if publishes > 0 {
                         // The daemon publishes it: the publisher takes it from here.
+                        sqlx::query(
+                            "UPDATE publications SET state = 'pending', next_attempt_at = $1, tries = 0 \
+                             WHERE draft_id = $2 AND state IN ('waiting', 'failed', 'pending')",
+                        )
+                        .bind(now_ms)
+                        .bind(row.ref_id)
+                        .execute(&mut *$tx)
+                        .await?;
                         sqlx::query(
                             "UPDATE drafts SET state = 'publishing', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
                         )
