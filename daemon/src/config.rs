@@ -126,6 +126,7 @@ impl AccountDecl {
             server,
             handle: self.handle.trim().trim_start_matches('@').to_string(),
             secret_file,
+            secret: None,
             from_config: true,
         };
         Ok((account, secret))

@@ -158,8 +158,19 @@ impl Network {
     }
 }
 
-/// An account the daemon publishes to. Its secret is not here: it is read
-/// from `secret_file`, or from the config file, when needed.
+/// A token or app password that cloutd keeps itself. Its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An account the daemon publishes to. Its secret is read from
+/// `secret_file` or the config file when needed, unless cloutd keeps it
+/// (`secret`, given inline by a client that may not name cloutd's files).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub id: i64,
@@ -168,6 +179,7 @@ pub struct Account {
     pub server: String,
     pub handle: String,
     pub secret_file: String,
+    pub secret: Option<Secret>,
     pub from_config: bool,
     pub remote_id: String,
     /// The server's limit; 0 means the network's default.
@@ -185,6 +197,7 @@ pub struct NewAccount {
     pub server: String,
     pub handle: String,
     pub secret_file: String,
+    pub secret: Option<Secret>,
     pub from_config: bool,
 }
 

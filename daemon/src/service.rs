@@ -41,6 +41,72 @@ impl Api {
 
 // ---- validation -------------------------------------------------------------
 
+/// Who sent a request, as far as cloutd's own-user checks go: the uid of a
+/// Unix-socket peer (SO_PEERCRED), or none for TCP clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Peer(Option<u32>);
+
+impl Peer {
+    pub(crate) fn of<T>(req: &Request<T>) -> Peer {
+        Peer(
+            req.extensions()
+                .get::<tonic::transport::server::UdsConnectInfo>()
+                .and_then(|i| i.peer_cred)
+                .map(|c| c.uid()),
+        )
+    }
+
+    fn describe(self) -> String {
+        match self.0 {
+            Some(uid) => format!("uid {uid}"),
+            None => "a client that is not on the Unix socket".to_string(),
+        }
+    }
+}
+
+/// A request that only cloutd's own user, over the Unix socket, may make:
+/// one that makes cloutd act as that user (run a program, read a file).
+pub(crate) struct OwnerOnly {
+    /// What was refused, for the log: "a command hook".
+    action: &'static str,
+    /// What the request would make cloutd do.
+    why: &'static str,
+    /// What only that user may do.
+    may: &'static str,
+    /// What the caller may do instead.
+    instead: &'static str,
+}
+
+pub(crate) const COMMAND_HOOK: OwnerOnly = OwnerOnly {
+    action: "a command hook",
+    why: "command hooks run programs as cloutd's user",
+    may: "add them",
+    instead: "ask that user to add it, or use a webhook or desktop sink",
+};
+
+pub(crate) const SECRET_FILE: OwnerOnly = OwnerOnly {
+    action: "a secret file",
+    why: "cloutd reads secret files as its own user",
+    may: "name them",
+    instead: "give the secret itself instead (clout account add … --token-stdin or --app-password-stdin), \
+              which cloutd keeps",
+};
+
+impl OwnerOnly {
+    pub(crate) fn check(&self, peer: Peer) -> Result<(), Status> {
+        let own = clout_proto::current_uid();
+        if peer.0 == Some(own) {
+            return Ok(());
+        }
+        let who = peer.describe();
+        tracing::warn!(peer = %who, "refused {} from someone other than cloutd's user", self.action);
+        Err(Status::permission_denied(format!(
+            "{} (uid {own}), so only that user may {}, over the Unix socket; you are {who}: {}",
+            self.why, self.may, self.instead
+        )))
+    }
+}
+
 pub(crate) fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg.into())
 }

@@ -19,6 +19,7 @@ async fn account(s: &Store, name: &str, network: Network) {
         server: "https://example.social".into(),
         handle: "me.example.social".into(),
         secret_file: "/nonexistent/secret".into(),
+        secret: None,
         from_config: false,
     };
     s.add_account(&a, t0()).await.expect("add account");
@@ -165,6 +166,7 @@ async fn accounts_are_checked_by_name(s: &Store) {
                 server: "https://x.y".into(),
                 handle: String::new(),
                 secret_file: "/x".into(),
+                secret: None,
                 from_config: false,
             },
             t0(),

@@ -127,6 +127,40 @@ pub fn clout(socket: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("wait for clout")
 }
 
+/// Skips a test that cannot run here, with the reason, unless CI=true, where
+/// every test must run.
+pub fn skip(reason: &str) {
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "cannot run under CI=true: {reason}");
+    eprintln!("SKIPPED: {reason}");
+}
+
+pub fn is_root() -> bool {
+    clout_proto::current_uid() == 0
+}
+
+/// Runs `clout ARGS` as another user (uid, gid, no supplementary groups)
+/// through `setpriv`, with `stdin` on its standard input. `clout` must be a
+/// copy that user can execute.
+pub fn clout_as(clout: &Path, uid: u32, gid: u32, socket: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg("--")
+        .arg(clout)
+        .args(args)
+        .env("HOME", "/");
+    base_env(&mut cmd, socket).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run setpriv (util-linux)");
+    let mut pipe = child.stdin.take().expect("stdin pipe");
+    let data = stdin.to_vec();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = pipe.write_all(&data);
+    });
+    child.wait_with_output().expect("wait for setpriv")
+}
+
 /// The config the tests run cloutd with unless they pass their own `--config`:
 /// the time-of-day rule checks are off, so no test can meet a check by chance.
 pub const QUIET_RULES: &str = "[nudges.rules.queue_dry]\nenabled = false\nat = \"daily 09:00\"\n\

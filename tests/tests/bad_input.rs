@@ -1618,6 +1618,12 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
         handle: handle.into(),
         secret_file: file.into(),
         skip_check: false,
+        secret: String::new(),
+    };
+    let inline = |secret: &str| v1::AddAccountRequest {
+        secret_file: String::new(),
+        secret: secret.into(),
+        ..acct("mastodon", "https://x.org", "", "")
     };
     for (what, req, says) in [
         ("empty", v1::AddAccountRequest::default(), "not supported"),
@@ -1637,6 +1643,13 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
         ("a missing secret file", acct("mastodon", "https://x.org", "", "/nonexistent/token"), "cannot read"),
         ("a secret file others can read", acct("mastodon", "https://x.org", "", "/etc/passwd"), "chmod 600"),
         ("a directory as secret file", acct("mastodon", "https://x.org", "", "/"), "not a regular file"),
+        ("an inline secret of two lines", inline("one\ntwo"), "one line"),
+        ("an inline secret over 4 KiB", inline(&"x".repeat(5000)), "4096 bytes"),
+        (
+            "a secret both inline and in a file",
+            v1::AddAccountRequest { secret: "t".into(), ..acct("mastodon", "https://x.org", "", &private) },
+            "not both",
+        ),
     ] {
         rpc!(t, format!("AddAccount: {what}"), INVALID, accounts, add_account, req).says(says);
     }

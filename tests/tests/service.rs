@@ -10,20 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use clout_e2e::{Daemon, Home, bin, daemon_command, spawn_daemon, stderr, stdout};
+use clout_e2e::{Daemon, Home, bin, daemon_command, is_root, skip, spawn_daemon, stderr, stdout};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Skips a test that cannot run here, with the reason, unless CI=true, where
-/// every test must run.
-fn skip(reason: &str) {
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "cannot run under CI=true: {reason}");
-    eprintln!("SKIPPED: {reason}");
-}
-
-fn is_root() -> bool {
-    clout_proto::current_uid() == 0
-}
 
 /// Writes a file that only its owner can read (mode 0600).
 fn write_private(path: &Path, text: &str) {
@@ -331,19 +320,7 @@ fn under_the_journal_lines_carry_a_priority_and_no_timestamp() {
 
 /// Runs `clout ARGS` as another user (uid, gid, no supplementary groups).
 fn clout_as(clout: &Path, uid: u32, gid: u32, socket: &Path, args: &[&str]) -> Output {
-    Command::new("setpriv")
-        .arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={gid}"))
-        .arg("--clear-groups")
-        .arg("--")
-        .arg(clout)
-        .args(args)
-        .env("CLOUT_SOCKET", socket)
-        .env("NO_COLOR", "1")
-        .env("HOME", "/")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run setpriv (util-linux)")
+    clout_e2e::clout_as(clout, uid, gid, socket, args, b"")
 }
 
 fn chmod(path: &Path, mode: u32) {

@@ -1,8 +1,8 @@
 //! `clout account …`: the Mastodon and Bluesky accounts cloutd publishes to.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use clout_proto::v1;
 use serde_json::json;
@@ -12,8 +12,11 @@ use crate::call;
 use crate::render::{self, BOLD, DIM, GREEN, RED, Table};
 
 const AFTER_ADD: &str = "\
-The secret stays in its file (mode 0600: run `chmod 600 FILE`); cloutd reads it when it
-publishes and never shows it. cloutd signs in once before adding the account.
+With --token-file / --app-password-file the secret stays in its file (mode 0600: run
+`chmod 600 FILE`) and cloutd reads it when it publishes; only cloutd's own user may name a
+file. With --token-stdin / --app-password-stdin the secret is read from standard input and
+kept by cloutd (members of allowed_group and TCP clients use this). cloutd never shows it,
+and signs in once before adding the account.
 
 Mastodon: make a token under Preferences → Development → New application, with the
 scope write:statuses (and read:accounts for `clout account check`).
@@ -46,9 +49,12 @@ pub enum AddCmd {
         /// The instance, e.g. https://mastodon.social
         #[arg(long, value_name = "URL")]
         instance: String,
-        /// File (mode 0600) holding the access token
-        #[arg(long, value_name = "FILE")]
-        token_file: PathBuf,
+        /// File (mode 0600) holding the access token; cloutd reads it when it publishes
+        #[arg(long, value_name = "FILE", required_unless_present = "token_stdin")]
+        token_file: Option<PathBuf>,
+        /// Read the access token from standard input; cloutd keeps it
+        #[arg(long, conflicts_with = "token_file")]
+        token_stdin: bool,
         /// The name drafts use in --account [default: mastodon]
         #[arg(long)]
         name: Option<String>,
@@ -62,9 +68,12 @@ pub enum AddCmd {
         /// The handle, e.g. you.bsky.social
         #[arg(long)]
         handle: String,
-        /// File (mode 0600) holding an app password
-        #[arg(long, value_name = "FILE")]
-        app_password_file: PathBuf,
+        /// File (mode 0600) holding an app password; cloutd reads it when it publishes
+        #[arg(long, value_name = "FILE", required_unless_present = "app_password_stdin")]
+        app_password_file: Option<PathBuf>,
+        /// Read the app password from standard input; cloutd keeps it
+        #[arg(long, conflicts_with = "app_password_file")]
+        app_password_stdin: bool,
         /// The PDS [default: https://bsky.social]
         #[arg(long, value_name = "URL")]
         pds: Option<String>,
@@ -77,33 +86,52 @@ pub enum AddCmd {
     },
 }
 
-/// The secret file's absolute path: cloutd reads it, from its own directory.
-fn absolute(file: &Path) -> Result<String> {
-    let path = std::fs::canonicalize(file)
-        .with_context(|| format!("cannot find the secret file {}", file.display()))?;
-    Ok(path.display().to_string())
+/// Where cloutd gets the secret: `(secret_file, secret)`. A file is passed
+/// by its absolute path (cloutd reads it, from its own directory); `--…-stdin`
+/// reads one line from standard input.
+fn secret_source(file: Option<PathBuf>) -> Result<(String, String)> {
+    if let Some(file) = file {
+        let path = std::fs::canonicalize(&file)
+            .with_context(|| format!("cannot find the secret file {}", file.display()))?;
+        return Ok((path.display().to_string(), String::new()));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read the secret from standard input")?;
+    let secret = line.trim();
+    if secret.is_empty() {
+        bail!("standard input held no secret: pipe the token or app password in, e.g. `< FILE`");
+    }
+    Ok((String::new(), secret.to_string()))
 }
 
 pub async fn run(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
     match cmd {
         AccountCmd::Add(add) => {
             let req = match add {
-                AddCmd::Mastodon { instance, token_file, name, no_check } => v1::AddAccountRequest {
-                    network: "mastodon".into(),
-                    name: name.unwrap_or_default(),
-                    server: instance,
-                    handle: String::new(),
-                    secret_file: absolute(&token_file)?,
-                    skip_check: no_check,
-                },
-                AddCmd::Bluesky { handle, app_password_file, pds, name, no_check } => v1::AddAccountRequest {
-                    network: "bluesky".into(),
-                    name: name.unwrap_or_default(),
-                    server: pds.unwrap_or_default(),
-                    handle,
-                    secret_file: absolute(&app_password_file)?,
-                    skip_check: no_check,
-                },
+                AddCmd::Mastodon { instance, token_file, token_stdin: _, name, no_check } => {
+                    let (secret_file, secret) = secret_source(token_file)?;
+                    v1::AddAccountRequest {
+                        network: "mastodon".into(),
+                        name: name.unwrap_or_default(),
+                        server: instance,
+                        handle: String::new(),
+                        secret_file,
+                        secret,
+                        skip_check: no_check,
+                    }
+                }
+                AddCmd::Bluesky { handle, app_password_file, app_password_stdin: _, pds, name, no_check } => {
+                    let (secret_file, secret) = secret_source(app_password_file)?;
+                    v1::AddAccountRequest {
+                        network: "bluesky".into(),
+                        name: name.unwrap_or_default(),
+                        server: pds.unwrap_or_default(),
+                        handle,
+                        secret_file,
+                        secret,
+                        skip_check: no_check,
+                    }
+                }
             };
             let cl = ctx.client().await?;
             let a = call!(cl, accounts, add_account, req)?;

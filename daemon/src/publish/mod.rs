@@ -148,9 +148,12 @@ impl Hub {
         }
     }
 
-    /// The account's secret: from its file (which must be private to its
-    /// owner) or from the config file. Errors say what to do.
+    /// The account's secret: kept by cloutd, from its file (which must be
+    /// private to its owner) or from the config file. Errors say what to do.
     pub fn secret(&self, a: &Account) -> Result<String, String> {
+        if let Some(kept) = &a.secret {
+            return Ok(kept.0.clone());
+        }
         if a.from_config && a.secret_file.is_empty() {
             return self
                 .config_secrets
@@ -204,13 +207,20 @@ pub fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read the secret file {shown}: {e}"))?;
     let secret = text.trim();
-    if secret.is_empty() {
-        return Err(format!("the secret file {shown} is empty"));
-    }
-    if secret.len() > 4096 || secret.contains(['\n', '\r', '\0']) {
-        return Err(format!("the secret file {shown} must hold one line: the token or app password"));
-    }
+    check_secret(secret).map_err(|e| format!("the secret file {shown} {e}"))?;
     Ok(secret.to_string())
+}
+
+/// Checks a token or app password: one line, not empty, at most 4 KiB. The
+/// error reads after "the secret".
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.is_empty() {
+        return Err("is empty".into());
+    }
+    if secret.len() > 4096 || secret.chars().any(char::is_control) {
+        return Err("must hold one line of at most 4096 bytes: the token or app password".into());
+    }
+    Ok(())
 }
 
 /// Checks that a draft fits an account: its post length limit (the error says

@@ -5,7 +5,7 @@ use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
 use super::{Api, invalid};
-use crate::model::{Account, Network, NewAccount, Publication};
+use crate::model::{Account, Network, NewAccount, Publication, Secret};
 use crate::publish;
 
 /// Bluesky's PDS for accounts that do not name their own.
@@ -86,10 +86,10 @@ pub async fn check_accounts(
 
 impl From<Account> for v1::Account {
     fn from(a: Account) -> Self {
-        let secret_source = if a.secret_file.is_empty() {
-            "config file".to_string()
-        } else {
-            format!("file {}", a.secret_file)
+        let secret_source = match (&a.secret, a.secret_file.is_empty()) {
+            (Some(_), _) => "kept by cloutd".to_string(),
+            (None, true) => "config file".to_string(),
+            (None, false) => format!("file {}", a.secret_file),
         };
         let max_length = match (a.max_length, a.network) {
             (0, Network::Mastodon) => publish::text::MASTODON_DEFAULT_MAX as u32,
@@ -145,6 +145,7 @@ impl v1::account_service_server::AccountService for Api {
         &self,
         req: Request<v1::AddAccountRequest>,
     ) -> Result<Response<v1::Account>, Status> {
+        let peer = super::Peer::of(&req);
         let r = req.into_inner();
         let network = Network::parse(r.network.trim()).ok_or_else(|| {
             invalid(format!("network `{}` is not supported: use mastodon or bluesky", r.network))
@@ -169,25 +170,33 @@ impl v1::account_service_server::AccountService for Api {
         if handle.len() > 253 || handle.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid(format!("invalid handle `{handle}`")));
         }
-        let path = std::path::Path::new(r.secret_file.trim());
-        if r.secret_file.trim().is_empty() {
-            return Err(invalid(match network {
-                Network::Mastodon => "give the access token's file: --token-file FILE (mode 0600)",
-                Network::Bluesky => "give the app password's file: --app-password-file FILE (mode 0600)",
-            }));
-        }
-        if !path.is_absolute() {
-            return Err(invalid("the secret file must be an absolute path"));
-        }
-        publish::read_secret_file(path).map_err(invalid)?;
-        let new = NewAccount {
-            name,
-            network,
-            server,
-            handle,
-            secret_file: path.display().to_string(),
-            from_config: false,
+        let (secret_file, secret) = match (r.secret_file.trim(), r.secret.trim()) {
+            ("", "") => {
+                return Err(invalid(match network {
+                    Network::Mastodon => {
+                        "give the access token: --token-file FILE (mode 0600) or --token-stdin"
+                    }
+                    Network::Bluesky => {
+                        "give the app password: --app-password-file FILE (mode 0600) or --app-password-stdin"
+                    }
+                }));
+            }
+            (file, "") => {
+                super::SECRET_FILE.check(peer)?;
+                let path = std::path::Path::new(file);
+                if !path.is_absolute() {
+                    return Err(invalid("the secret file must be an absolute path"));
+                }
+                publish::read_secret_file(path).map_err(invalid)?;
+                (path.display().to_string(), None)
+            }
+            ("", secret) => {
+                publish::check_secret(secret).map_err(|e| invalid(format!("the secret {e}")))?;
+                (String::new(), Some(Secret(secret.to_string())))
+            }
+            _ => return Err(invalid("give the secret either in a file or inline, not both")),
         };
+        let new = NewAccount { name, network, server, handle, secret_file, secret, from_config: false };
         let store = &self.core.store;
         let now = Utc::now();
         if r.skip_check {
@@ -203,6 +212,7 @@ impl v1::account_service_server::AccountService for Api {
             server: new.server.clone(),
             handle: new.handle.clone(),
             secret_file: new.secret_file.clone(),
+            secret: new.secret.clone(),
             from_config: false,
             remote_id: String::new(),
             max_length: 0,

@@ -205,9 +205,14 @@ impl v1::backup_service_server::BackupService for Api {
     }
 
     async fn import(&self, req: Request<v1::ImportRequest>) -> Result<Response<v1::ImportResponse>, Status> {
+        let peer = super::Peer::of(&req);
         let text = req.into_inner().json;
         let doc: crate::store::backup::Document = serde_json::from_str(&text)
             .map_err(|e| invalid(format!("the import file is not a Clout export: {e}")))?;
+        // An imported account's secret file is read as cloutd's user, like one named by AddAccount.
+        if doc.accounts.iter().any(|a| !a.secret_file.trim().is_empty()) {
+            super::SECRET_FILE.check(peer)?;
+        }
         let (added, skipped) = self.core.store.import(&doc).await?;
         self.core.changed();
         Ok(Response::new(v1::ImportResponse { added, skipped }))

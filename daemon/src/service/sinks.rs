@@ -3,7 +3,6 @@
 use chrono::Utc;
 use clout_proto::{ts, v1};
 use hyper::Uri;
-use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
 use super::{Api, check_id, invalid};
@@ -99,27 +98,6 @@ pub fn from_config(i: usize, d: &crate::config::SinkDecl) -> Result<NewSink, Str
     .map_err(|s| format!("sinks[{i}] in the config file: {}", s.message()))
 }
 
-/// A command hook runs a program as cloutd's user, so only that user may add
-/// one: over the Unix socket, with a peer uid (SO_PEERCRED) equal to cloutd's.
-/// Members of `allowed_group` and TCP clients holding the token may add
-/// webhooks and desktop sinks, but not commands.
-fn check_owner<T>(req: &Request<T>) -> Result<(), Status> {
-    let own = clout_proto::current_uid();
-    let peer = req.extensions().get::<UdsConnectInfo>().and_then(|i| i.peer_cred).map(|c| c.uid());
-    if peer == Some(own) {
-        return Ok(());
-    }
-    let who = match peer {
-        Some(uid) => format!("uid {uid}"),
-        None => "a client that is not on the Unix socket".to_string(),
-    };
-    tracing::warn!(peer = %who, "refused a command hook from someone other than cloutd's user");
-    Err(Status::permission_denied(format!(
-        "command hooks run programs as cloutd's user (uid {own}), so only that user may add them, over the \
-         Unix socket; you are {who}: ask that user to add it, or use a webhook or desktop sink"
-    )))
-}
-
 fn new_sink(r: v1::AddSinkRequest) -> Result<NewSink, Status> {
     let kind = SinkKind::parse(r.kind.trim())
         .ok_or_else(|| invalid(format!("unknown sink kind `{}`: use webhook, command or desktop", r.kind)))?;
@@ -167,7 +145,7 @@ fn new_sink(r: v1::AddSinkRequest) -> Result<NewSink, Status> {
 impl v1::sink_service_server::SinkService for Api {
     async fn add_sink(&self, req: Request<v1::AddSinkRequest>) -> Result<Response<v1::Sink>, Status> {
         if SinkKind::parse(req.get_ref().kind.trim()) == Some(SinkKind::Command) {
-            check_owner(&req)?;
+            super::COMMAND_HOOK.check(super::Peer::of(&req))?;
         }
         let new = new_sink(req.into_inner())?;
         let sink = self.core.store.add_sink(&new, Utc::now()).await?;

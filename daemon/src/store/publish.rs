@@ -20,6 +20,7 @@ struct AccountRow {
     server: String,
     handle: String,
     secret_file: String,
+    secret: Option<String>,
     from_config: i64,
     remote_id: String,
     max_length: i64,
@@ -43,6 +44,7 @@ impl AccountRow {
             server: self.server,
             handle: self.handle,
             secret_file: self.secret_file,
+            secret: self.secret.map(model::Secret),
             from_config: self.from_config != 0,
             remote_id: self.remote_id,
             max_length: self.max_length.clamp(0, i64::from(u32::MAX)) as u32,
@@ -53,7 +55,7 @@ impl AccountRow {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "SELECT id, name, network, server, handle, secret_file, from_config, remote_id, \
+const ACCOUNT_COLUMNS: &str = "SELECT id, name, network, server, handle, secret_file, secret, from_config, remote_id, \
      max_length, checked_at, check_error, created_at FROM accounts";
 
 #[derive(sqlx::FromRow)]
@@ -208,14 +210,15 @@ impl Store {
                 )));
             }
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO accounts (name, network, server, handle, secret_file, from_config, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO accounts (name, network, server, handle, secret_file, secret, from_config, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(&a.name)
             .bind(a.network.as_str())
             .bind(&a.server)
             .bind(&a.handle)
             .bind(&a.secret_file)
+            .bind(a.secret.as_ref().map(|s| s.0.as_str()))
             .bind(i64::from(a.from_config))
             .bind(to_ms(now))
             .fetch_one(&mut *tx)
