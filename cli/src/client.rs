@@ -178,7 +178,15 @@ fn unreachable_endpoint(endpoint: &str, cause: &str) -> anyhow::Error {
 pub fn status_error(socket: &Path, s: tonic::Status) -> anyhow::Error {
     use tonic::Code;
     match s.code() {
-        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::AlreadyExists => {
+        // cloutd answered: its sentence says what is wrong (a busy database is
+        // Aborted, a full disk ResourceExhausted).
+        Code::InvalidArgument
+        | Code::NotFound
+        | Code::FailedPrecondition
+        | Code::AlreadyExists
+        | Code::Aborted
+        | Code::ResourceExhausted
+        | Code::Internal => {
             anyhow!("{}", s.message())
         }
         Code::Unavailable => peer_refused(socket, s.message()).unwrap_or_else(|| {

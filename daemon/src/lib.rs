@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fleet;
+pub mod lock;
 pub mod model;
 pub mod publish;
 pub mod recurrence;

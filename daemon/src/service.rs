@@ -108,7 +108,7 @@ impl OwnerOnly {
 }
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Status {
-    Status::invalid_argument(msg.into())
+    Status::invalid_argument(crate::error::tidy(&msg.into()))
 }
 
 /// A missed-run policy from a request; empty means the config's default.

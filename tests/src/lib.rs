@@ -225,6 +225,10 @@ pub fn spawn_daemon(mut cmd: Command, socket: &Path, db_url: &str) -> Result<Dae
 }
 
 impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the daemon with SIGKILL and reaps it.
     pub fn kill9(mut self) {
         let _ = self.child.kill();

@@ -179,7 +179,7 @@ fn unclear(msg: &str) -> Option<&'static str> {
         (" }", "it holds a struct dump (` }`)"),
         ("Some(", "it holds Rust debug output (`Some(`)"),
         ("panicked", "it reports a panic"),
-        ("see cloutd's log", "it is an internal error"),
+        ("its log says why under that reference", "it is an internal error"),
         ("storage error", "it is a database error"),
     ] {
         if m.contains(needle) {

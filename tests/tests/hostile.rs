@@ -121,3 +121,205 @@ fn only_cloutds_user_may_name_secret_files() {
     ]);
     assert_eq!(own["secret_source"], format!("file {owners}"), "{own}");
 }
+
+/// A tmpfs of `size` mounted on a fresh directory; unmounted on drop.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(ok.success(), "mount tmpfs failed");
+        Tmpfs { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// Writes zeros into `path` until the filesystem is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    while f.write_all(&block[..512]).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// On a full disk a write is refused as RESOURCE_EXHAUSTED naming the
+/// database; once space is back, writes work again and the drafts that came
+/// due meanwhile fire, each once. (Before, every pooled connection kept a
+/// failed transaction open and all later writes failed.)
+#[test]
+fn writes_recover_after_the_disk_was_full() {
+    if !is_root() {
+        return skip("needs root, to mount a small tmpfs");
+    }
+    let disk = Tmpfs::mount("3m");
+    let db = disk.path().join("clout.db");
+    let url = format!("sqlite://{}", db.display());
+    let home = Home::new();
+    let config = home.dir.path().join("cloutd.toml");
+    std::fs::write(&config, clout_e2e::QUIET_RULES).expect("config");
+    let _d = clout_e2e::start_daemon(&home.socket(), &url, &["--config", config.to_str().expect("utf-8")])
+        .expect("cloutd did not start");
+    let watch = home.watch(&[]);
+    let mut due = Vec::new();
+    for i in 0..3 {
+        due.push(home.json(&["draft", "add", &format!("due while full {i}"), "--at", "in 4s"])["id"].clone());
+    }
+    fill(&disk.path().join("filler"));
+    let big = "a fairly long draft that needs new pages. ".repeat(1500);
+    let mut refused = 0;
+    for _ in 0..10 {
+        let out = home.clout(&["draft", "add", &big]);
+        if !out.status.success() {
+            let err = stderr(&out);
+            assert!(err.contains("is full") && err.contains(&db.display().to_string()), "{err}");
+            assert!(!err.contains("not answering") && !err.contains("cloutd failed"), "{err}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "no write failed on a full disk");
+    std::thread::sleep(Duration::from_secs(5));
+    std::fs::remove_file(disk.path().join("filler")).expect("free the disk");
+
+    for i in 0..40 {
+        let out = home.clout(&["draft", "add", &format!("after the disk was freed {i}")]);
+        assert!(out.status.success(), "add {i} failed after space was freed: {}", stderr(&out));
+    }
+    let mut fired = std::collections::BTreeSet::new();
+    while fired.len() < 3 {
+        let n = watch.next_of_kind("post_due", WAIT);
+        assert!(fired.insert(n["draft_id"].to_string()), "fired twice: {n}");
+    }
+    let want: std::collections::BTreeSet<String> = due.iter().map(Value::to_string).collect();
+    assert_eq!(fired, want);
+}
+
+/// A database with a second name (a hard link) is refused: SQLite keys its
+/// log on the name, so two daemons on two names damage it. A second daemon
+/// on the same file through a symlink is refused naming the first one; the
+/// first keeps firing and the file stays intact.
+#[test]
+fn a_second_name_for_the_database_is_refused() {
+    let home = Home::new();
+    let d = home.start();
+    let db = home.dir.path().join("data").join("clout.db");
+    let link = home.dir.path().join("link.db");
+    std::fs::hard_link(&db, &link).expect("hard link");
+    let other = Home::new();
+    let err = clout_e2e::start_daemon(&other.socket(), &format!("sqlite://{}", link.display()), &[])
+        .err()
+        .expect("a second daemon started on a hard link");
+    assert!(err.contains("hard links") && err.contains("samefile"), "{err}");
+    std::fs::remove_file(&link).expect("rm link");
+
+    let sym = home.dir.path().join("sym.db");
+    std::os::unix::fs::symlink(&db, &sym).expect("symlink");
+    let err = clout_e2e::start_daemon(&other.socket(), &format!("sqlite://{}", sym.display()), &[])
+        .err()
+        .expect("a second daemon started through a symlink");
+    assert!(err.contains("in use by another cloutd"), "{err}");
+    assert!(err.contains(&format!("pid {}", d.pid())), "does not name the first daemon: {err}");
+    assert!(err.contains(&home.socket().display().to_string()), "does not name its socket: {err}");
+
+    // The first daemon fires a burst, and the file is intact.
+    let watch = home.watch(&[]);
+    for i in 0..100 {
+        home.json(&["draft", "add", &format!("burst {i}"), "--at", "in 2s"]);
+    }
+    for _ in 0..100 {
+        watch.next_of_kind("post_due", WAIT);
+    }
+    drop(d);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let ok: String = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.expect("open");
+        sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut c).await.expect("integrity_check")
+    });
+    assert_eq!(ok, "ok");
+}
+
+/// While another process holds the database's lock, a write is refused with
+/// "busy" and that process's pid, not "is cloutd running?".
+#[test]
+fn a_busy_database_is_named_as_busy() {
+    let home = Home::new();
+    let _d = home.start();
+    let url = home.db_url();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut c = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.expect("open");
+        sqlx::query("BEGIN EXCLUSIVE").execute(&mut c).await.expect("begin exclusive");
+        c
+    });
+    let out = home.clout(&["draft", "add", "while it is locked"]);
+    assert!(!out.status.success(), "a write went through a held lock");
+    let err = stderr(&out);
+    assert!(err.contains("is busy") && err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(!err.contains("Is it running"), "{err}");
+    rt.block_on(async {
+        sqlx::query("ROLLBACK").execute(&mut c).await.expect("rollback");
+    });
+    drop(c);
+    home.json(&["draft", "add", "after the lock"]);
+}
+
+/// A database written by a newer cloutd is kept, and the error says to
+/// upgrade cloutd.
+#[test]
+fn a_database_from_a_newer_cloutd_is_kept() {
+    let home = Home::new();
+    home.start().stop(WAIT);
+    let db = home.dir.path().join("data").join("clout.db");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&home.db_url()).await.expect("open");
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', 1, x'00', 0)",
+        )
+        .execute(&mut c)
+        .await
+        .expect("insert");
+        c.close().await.expect("close");
+    });
+    let before = std::fs::read(&db).expect("read db");
+    let err = home.start_with(&[]).err().expect("started on a newer database");
+    assert!(err.contains("newer cloutd") && err.contains("upgrade cloutd"), "{err}");
+    assert!(!err.contains("move it aside"), "{err}");
+    assert_eq!(std::fs::read(&db).expect("read db"), before, "the database was changed");
+}
+
+/// An oversized value is named, not echoed whole (a 100 KB tag once gave a
+/// 100 KB error that the client could not even read).
+#[test]
+fn errors_quote_at_most_a_little_of_a_bad_value() {
+    let home = Home::new();
+    let _d = home.start();
+    let tag = "t".repeat(100_000);
+    let out = home.clout(&["draft", "add", "x", "--tag", &tag]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.len() < 1000 && err.contains("tag"), "{} bytes: {}", err.len(), &err[..err.len().min(300)]);
+    assert!(!err.contains("h2 protocol error"), "{err}");
+}

@@ -5,8 +5,7 @@
 //! driver. Instants are stored as Unix milliseconds.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -67,7 +66,12 @@ macro_rules! in_tx {
 pub struct Store {
     pool: Pool,
     redacted_url: String,
-    _lock: Option<File>,
+    /// The `flock` on the database file. Never closed while the process
+    /// lives: closing any descriptor of the file would drop SQLite's own
+    /// POSIX locks on it too.
+    _lock: Option<std::mem::ManuallyDrop<File>>,
+    /// When this store was opened, in Unix ms.
+    opened_ms: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -192,31 +196,7 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
-/// Takes an exclusive lock on `path` (created if missing) and writes `owner`
-/// into it. When another process holds it, returns what that process wrote.
-pub fn lock_file(path: &Path, owner: &str) -> std::result::Result<File, String> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.set_len(0);
-            let _ = file.write_all(owner.as_bytes());
-            let _ = file.flush();
-            Ok(file)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(path).unwrap_or_default();
-            let holder = holder.trim();
-            Err(if holder.is_empty() { "another process".to_string() } else { holder.to_string() })
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
-    }
-}
+pub use crate::lock::lock_file;
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -348,7 +328,13 @@ macro_rules! fire_one {
                         .await?;
                     } else {
                         let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-                        let mut message = post_due_message(&model::label(&title, &body), row.due_at, now_ms, late);
+                        let mut message = post_due_message(
+                            &model::label(&title, &body),
+                            row.due_at,
+                            now_ms,
+                            late,
+                            row.due_at < ctx.opened_ms,
+                        );
                         if !tags.is_empty() {
                             let lessons: Vec<(String, String)> =
                                 sqlx::query_as(review::TAGGED_LESSONS).fetch_all(&mut *$tx).await?;
@@ -600,6 +586,9 @@ macro_rules! check_facts {
 
 /// What firing needs besides the row: the program's zone and goal, and the policy.
 pub struct FireCtx {
+    /// When this store was opened: items due before then came due while
+    /// cloutd was not running; later ones are late because firing failed.
+    pub opened_ms: i64,
     pub tz: chrono_tz::Tz,
     pub goal: u32,
     pub policy: Policy,
@@ -658,6 +647,7 @@ macro_rules! insert_lesson {
 #[macro_use]
 pub mod publish;
 pub mod backup;
+pub mod fault;
 mod program;
 mod review;
 mod sinks;
@@ -671,6 +661,7 @@ impl Store {
     /// `owner` describes this daemon in the lock file that keeps a second
     /// daemon off the same SQLite database; `None` skips the lock (tests and tools).
     pub async fn open(url: &str, owner: Option<&str>) -> Result<Store> {
+        let opened_ms = to_ms(Utc::now());
         let redacted_url = redact_url(url);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)
@@ -678,11 +669,13 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
                 .connect_with(opts)
                 .await
                 .map_err(|e| Error::Startup(format!("cannot connect to {redacted_url}: {e}")))?;
-            POSTGRES_MIGRATIONS.run(&pool).await?;
-            return Ok(Store { pool: Pool::Postgres(pool), redacted_url, _lock: None });
+            fault::set_location(&redacted_url, None);
+            POSTGRES_MIGRATIONS.run(&pool).await.map_err(|e| migrate_error(&redacted_url, e))?;
+            return Ok(Store { pool: Pool::Postgres(pool), redacted_url, _lock: None, opened_ms });
         }
         if !url.starts_with("sqlite:") {
             return Err(Error::Startup(format!(
@@ -698,15 +691,30 @@ impl Store {
                     source,
                 })?;
             }
-            if let Some(owner) = owner {
-                let lock_path = PathBuf::from(format!("{}.lock", path.display()));
-                lock = Some(lock_file(&lock_path, owner).map_err(|holder| {
-                    Error::Startup(format!(
+            if owner.is_some() {
+                lock = Some(crate::lock::lock_database(&path).map(std::mem::ManuallyDrop::new).map_err(|e| match e {
+                    crate::lock::DbLockError::Held(holder) => Error::Startup(format!(
                         "the database {} is in use by another cloutd ({holder}); stop it first or pass another --database-url",
                         path.display()
-                    ))
+                    )),
+                    crate::lock::DbLockError::Links(n) => Error::Startup(format!(
+                        "the database {} has {n} hard links. SQLite keeps its write-ahead log beside each name, so two \
+                         daemons on two names would damage it: remove the other names (find / -xdev -samefile {}) and start again",
+                        path.display(),
+                        path.display()
+                    )),
+                    crate::lock::DbLockError::Io(source) => {
+                        Error::Io { action: "cannot open the database", path: path.clone(), source }
+                    }
                 })?);
+                if let Some(owner) = owner {
+                    // Who holds it, for people and for tools; the lock itself is on the database file.
+                    let _ = std::fs::write(format!("{}.lock", path.display()), owner);
+                }
             }
+            fault::set_location(&path.display().to_string(), Some(&path));
+        } else {
+            fault::set_location(&redacted_url, None);
         }
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::Startup(format!("invalid database URL {redacted_url}: {e}")))?
@@ -719,13 +727,12 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
+            .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
             .connect_with(opts)
             .await
             .map_err(|e| Error::Startup(open_hint(&redacted_url, &e)))?;
-        SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| Error::Startup(format!(
-            "cannot prepare the database {redacted_url}: {e}. If the file is damaged, move it aside (cloutd will create a new one) or restore a backup"
-        )))?;
-        Ok(Store { pool: Pool::Sqlite(pool), redacted_url, _lock: lock })
+        SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| migrate_error(&redacted_url, e))?;
+        Ok(Store { pool: Pool::Sqlite(pool), redacted_url, _lock: lock, opened_ms })
     }
 
     pub fn redacted_url(&self) -> &str {
@@ -1088,6 +1095,7 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
             let ctx = FireCtx {
+                opened_ms: self.opened_ms,
                 tz: program::zone(&tz),
                 goal: goal.clamp(0, i64::from(u32::MAX)) as u32,
                 policy: policy.clone(),
@@ -1265,14 +1273,57 @@ impl Store {
     }
 }
 
-fn post_due_message(label: &str, due_ms: i64, now_ms: i64, late: bool) -> String {
+fn post_due_message(label: &str, due_ms: i64, now_ms: i64, late: bool, while_down: bool) -> String {
     let mut m = format!("Time to post: \u{201c}{label}\u{201d}");
     if late {
         let mins = (now_ms - due_ms) / 60_000;
         let ago = if mins >= 120 { format!("{}h", mins / 60) } else { format!("{mins} min") };
-        m.push_str(&format!(" (late: it was due {ago} ago, while cloutd was not running)"));
+        let why = if while_down {
+            "while cloutd was not running"
+        } else {
+            "cloutd could not fire it on time; its log says why"
+        };
+        m.push_str(&format!(" (late: it was due {ago} ago, {why})"));
     }
     m
+}
+
+/// A pooled connection that comes back still inside a transaction (its
+/// COMMIT or ROLLBACK failed, as on a full disk) is closed instead of reused:
+/// every later BEGIN on it would fail. The ping first runs any rollback
+/// still queued from a dropped transaction.
+async fn discard_if_in_transaction<C: sqlx::Connection>(
+    conn: &mut C,
+) -> std::result::Result<bool, sqlx::Error> {
+    conn.ping().await?;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+    }
+    Ok(clean)
+}
+
+/// Why the schema could not be brought up to date, and what to do.
+fn migrate_error(url: &str, e: sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::VersionMissing(v) => Error::Startup(format!(
+            "the database {url} was last used by a newer cloutd (its schema has version {v}, which this cloutd {} does not know). \
+             Nothing was changed: upgrade cloutd to use it, and keep the file",
+            env!("CARGO_PKG_VERSION")
+        )),
+        MigrateError::Execute(ref db) if matches!(fault::classify(db), fault::Fault::ReadOnly) => {
+            Error::Startup(format!(
+                "the database {url} cannot be written (read-only): check that cloutd's user may write the file and its directory"
+            ))
+        }
+        MigrateError::Execute(ref db) if matches!(fault::classify(db), fault::Fault::Full) => Error::Startup(
+            format!("the disk holding the database {url} is full: free some space and start cloutd again"),
+        ),
+        other => Error::Startup(format!(
+            "cannot prepare the database {url}: {other}. If the file is damaged, move it aside (cloutd will create a new one) or restore a backup"
+        )),
+    }
 }
 
 fn open_hint(url: &str, e: &sqlx::Error) -> String {
