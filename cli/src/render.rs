@@ -87,6 +87,7 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "visibility": d.visibility,
         "content_warning": d.content_warning,
         "language": d.language,
+        "fire_error": d.fire_error,
         "publications": d.publications.iter().map(publication_json).collect::<Vec<_>>(),
     })
 }

@@ -58,6 +58,41 @@ impl WallTimer {
     }
 }
 
+/// Longest monotonic sleep where no wall-clock timer can be had: a suspend
+/// makes a wait at most this late.
+const MAX_MONOTONIC_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A wall-clock timer, or `None` (with a warning naming `who`) where the
+/// kernel offers none.
+pub fn wall_timer(who: &str) -> Option<WallTimer> {
+    match WallTimer::new() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error = %e, "{who}: no wall-clock timer; waking at least every minute instead");
+            None
+        }
+    }
+}
+
+/// Sleeps until the wall-clock instant `at`: on the timer when there is one
+/// (exact through suspend and clock changes), else on tokio's monotonic
+/// clock for at most a minute at a time. May return early; callers re-read
+/// the clock.
+pub async fn sleep_until_wall(timer: Option<&WallTimer>, at: DateTime<Utc>) {
+    match timer {
+        Some(t) => {
+            if let Err(e) = t.sleep_until(at).await {
+                tracing::warn!(error = %e, "the wall-clock timer failed");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+        None => {
+            let left = (at - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(left.min(MAX_MONOTONIC_SLEEP)).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,23 @@ pub struct FileConfig {
     pub sinks: Vec<SinkDecl>,
     /// Accounts to publish to, added or updated at start-up (and on SIGHUP).
     pub accounts: Vec<AccountDecl>,
+    /// When cloutd calls itself unhealthy.
+    pub health: HealthConfig,
+}
+
+/// The `[health]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Seconds an item may be due and unfired, or a loop busy on one turn,
+    /// before cloutd reports NOT_SERVING.
+    pub threshold_seconds: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig { threshold_seconds: crate::health::DEFAULT_THRESHOLD.as_secs() }
+    }
 }
 
 /// An `[[accounts]]` entry. The secret is given inline (`token`,
@@ -168,6 +185,8 @@ pub struct Config {
     pub sinks: Vec<SinkDecl>,
     /// The `[[accounts]]` entries.
     pub accounts: Vec<AccountDecl>,
+    /// The `[health]` table.
+    pub health: HealthConfig,
 }
 
 /// A TCP listener: always behind a bearer token, and behind TLS unless it is a
@@ -273,6 +292,13 @@ impl Config {
                 .map_err(|e| Error::Startup(format!("invalid config file: [[accounts]] #{}: {e}", i + 1)))?;
         }
         let accounts = file.accounts;
+        if !(1..=86_400).contains(&file.health.threshold_seconds) {
+            return Err(Error::Startup(format!(
+                "invalid config file: [health] threshold_seconds = {} must be between 1 and 86400",
+                file.health.threshold_seconds
+            )));
+        }
+        let health = file.health;
         Ok(Config {
             socket,
             database_url,
@@ -284,6 +310,7 @@ impl Config {
             policy,
             sinks,
             accounts,
+            health,
         })
     }
 

@@ -131,6 +131,16 @@ impl From<Error> for tonic::Status {
     }
 }
 
+/// `75s`, `4m 10s`, `2h 5m`: a duration for messages.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fleet;
+pub mod health;
 pub mod lock;
 pub mod model;
 pub mod publish;
@@ -54,6 +55,8 @@ pub struct Core {
     pub fleet_out: Notify,
     /// Publishing to accounts: wakes the publisher, holds sessions and config secrets.
     pub publish: publish::Hub,
+    /// Whether the loops make progress: health, the watchdog, `clout status`.
+    pub health: health::Health,
 }
 
 /// Adds the config file's `[[sinks]]` that the database does not have yet.
@@ -180,7 +183,9 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         policy: std::sync::RwLock::new(config.policy.clone()),
         fleet_out: Notify::new(),
         publish: publish::Hub::new(),
+        health: health::Health::default(),
     });
+    core.health.set_threshold(Duration::from_secs(config.health.threshold_seconds));
     let fleet =
         core.store.pg_pool().map(|pool| tokio::spawn(fleet::run(core.clone(), pool, stop_rx.clone())));
     core.store.sync_checks(&config.policy, Utc::now()).await?;
@@ -192,7 +197,9 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
 
     let api = service::Api::new(core.clone());
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<v1::draft_service_server::DraftServiceServer<service::Api>>().await;
+    for name in SERVICE_NAMES {
+        health_reporter.set_service_status(name, tonic_health::ServingStatus::Serving).await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(clout_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -289,7 +296,7 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
             unix_server,
             tcp,
             reload::serve(live, launch.reload, stop_rx.clone()),
-            systemd::watchdog(systemd::watchdog_interval(), stop_rx.clone()),
+            health_loop(core.clone(), health_reporter, systemd::watchdog_interval(), stop_rx.clone()),
         );
         (unix, tcp)
     };
@@ -321,6 +328,61 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The names health is reported under besides "" (the whole daemon).
+const SERVICE_NAMES: [&str; 10] = [
+    "clout.v1.DraftService",
+    "clout.v1.QueueService",
+    "clout.v1.NudgeService",
+    "clout.v1.ProgramService",
+    "clout.v1.TaskService",
+    "clout.v1.ReviewService",
+    "clout.v1.BackupService",
+    "clout.v1.SinkService",
+    "clout.v1.AccountService",
+    "clout.v1.DaemonService",
+];
+
+/// Judges health every few seconds: sets the gRPC health service's status
+/// (overall and per service), logs each change, and pings the systemd
+/// watchdog only while healthy.
+async fn health_loop(
+    core: Arc<Core>,
+    reporter: tonic_health::server::HealthReporter,
+    watchdog: Option<Duration>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tonic_health::ServingStatus;
+    let period = watchdog
+        .map_or(Duration::from_secs(5), |w| (w / 3).clamp(Duration::from_millis(10), Duration::from_secs(5)));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was = None;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let report = core.health.check(&core.store).await;
+        if report.healthy && watchdog.is_some() {
+            systemd::watchdog_ping();
+        }
+        if was == Some(report.healthy) {
+            continue;
+        }
+        was = Some(report.healthy);
+        let status = if report.healthy { ServingStatus::Serving } else { ServingStatus::NotServing };
+        if report.healthy {
+            tracing::info!("healthy: firing is on time");
+        } else {
+            tracing::warn!("unhealthy: {}", report.problems.join("; "));
+        }
+        reporter.set_service_status("", status).await;
+        for name in SERVICE_NAMES {
+            reporter.set_service_status(name, status).await;
+        }
+    }
 }
 
 /// Completes once the stop flag is set.

@@ -81,6 +81,8 @@ pub struct Draft {
     pub language: String,
     /// Where the daemon publishes it; empty for a draft the person posts.
     pub publications: Vec<Publication>,
+    /// Why firing it kept failing, when it was set aside.
+    pub fire_error: Option<String>,
 }
 
 impl Draft {

@@ -4,6 +4,7 @@
 //! write wakes it, and re-reads the wall clock on every wake-up. With nothing
 //! pending it sleeps until woken: idle means no work at all.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::Core;
+use crate::error::Error;
+use crate::store::fault::Fault;
 
 /// Items fired per transaction.
 pub const BATCH: u32 = 500;
@@ -19,9 +22,14 @@ pub const BATCH: u32 = 500;
 /// during suspend and ignores wall-clock changes; waking at least this often
 /// bounds how late a suspend can make an item.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// Failed tries after which an item whose firing fails on its own is set
+/// aside (a poison row), so that everything else keeps firing.
+pub const MAX_FIRE_FAILURES: u32 = 3;
 
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = Duration::from_millis(100);
+    // Failed tries per schedule row, of rows whose firing failed on its own.
+    let mut failures: HashMap<i64, u32> = HashMap::new();
     let timer = match crate::clock::WallTimer::new() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -33,6 +41,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
+        core.health.scheduler.turn();
         // A write that lands while we look stores a permit here, so it is never missed.
         let woken = core.wake.notified();
         let next = match core.store.next_due().await {
@@ -44,7 +53,14 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         };
         // Only take the write lock when something is due.
         if next.is_some_and(|t| t <= Utc::now()) {
-            match fire_all_due(&core).await {
+            let fired = {
+                let _busy = core.health.scheduler.busy();
+                match fire_all_due(&core).await {
+                    Err(e) if !transient(&e) => isolate(&core, &mut failures).await,
+                    other => other,
+                }
+            };
+            match fired {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
                     continue;
@@ -98,6 +114,52 @@ async fn sleep_opt(wait: Option<Duration>) {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a failure is the database's, not one row's: a busy or full
+/// database, one that cannot be written, an I/O error. Those are waited out
+/// and never set a row aside.
+fn transient(e: &Error) -> bool {
+    matches!(e.fault(), Some(Fault::Busy | Fault::Full | Fault::ReadOnly | Fault::Io))
+        || matches!(e, Error::Io { .. })
+}
+
+/// A batch failed: fires its rows one by one, so that only the row that
+/// fails by itself stays behind. A row that has failed [`MAX_FIRE_FAILURES`]
+/// times is set aside with a `fire_failed` nudge. A transient failure ends
+/// the pass with that error, to be waited out.
+async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error::Result<()> {
+    let ids = core.store.due_ids(Utc::now(), BATCH).await?;
+    let mut last = None;
+    for id in ids {
+        match core.store.fire_row(id, Utc::now(), &core.policy()).await {
+            Ok(fired) => {
+                failures.remove(&id);
+                if let Some(n) = fired.last() {
+                    core.nudges.send_replace(n.id);
+                }
+            }
+            Err(e) if transient(&e) => return Err(e),
+            Err(e) => {
+                let n = failures.entry(id).or_insert(0);
+                *n += 1;
+                tracing::error!(row = id, tries = *n, error = %e, "firing one item failed");
+                if *n >= MAX_FIRE_FAILURES {
+                    let tries = *n;
+                    failures.remove(&id);
+                    if let Some(nudge) = core.store.set_aside(id, &e.to_string(), tries, Utc::now()).await? {
+                        tracing::warn!(nudge = nudge.id, row = id, "{}", nudge.message);
+                        core.nudges.send_replace(nudge.id);
+                    }
+                } else {
+                    last = Some(e);
+                }
+            }
+        }
+    }
+    core.publish.wake();
+    // A row still failing is retried after the backoff.
+    last.map_or(Ok(()), Err)
 }
 
 /// Fires every item that is due now, batch after batch. The first batch is

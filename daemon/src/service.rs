@@ -241,6 +241,7 @@ impl From<Draft> for v1::Draft {
             visibility: d.visibility,
             content_warning: d.content_warning,
             language: d.language,
+            fire_error: d.fire_error.unwrap_or_default(),
         }
     }
 }
@@ -594,7 +595,22 @@ impl v1::nudge_service_server::NudgeService for Api {
 impl v1::daemon_service_server::DaemonService for Api {
     async fn status(&self, _req: Request<v1::StatusRequest>) -> Result<Response<v1::StatusResponse>, Status> {
         let store = &self.core.store;
+        let health = self.core.health.check(store).await;
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Ok(Response::new(v1::StatusResponse {
+            healthy: health.healthy,
+            problems: health.problems,
+            lag_ms: millis(health.lag),
+            health_threshold_ms: millis(self.core.health.threshold()),
+            loops: health
+                .loops
+                .into_iter()
+                .map(|l| v1::LoopStatus {
+                    name: l.name.to_string(),
+                    last_turn: l.last_turn.map(ts),
+                    busy_ms: l.busy_for.map_or(0, millis),
+                })
+                .collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             protocol: clout_proto::PROTOCOL,
             pid: std::process::id(),

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use sd_notify::NotifyState;
-use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 
@@ -32,22 +31,10 @@ pub fn watchdog_interval() -> Option<Duration> {
     (sd_notify::watchdog_enabled(false, &mut usec) && usec > 0).then(|| Duration::from_micros(usec))
 }
 
-/// Pings the watchdog (WATCHDOG=1) at half its interval until `stop` flips.
-/// The pings come from the async runtime, so a wedged runtime stops them and
-/// systemd restarts the daemon.
-pub async fn watchdog(interval: Option<Duration>, mut stop: watch::Receiver<bool>) {
-    let Some(interval) = interval else {
-        return;
-    };
-    let period = (interval / 2).max(Duration::from_millis(10));
-    tracing::debug!(?period, "pinging the systemd watchdog");
-    let mut tick = tokio::time::interval(period);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => notify(&[NotifyState::Watchdog]),
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
+/// Pings the watchdog (WATCHDOG=1). cloutd pings only while its health
+/// check passes, so a daemon that stopped firing is restarted by systemd.
+pub fn watchdog_ping() {
+    notify(&[NotifyState::Watchdog]);
 }
 
 /// Takes a listening Unix socket passed by systemd (`LISTEN_FDS`, from a

@@ -348,6 +348,13 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
     if let Some(t) = render::time(&d.scheduled_at) {
         let _ = writeln!(out, "Due:       {} ({})", render::local(t, ctx.tz), render::relative(t));
     }
+    if !d.fire_error.is_empty() {
+        let _ = writeln!(
+            out,
+            "{RED}Set aside: firing it kept failing: {}{RED:#}\n           `clout draft schedule {} --at WHEN` tries again",
+            d.fire_error, d.id
+        );
+    }
     if let Some(t) = render::time(&d.fired_at) {
         let late = if d.late { " (late)" } else { "" };
         let _ = writeln!(out, "Nudged:    {}{late}", render::local(t, ctx.tz));

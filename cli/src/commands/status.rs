@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::call;
-use crate::render::{self, BOLD, YELLOW};
+use crate::render::{self, BOLD, GREEN, RED, YELLOW};
 
 pub async fn run(ctx: &Ctx) -> Result<()> {
     let cl = ctx.client().await?;
@@ -37,12 +37,42 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "pending_items": s.pending_items,
             "nudges": s.nudges,
             "sinks": sink_json,
+            "healthy": s.healthy,
+            "problems": s.problems,
+            "lag_ms": s.lag_ms,
+            "health_threshold_ms": s.health_threshold_ms,
+            "loops": s.loops.iter().map(|l| json!({
+                "name": l.name,
+                "last_turn": render::time(&l.last_turn).map(|t| t.to_rfc3339()),
+                "busy_ms": l.busy_ms,
+            })).collect::<Vec<_>>(),
         }));
     } else {
         anstream::println!("{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}", s.version, s.protocol, s.pid);
         if let Some(t) = started {
             println!("Up since:  {} ({})", render::local(t, ctx.tz), render::relative(t).replace(" ago", ""));
         }
+        if s.healthy {
+            anstream::println!("Health:    {GREEN}firing on time{GREEN:#} (lag {})", lag(s.lag_ms));
+        } else {
+            anstream::println!("Health:    {RED}UNHEALTHY{RED:#} (lag {})", lag(s.lag_ms));
+            for p in &s.problems {
+                anstream::println!("           {RED}{p}{RED:#}");
+            }
+        }
+        let loops: Vec<String> = s
+            .loops
+            .iter()
+            .map(|l| {
+                let last = render::time(&l.last_turn).map_or_else(|| "never".to_string(), render::relative);
+                if l.busy_ms > 0 {
+                    format!("{} {last}, busy {}", l.name, lag(l.busy_ms))
+                } else {
+                    format!("{} {last}", l.name)
+                }
+            })
+            .collect();
+        println!("Loops:     {}", loops.join("; "));
         println!("Socket:    {}", s.socket);
         println!("Database:  {}", s.database);
         match next {
@@ -64,6 +94,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             anstream::println!("{YELLOW}Note: clout is {cli_version}, cloutd is {}{YELLOW:#}", s.version);
         }
     }
+    if !s.healthy {
+        anyhow::bail!("cloutd is not firing on time: {}", s.problems.join("; "));
+    }
     if mismatch {
         anyhow::bail!(
             "clout {cli_version} speaks protocol {}, but cloutd {} speaks protocol {}: install matching versions and restart cloutd",
@@ -73,4 +106,14 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `0.2s`, `75s`, `4m 10s`.
+fn lag(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        let s = ms / 1000;
+        if s < 120 { format!("{s}s") } else { format!("{}m {}s", s / 60, s % 60) }
+    }
 }

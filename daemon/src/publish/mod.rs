@@ -294,10 +294,12 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
     // Attempts in flight; a slow server holds up only its own attempts.
     let mut inflight: JoinSet<()> = JoinSet::new();
+    let timer = crate::clock::wall_timer("the publisher");
     loop {
         if *shutdown.borrow() {
             break;
         }
+        core.health.publisher.turn();
         let woken = core.publish.wake.notified();
         let room = (BATCH as usize).saturating_sub(inflight.len());
         if room > 0 {
@@ -336,7 +338,11 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
             () = async {
                 match wait {
-                    Some(w) => tokio::time::sleep(w).await,
+                    // On the wall clock, so a suspend does not make the next try late.
+                    Some(w) => {
+                        let at = Utc::now() + chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX);
+                        crate::clock::sleep_until_wall(timer.as_ref(), at).await
+                    }
                     None => std::future::pending().await,
                 }
             } => {}
@@ -348,6 +354,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
 }
 
 async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
+    let _busy = core.health.publisher.busy();
     let p = &claim.publication;
     let work = attempt(&core, &claim);
     tokio::pin!(work);

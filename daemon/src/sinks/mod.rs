@@ -20,7 +20,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 use crate::Core;
 use crate::model::Nudge;
@@ -243,7 +242,7 @@ struct State {
     running: bool,
     /// A nudge or a change arrived while running: look again when done.
     rerun: bool,
-    retry_at: Option<Instant>,
+    retry_at: Option<DateTime<Utc>>,
 }
 
 /// Delivers the nudge log to every sink until `shutdown` flips. In-flight
@@ -257,11 +256,13 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     // What the next pass over the sinks does: start every idle sink (`force`
     // also starts those waiting out a backoff), and mark running ones to look again.
     let mut pass = Some((true, true));
-    let mut pass_retry: Option<Instant> = None;
+    let mut pass_retry: Option<DateTime<Utc>> = None;
+    let timer = crate::clock::wall_timer("sink delivery");
     loop {
         if *shutdown.borrow() {
             break;
         }
+        core.health.sinks.turn();
         let woken = core.sinks.wake.notified();
         if let Some((force, rerun)) = pass.take() {
             nudges.borrow_and_update();
@@ -269,7 +270,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 Ok(list) => {
                     pass_retry = None;
                     states.retain(|id, _| list.iter().any(|s| s.id == *id));
-                    let now = Instant::now();
+                    let now = Utc::now();
                     for sink in list {
                         let st = states.entry(sink.id).or_default();
                         if st.running {
@@ -285,7 +286,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the sinks; retrying in 1s");
-                    pass_retry = Some(Instant::now() + Duration::from_secs(1));
+                    pass_retry = Some(Utc::now() + chrono::Duration::seconds(1));
                 }
             }
         }
@@ -325,12 +326,12 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                         if let Some(st) = states.get_mut(&id) {
                             st.running = false;
                             st.rerun = false;
-                            st.retry_at = Some(Instant::now() + wait);
+                            st.retry_at = Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
                         }
                     }
                 }
             }
-            _ = sleep_until(next_retry) => pass = Some((false, false)),
+            _ = sleep_until(timer.as_ref(), next_retry) => pass = Some((false, false)),
         }
     }
     // Abandon deliveries in flight (command hooks are killed); the cursor was
@@ -339,9 +340,11 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     tracing::debug!("sink delivery stopped");
 }
 
-async fn sleep_until(at: Option<Instant>) {
+/// Waits for the wall-clock instant `at`, so a suspend does not make a
+/// retry late.
+async fn sleep_until(timer: Option<&crate::clock::WallTimer>, at: Option<DateTime<Utc>>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => crate::clock::sleep_until_wall(timer, at).await,
         None => std::future::pending().await,
     }
 }
@@ -399,7 +402,11 @@ async fn drain_inner(core: &Core, sink: Sink) -> Outcome {
                 skipped = true;
                 continue;
             }
-            match core.sinks.deliver(&sink, &n).await {
+            let delivered = {
+                let _busy = core.health.sinks.busy();
+                core.sinks.deliver(&sink, &n).await
+            };
+            match delivered {
                 Ok(()) => match core.store.sink_delivered(sink.id, n.id, Utc::now()).await {
                     Ok(true) if !matches!(claim(core, sink.id).await, Ok(Some(_))) => {
                         // The lease ran out while delivering and another daemon took the sink.

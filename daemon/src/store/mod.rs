@@ -119,6 +119,7 @@ impl DraftRow {
             content_warning: self.content_warning,
             language: self.language,
             publications: Vec::new(),
+            fire_error: None,
         })
     }
 }
@@ -533,7 +534,7 @@ macro_rules! fire_one {
         }
         match next_due {
             Some(due) => {
-                sqlx::query("UPDATE schedule SET due_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2")
+                sqlx::query("UPDATE schedule SET due_at = $1 WHERE id = $2")
                     .bind(due)
                     .bind(row.id)
                     .execute(&mut *$tx)
@@ -801,6 +802,7 @@ impl Store {
             on_pool!(self, |p| sqlx::query_as(SELECT_DRAFT).bind(id).fetch_optional(p).await)?;
         let mut d = row.ok_or(Error::NotFound { what: "draft", id })?.into_draft()?;
         d.publications = self.publications_of(id).await?;
+        d.fire_error = self.set_aside_error(id).await?;
         Ok(d)
     }
 
@@ -880,10 +882,12 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(Error::NotFound { what: "draft", id });
             }
-            sqlx::query("DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            for table in [
+                "DELETE FROM schedule WHERE kind = 'post' AND ref_id = $1",
+                "DELETE FROM set_aside WHERE kind = 'post' AND ref_id = $1",
+            ] {
+                sqlx::query(table).bind(id).execute(&mut *tx).await?;
+            }
         });
         Ok(())
     }
@@ -927,12 +931,17 @@ impl Store {
             .await?;
             sqlx::query(
                 "INSERT INTO schedule (kind, ref_id, due_at) VALUES ('post', $1, $2) \
-                 ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL",
+                 ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at",
             )
             .bind(id)
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            // Scheduling again is trying again: the draft is no longer set aside.
+            sqlx::query("DELETE FROM set_aside WHERE kind = 'post' AND ref_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         });
         self.get_draft(id).await
     }
@@ -1077,13 +1086,51 @@ impl Store {
     /// each item's state moves on, its schedule row advances or goes, and its
     /// nudges are appended to the log. Returns the nudges written.
     pub async fn fire_due_with(&self, now: DateTime<Utc>, limit: u32, policy: &Policy) -> Result<Vec<Nudge>> {
+        self.fire(now, limit, policy, None).await
+    }
+
+    /// Fires the one schedule row `id` if it is due, in a transaction of its
+    /// own: how the scheduler finds the row of a batch that fails.
+    pub async fn fire_row(&self, id: i64, now: DateTime<Utc>, policy: &Policy) -> Result<Vec<Nudge>> {
+        self.fire(now, 1, policy, Some(id)).await
+    }
+
+    /// The ids of the rows [`Store::fire_due_with`] would fire, in its order.
+    pub async fn due_ids(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<i64>> {
+        let ids: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT id FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
+        )
+        .bind(to_ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await)?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn fire(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        policy: &Policy,
+        only: Option<i64>,
+    ) -> Result<Vec<Nudge>> {
         let now_ms = to_ms(now);
         let pg = self.is_postgres();
-        let claim = if pg {
-            "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
-             FOR UPDATE SKIP LOCKED"
-        } else {
-            "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
+        let claim = match (pg, only.is_some()) {
+            (true, false) => {
+                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED"
+            }
+            (false, false) => {
+                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
+            }
+            (true, true) => {
+                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 AND id = $3 LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED"
+            }
+            (false, true) => {
+                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 AND id = $3 LIMIT $2"
+            }
         };
         let fired = in_tx!(self, |tx| {
             if pg {
@@ -1102,8 +1149,11 @@ impl Store {
             };
             let mut out = Vec::new();
             if paused == 0 {
-                let due: Vec<DueRow> =
-                    sqlx::query_as(claim).bind(now_ms).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+                let mut q = sqlx::query_as(claim).bind(now_ms).bind(i64::from(limit));
+                if let Some(id) = only {
+                    q = q.bind(id);
+                }
+                let due: Vec<DueRow> = q.fetch_all(&mut *tx).await?;
                 out.reserve(due.len());
                 let mut gone: Vec<i64> = Vec::with_capacity(due.len());
                 for row in due {
@@ -1124,6 +1174,92 @@ impl Store {
             out
         });
         Ok(fired)
+    }
+
+    /// Moves schedule row `id`, whose firing failed `failures` times with
+    /// `error`, out of the due-index into `set_aside`, and writes a
+    /// `fire_failed` nudge that names it. Returns the nudge.
+    pub async fn set_aside(
+        &self,
+        id: i64,
+        error: &str,
+        failures: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Nudge>> {
+        let now_ms = to_ms(now);
+        let nudge = in_tx!(self, |tx| {
+            let row: Option<DueRow> =
+                sqlx::query_as("SELECT id, kind, ref_id, due_at FROM schedule WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match row {
+                None => None,
+                Some(row) => {
+                    sqlx::query(
+                        "INSERT INTO set_aside (kind, ref_id, due_at, error, failures, set_aside_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, ref_id) DO UPDATE SET \
+                         due_at = excluded.due_at, error = excluded.error, failures = excluded.failures, \
+                         set_aside_at = excluded.set_aside_at",
+                    )
+                    .bind(&row.kind)
+                    .bind(row.ref_id)
+                    .bind(row.due_at)
+                    .bind(error)
+                    .bind(i64::from(failures))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM schedule WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                    let (what, draft_id, task_id, hint) = match row.kind.as_str() {
+                        "post" => (
+                            format!("draft {}", row.ref_id),
+                            Some(row.ref_id),
+                            None,
+                            format!(
+                                "clout draft show {} says why; `clout draft schedule {} --at WHEN` tries again",
+                                row.ref_id, row.ref_id
+                            ),
+                        ),
+                        "task" => (
+                            format!("task {}", row.ref_id),
+                            None,
+                            Some(row.ref_id),
+                            "cloutd's log says more; edit or re-add the task to try again".to_string(),
+                        ),
+                        other => {
+                            (format!("a {other} item"), None, None, "cloutd's log says more".to_string())
+                        }
+                    };
+                    let n = Nudge {
+                        id: 0,
+                        kind: "fire_failed".into(),
+                        message: format!(
+                            "Could not fire {what} after {failures} tries, so it was set aside and everything else fires on: {}. {hint}",
+                            crate::error::tidy(error)
+                        ),
+                        due_at: from_ms(row.due_at),
+                        fired_at: from_ms(now_ms),
+                        draft_id,
+                        task_id,
+                        late: false,
+                    };
+                    insert_nudge!(tx, n, format!("fire_failed:{}:{}:{}", row.kind, row.ref_id, row.due_at))
+                }
+            }
+        });
+        Ok(nudge)
+    }
+
+    /// Why the draft's firing was set aside, if it was.
+    pub async fn set_aside_error(&self, draft_id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT error FROM set_aside WHERE kind = 'post' AND ref_id = $1"
+        )
+        .bind(draft_id)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|(e,)| e))
     }
 
     /// Puts the rule checks on the schedule (or takes them off), from `policy`.
