@@ -6,6 +6,7 @@ pub mod access;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fire;
 pub mod fleet;
 pub mod health;
 pub mod lock;

@@ -132,7 +132,7 @@ async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error:
     let ids = core.store.due_ids(Utc::now(), BATCH).await?;
     let mut last = None;
     for id in ids {
-        match core.store.fire_row(id, Utc::now(), &core.policy()).await {
+        match crate::fire::fire_due(&core.store, Utc::now(), 1, &core.policy(), Some(id)).await {
             Ok(fired) => {
                 failures.remove(&id);
                 if let Some(n) = fired.last() {
@@ -168,7 +168,7 @@ async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error:
 async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
     let mut size = 32;
     loop {
-        let fired = core.store.fire_due_with(Utc::now(), size, &core.policy()).await?;
+        let fired = crate::fire::fire_due(&core.store, Utc::now(), size, &core.policy(), None).await?;
         if let Some(last) = fired.last() {
             for n in &fired {
                 tracing::debug!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);

@@ -16,14 +16,13 @@ use sqlx::sqlite::{
 };
 
 use crate::error::{Error, Result};
-use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms};
+use crate::model::{Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms};
 use crate::rules::{self, MissedPolicy, Policy};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
-/// A fired occurrence is "late" when it fires this long after its time.
-pub const LATE_AFTER_MS: i64 = 60_000;
+pub use crate::fire::LATE_AFTER_MS;
 
 pub enum Pool {
     Sqlite(SqlitePool),
@@ -152,11 +151,11 @@ impl From<NudgeRow> for Nudge {
 }
 
 #[derive(sqlx::FromRow)]
-struct DueRow {
-    id: i64,
-    kind: String,
-    ref_id: i64,
-    due_at: i64,
+pub struct DueRow {
+    pub id: i64,
+    pub kind: String,
+    pub ref_id: i64,
+    pub due_at: i64,
 }
 
 const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
@@ -227,374 +226,6 @@ macro_rules! insert_nudge {
     }};
 }
 
-/// Whether the daily cap on consistency nudges is reached (0 = no cap).
-macro_rules! capped {
-    ($tx:expr, $ctx:expr, $now_ms:expr) => {{
-        let ctx: &FireCtx = $ctx;
-        if ctx.policy.daily_cap == 0 {
-            false
-        } else {
-            let since = to_ms(rules::day_start(from_ms($now_ms), ctx.tz));
-            let (n,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM nudges WHERE fired_at >= $1 AND kind IN \
-                 ('queue_dry', 'behind_goal', 'streak_at_risk', 'weekly_review', 'task_missed', 'lesson')",
-            )
-            .bind(since)
-            .fetch_one(&mut *$tx)
-            .await?;
-            n >= i64::from(ctx.policy.daily_cap)
-        }
-    }};
-}
-
-/// Fires one due row inside the caller's transaction: the item's state moves
-/// on, its nudge is appended, and its schedule row is advanced to the next
-/// occurrence or, when spent, pushed onto `$gone` for the caller to delete
-/// with the rest of the batch. Evaluates to the nudges written.
-macro_rules! fire_one {
-    ($tx:expr, $row:expr, $now_ms:expr, $ctx:expr, $gone:expr) => {{
-        let row: DueRow = $row;
-        let now_ms: i64 = $now_ms;
-        let ctx: &FireCtx = $ctx;
-        let mut out: Vec<Nudge> = Vec::new();
-        let mut next_due: Option<i64> = None;
-        let late = now_ms - row.due_at > LATE_AFTER_MS;
-        let lateness_ok = now_ms - row.due_at <= i64::from(ctx.policy.max_lateness_minutes) * 60_000;
-        match row.kind.as_str() {
-            "post" => {
-                // Whether it publishes itself comes along, sparing manual drafts an UPDATE.
-                let draft: Option<(String, String, String, Option<String>, i64)> = sqlx::query_as(
-                    "SELECT title, body, tags, missed_policy, (SELECT COUNT(*) FROM publications p \
-                     WHERE p.draft_id = drafts.id AND p.state IN ('waiting', 'failed', 'pending')) \
-                     FROM drafts WHERE id = $1",
-                )
-                .bind(row.ref_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
-                if let Some((title, body, tags, missed, publishes)) = draft {
-                    let policy = missed.as_deref().and_then(MissedPolicy::parse).unwrap_or(ctx.policy.missed);
-                    let action = match policy {
-                        _ if !late => MissedPolicy::Ask,
-                        MissedPolicy::CatchUp if lateness_ok => MissedPolicy::Ask,
-                        MissedPolicy::CatchUp => MissedPolicy::Skip,
-                        other => other,
-                    };
-                    let slot = if action == MissedPolicy::NextSlot {
-                        let specs: Vec<(String,)> =
-                            sqlx::query_as("SELECT spec FROM slots ORDER BY id").fetch_all(&mut *$tx).await?;
-                        let taken: Vec<(i64,)> =
-                            sqlx::query_as("SELECT due_at FROM schedule WHERE kind = 'post' AND due_at > $1")
-                                .bind(now_ms)
-                                .fetch_all(&mut *$tx)
-                                .await?;
-                        let specs: Vec<String> = specs.into_iter().map(|(s,)| s).collect();
-                        let taken = taken.into_iter().map(|(t,)| t).collect();
-                        program::first_free_slot(&specs, ctx.tz, &taken, now_ms).ok()
-                    } else {
-                        None
-                    };
-                    if let Some(at) = slot {
-                        // Missed while down: quietly into the next free slot.
-                        sqlx::query("UPDATE drafts SET scheduled_at = $1, slotted = 1, updated_at = $2 WHERE id = $3")
-                            .bind(at)
-                            .bind(now_ms)
-                            .bind(row.ref_id)
-                            .execute(&mut *$tx)
-                            .await?;
-                        next_due = Some(at);
-                    } else if action == MissedPolicy::Skip {
-                        // Missed while down: back to the drafts, nothing lost, no nudge.
-                        sqlx::query("UPDATE drafts SET state = 'draft', scheduled_at = NULL, updated_at = $1 WHERE id = $2")
-                            .bind(now_ms)
-                            .bind(row.ref_id)
-                            .execute(&mut *$tx)
-                            .await?;
-                    } else if publishes > 0 {
-                        // The daemon publishes it: the publisher takes it from here.
-                        sqlx::query(
-                            "UPDATE publications SET state = 'pending', next_attempt_at = $1, tries = 0 \
-                             WHERE draft_id = $2 AND state IN ('waiting', 'failed', 'pending')",
-                        )
-                        .bind(now_ms)
-                        .bind(row.ref_id)
-                        .execute(&mut *$tx)
-                        .await?;
-                        sqlx::query(
-                            "UPDATE drafts SET state = 'publishing', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
-                        )
-                        .bind(now_ms)
-                        .bind(i64::from(late))
-                        .bind(row.ref_id)
-                        .execute(&mut *$tx)
-                        .await?;
-                    } else {
-                        let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-                        let mut message = post_due_message(
-                            &model::label(&title, &body),
-                            row.due_at,
-                            now_ms,
-                            late,
-                            row.due_at < ctx.opened_ms,
-                        );
-                        if !tags.is_empty() {
-                            let lessons: Vec<(String, String)> =
-                                sqlx::query_as(review::TAGGED_LESSONS).fetch_all(&mut *$tx).await?;
-                            for line in review::last_time(&tags, &lessons) {
-                                message.push_str(". ");
-                                message.push_str(&line);
-                            }
-                        }
-                        sqlx::query(
-                            "UPDATE drafts SET state = 'due', fired_at = $1, late = $2, updated_at = $1 WHERE id = $3",
-                        )
-                        .bind(now_ms)
-                        .bind(i64::from(late))
-                        .bind(row.ref_id)
-                        .execute(&mut *$tx)
-                        .await?;
-                        let n = Nudge {
-                            id: 0,
-                            kind: "post_due".into(),
-                            message,
-                            due_at: from_ms(row.due_at),
-                            fired_at: from_ms(now_ms),
-                            draft_id: Some(row.ref_id),
-                            task_id: None,
-                            late,
-                        };
-                        out.extend(insert_nudge!($tx, n, format!("post:{}:{}", row.ref_id, row.due_at)));
-                    }
-                }
-            }
-            "task" => {
-                let task: Option<(String, Option<String>, String, String, Option<String>)> = sqlx::query_as(
-                    "SELECT body, spec, tz, about, missed_policy FROM tasks WHERE id = $1 AND removed_at IS NULL",
-                )
-                .bind(row.ref_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
-                if let Some((body, spec, tz, about, missed)) = task {
-                    let plan = tasks::plan_fire(spec.as_deref(), &tz, row.due_at, now_ms);
-                    // The occurrence still open when the next one fires was missed.
-                    let open: Vec<(i64,)> =
-                        sqlx::query_as("SELECT due_at FROM task_occurrences WHERE task_id = $1 AND state = 'due'")
-                            .bind(row.ref_id)
-                            .fetch_all(&mut *$tx)
-                            .await?;
-                    sqlx::query(
-                        "UPDATE task_occurrences SET state = 'missed', resolved_at = $2 WHERE task_id = $1 AND state = 'due'",
-                    )
-                    .bind(row.ref_id)
-                    .bind(now_ms)
-                    .execute(&mut *$tx)
-                    .await?;
-                    for m in &plan.missed {
-                        sqlx::query(
-                            "INSERT INTO task_occurrences (task_id, due_at, state, resolved_at, late) \
-                             VALUES ($1, $2, 'missed', $3, 1) ON CONFLICT (task_id, due_at) DO NOTHING",
-                        )
-                        .bind(row.ref_id)
-                        .bind(*m)
-                        .bind(now_ms)
-                        .execute(&mut *$tx)
-                        .await?;
-                    }
-                    if let Some(&(missed_at,)) = open.last() {
-                        if ctx.policy.rules.tasks_missed && !capped!($tx, ctx, now_ms) {
-                            let n = Nudge {
-                                id: 0,
-                                kind: "task_missed".into(),
-                                message: format!("Missed: {} (clout task list shows your record)", model::label("", &body)),
-                                due_at: from_ms(missed_at),
-                                fired_at: from_ms(now_ms),
-                                draft_id: None,
-                                task_id: Some(row.ref_id),
-                                late: false,
-                            };
-                            out.extend(insert_nudge!($tx, n, format!("task_missed:{}:{}", row.ref_id, missed_at)));
-                        }
-                    }
-                    let late = now_ms - plan.fire_at > LATE_AFTER_MS;
-                    let policy = missed.as_deref().and_then(MissedPolicy::parse).unwrap_or(ctx.policy.missed);
-                    let skip = late
-                        && (policy == MissedPolicy::Skip || (policy == MissedPolicy::CatchUp && now_ms - plan.fire_at > i64::from(ctx.policy.max_lateness_minutes) * 60_000));
-                    let state = if skip { "missed" } else { "due" };
-                    sqlx::query(
-                        "INSERT INTO task_occurrences (task_id, due_at, state, fired_at, resolved_at, late) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id, due_at) DO NOTHING",
-                    )
-                    .bind(row.ref_id)
-                    .bind(plan.fire_at)
-                    .bind(state)
-                    .bind(now_ms)
-                    .bind(skip.then_some(now_ms))
-                    .bind(i64::from(late))
-                    .execute(&mut *$tx)
-                    .await?;
-                    if !skip {
-                        let n = Nudge {
-                            id: 0,
-                            kind: "task_due".into(),
-                            message: tasks::task_due_message(&body, &about, plan.fire_at, now_ms, late, plan.missed.len()),
-                            due_at: from_ms(plan.fire_at),
-                            fired_at: from_ms(now_ms),
-                            draft_id: None,
-                            task_id: Some(row.ref_id),
-                            late,
-                        };
-                        out.extend(insert_nudge!($tx, n, format!("task:{}:{}", row.ref_id, plan.fire_at)));
-                    }
-                    next_due = plan.next;
-                }
-            }
-            "lesson" => {
-                let lesson: Option<(String, String, i64)> = sqlx::query_as(
-                    "SELECT l.body, s.body, l.stage FROM lessons l JOIN setbacks s ON s.id = l.setback_id WHERE l.id = $1",
-                )
-                .bind(row.ref_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
-                if let Some((body, setback, stage)) = lesson {
-                    if let Some(until) = ctx.policy.quiet_until(from_ms(now_ms), ctx.tz) {
-                        next_due = Some(to_ms(until));
-                    } else {
-                        if ctx.policy.rules.lessons && !capped!($tx, ctx, now_ms) {
-                            let n = Nudge {
-                                id: 0,
-                                kind: "lesson".into(),
-                                message: review::lesson_message(&body, &setback),
-                                due_at: from_ms(row.due_at),
-                                fired_at: from_ms(now_ms),
-                                draft_id: None,
-                                task_id: None,
-                                late: false,
-                            };
-                            out.extend(insert_nudge!($tx, n, format!("lesson:{}:{}", row.ref_id, row.due_at)));
-                        }
-                        sqlx::query("UPDATE lessons SET stage = stage + 1 WHERE id = $1")
-                            .bind(row.ref_id)
-                            .execute(&mut *$tx)
-                            .await?;
-                        // Resurface again from now, so a long outage does not replay every stage.
-                        next_due = Some(review::resurface_after(stage + 1, now_ms.max(row.due_at)));
-                    }
-                }
-            }
-            "check" => {
-                if let Some(check) = rules::Check::from_id(row.ref_id) {
-                    if let Some(until) = ctx.policy.quiet_until(from_ms(now_ms), ctx.tz) {
-                        next_due = Some(to_ms(until));
-                    } else {
-                        // A check that fires late (cloutd was down) is simply evaluated now, once.
-                        let facts = check_facts!($tx, ctx, now_ms);
-                        if let Some(message) = rules::check_message(check, &facts) {
-                            if !capped!($tx, ctx, now_ms) {
-                                let n = Nudge {
-                                    id: 0,
-                                    kind: check.kind().into(),
-                                    message,
-                                    due_at: from_ms(row.due_at),
-                                    fired_at: from_ms(now_ms),
-                                    draft_id: None,
-                                    task_id: None,
-                                    late: false,
-                                };
-                                out.extend(insert_nudge!($tx, n, format!("check:{}:{}", row.ref_id, row.due_at)));
-                            }
-                        }
-                        next_due = ctx.policy.next_check(check, from_ms(now_ms), ctx.tz).map(to_ms);
-                    }
-                }
-            }
-            "snooze" => {
-                let orig: Option<(String, String, Option<i64>, Option<i64>)> =
-                    sqlx::query_as("SELECT kind, message, draft_id, task_id FROM nudges WHERE id = $1")
-                        .bind(row.ref_id)
-                        .fetch_optional(&mut *$tx)
-                        .await?;
-                if let Some((kind, message, draft_id, task_id)) = orig {
-                    if let Some(until) = ctx.policy.quiet_until(from_ms(now_ms), ctx.tz) {
-                        next_due = Some(to_ms(until));
-                    } else {
-                        let n = Nudge {
-                            id: 0,
-                            kind,
-                            message: format!("Snoozed: {message}"),
-                            due_at: from_ms(row.due_at),
-                            fired_at: from_ms(now_ms),
-                            draft_id,
-                            task_id,
-                            late: false,
-                        };
-                        out.extend(insert_nudge!($tx, n, format!("snooze:{}:{}", row.ref_id, row.due_at)));
-                    }
-                }
-            }
-            other => tracing::warn!(kind = other, "dropping a schedule row of an unknown kind"),
-        }
-        match next_due {
-            Some(due) => {
-                sqlx::query("UPDATE schedule SET due_at = $1 WHERE id = $2")
-                    .bind(due)
-                    .bind(row.id)
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            // Deleted together at the end of the batch: one statement instead of one per row.
-            None => $gone.push(row.id),
-        }
-        out
-    }};
-}
-
-/// What the rule checks look at, read inside the firing transaction.
-macro_rules! check_facts {
-    ($tx:expr, $ctx:expr, $now_ms:expr) => {{
-        let ctx: &FireCtx = $ctx;
-        let now_ms: i64 = $now_ms;
-        let week = to_ms(rules::week_start(from_ms(now_ms), ctx.tz));
-        let last_week = to_ms(rules::week_start(from_ms(week - 1), ctx.tz));
-        let dry_days = ctx.policy.rules.queue_dry.days.unwrap_or(2);
-        let (this_week,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM drafts WHERE state IN ('published', 'partial') AND published_at >= $1 AND published_at <= $2",
-        )
-        .bind(week)
-        .bind(now_ms)
-        .fetch_one(&mut *$tx)
-        .await?;
-        let (last,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM drafts WHERE state IN ('published', 'partial') AND published_at >= $1 AND published_at < $2",
-        )
-        .bind(last_week)
-        .bind(week)
-        .fetch_one(&mut *$tx)
-        .await?;
-        let (soon,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM schedule WHERE kind = 'post' AND due_at > $1 AND due_at <= $2")
-                .bind(now_ms)
-                .bind(now_ms + i64::from(dry_days) * 86_400_000)
-                .fetch_one(&mut *$tx)
-                .await?;
-        rules::Facts {
-            goal: ctx.goal,
-            this_week: this_week.max(0) as u32,
-            last_week: last.max(0) as u32,
-            queued_soon: soon.max(0) as u32,
-            dry_days,
-        }
-    }};
-}
-
-/// What firing needs besides the row: the program's zone and goal, and the policy.
-pub struct FireCtx {
-    /// When this store was opened: items due before then came due while
-    /// cloutd was not running; later ones are late because firing failed.
-    pub opened_ms: i64,
-    pub tz: chrono_tz::Tz,
-    pub goal: u32,
-    pub policy: Policy,
-}
-
 /// Loads a draft inside a transaction, or fails with NotFound.
 macro_rules! draft_in {
     ($tx:expr, $id:expr) => {{
@@ -654,8 +285,11 @@ mod review;
 mod sinks;
 mod tasks;
 
-pub use review::{consistency, streaks};
-pub use tasks::plan_fire;
+pub mod tx;
+
+pub use program::{first_free_slot, zone as program_zone};
+pub use review::{consistency, last_time, lesson_message, resurface_after, streaks};
+pub use tasks::{plan_fire, task_due_message};
 
 impl Store {
     /// Opens (creating and migrating when needed) the database at `url`.
@@ -1077,25 +711,7 @@ impl Store {
         Ok(n.max(0) as u64)
     }
 
-    /// Fires due items under the default policy (see [`Store::fire_due_with`]).
-    pub async fn fire_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Nudge>> {
-        self.fire_due_with(now, limit, &Policy::default()).await
-    }
-
-    /// Fires up to `limit` items due at or before `now`, in one transaction:
-    /// each item's state moves on, its schedule row advances or goes, and its
-    /// nudges are appended to the log. Returns the nudges written.
-    pub async fn fire_due_with(&self, now: DateTime<Utc>, limit: u32, policy: &Policy) -> Result<Vec<Nudge>> {
-        self.fire(now, limit, policy, None).await
-    }
-
-    /// Fires the one schedule row `id` if it is due, in a transaction of its
-    /// own: how the scheduler finds the row of a batch that fails.
-    pub async fn fire_row(&self, id: i64, now: DateTime<Utc>, policy: &Policy) -> Result<Vec<Nudge>> {
-        self.fire(now, 1, policy, Some(id)).await
-    }
-
-    /// The ids of the rows [`Store::fire_due_with`] would fire, in its order.
+    /// The ids of the rows [`crate::fire::fire_due`] would fire, in its order.
     pub async fn due_ids(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<i64>> {
         let ids: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT id FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
@@ -1107,73 +723,9 @@ impl Store {
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
-    async fn fire(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        policy: &Policy,
-        only: Option<i64>,
-    ) -> Result<Vec<Nudge>> {
-        let now_ms = to_ms(now);
-        let pg = self.is_postgres();
-        let claim = match (pg, only.is_some()) {
-            (true, false) => {
-                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED"
-            }
-            (false, false) => {
-                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"
-            }
-            (true, true) => {
-                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 AND id = $3 LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED"
-            }
-            (false, true) => {
-                "SELECT id, kind, ref_id, due_at FROM schedule WHERE due_at <= $1 AND id = $3 LIMIT $2"
-            }
-        };
-        let fired = in_tx!(self, |tx| {
-            if pg {
-                // Nudge ids must become visible in order: one writer of the log at a time.
-                sqlx::query("SELECT pg_advisory_xact_lock(7263001)").execute(&mut *tx).await?;
-            }
-            let (paused, tz, goal): (i64, String, i64) =
-                sqlx::query_as("SELECT paused, tz, posts_per_week FROM program WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let ctx = FireCtx {
-                opened_ms: self.opened_ms,
-                tz: program::zone(&tz),
-                goal: goal.clamp(0, i64::from(u32::MAX)) as u32,
-                policy: policy.clone(),
-            };
-            let mut out = Vec::new();
-            if paused == 0 {
-                let mut q = sqlx::query_as(claim).bind(now_ms).bind(i64::from(limit));
-                if let Some(id) = only {
-                    q = q.bind(id);
-                }
-                let due: Vec<DueRow> = q.fetch_all(&mut *tx).await?;
-                out.reserve(due.len());
-                let mut gone: Vec<i64> = Vec::with_capacity(due.len());
-                for row in due {
-                    out.extend(fire_one!(tx, row, now_ms, &ctx, gone));
-                }
-                if !gone.is_empty() {
-                    // `$1, $2, …`: both SQLite and PostgreSQL take numbered placeholders.
-                    let list = (1..=gone.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-                    let sql = format!("DELETE FROM schedule WHERE id IN ({list})");
-                    // Not kept prepared: the list length changes from batch to batch.
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-                    for id in &gone {
-                        q = q.bind(*id);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-            }
-            out
-        });
-        Ok(fired)
+    /// When this store was opened, in Unix ms.
+    pub fn opened_ms(&self) -> i64 {
+        self.opened_ms
     }
 
     /// Moves schedule row `id`, whose firing failed `failures` times with
@@ -1407,21 +959,6 @@ impl Store {
             on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM nudges").fetch_one(p).await)?;
         Ok(n.max(0) as u64)
     }
-}
-
-fn post_due_message(label: &str, due_ms: i64, now_ms: i64, late: bool, while_down: bool) -> String {
-    let mut m = format!("Time to post: \u{201c}{label}\u{201d}");
-    if late {
-        let mins = (now_ms - due_ms) / 60_000;
-        let ago = if mins >= 120 { format!("{}h", mins / 60) } else { format!("{mins} min") };
-        let why = if while_down {
-            "while cloutd was not running"
-        } else {
-            "cloutd could not fire it on time; its log says why"
-        };
-        m.push_str(&format!(" (late: it was due {ago} ago, {why})"));
-    }
-    m
 }
 
 /// A pooled connection that comes back still inside a transaction (its
