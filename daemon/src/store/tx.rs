@@ -46,6 +46,7 @@ pub struct DuePost {
 }
 
 /// A live task, as firing needs it.
+#[derive(sqlx::FromRow)]
 pub struct DueTask {
     pub body: String,
     pub spec: Option<String>,
@@ -257,15 +258,14 @@ impl Tx {
     // ---- tasks ---------------------------------------------------------------
 
     pub async fn live_task(&mut self, task: i64) -> Result<Option<DueTask>> {
-        let row: Option<(String, Option<String>, String, String, Option<String>)> = on_tx!(self, |t| {
+        Ok(on_tx!(self, |t| {
             sqlx::query_as(
                 "SELECT body, spec, tz, about, missed_policy FROM tasks WHERE id = $1 AND removed_at IS NULL",
             )
             .bind(task)
             .fetch_optional(&mut **t)
             .await
-        })?;
-        Ok(row.map(|(body, spec, tz, about, missed_policy)| DueTask { body, spec, tz, about, missed_policy }))
+        })?)
     }
 
     /// Marks the task's open occurrences missed; returns their times.
