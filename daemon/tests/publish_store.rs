@@ -46,7 +46,7 @@ async fn a_draft_with_accounts_is_published_not_nudged(s: &Store) {
     assert!(key.starts_with(&format!("clout-{}-", d.id)), "{key}");
 
     // Firing writes no post_due nudge: the publisher takes over.
-    assert!(clout_daemon::fire::fire_due_default(&s, t0(), 10).await.expect("fire").is_empty());
+    assert!(clout_daemon::fire::fire_due_default(s, t0(), 10).await.expect("fire").is_empty());
     assert_eq!(s.get_draft(d.id).await.expect("get").state, DraftState::Publishing);
 
     let claims = s.claim_publications("a", t0(), LEASE, 8).await.expect("claim");
@@ -95,7 +95,7 @@ async fn an_expired_claim_is_taken_over_and_the_old_owner_is_fenced(s: &Store) {
     let d = s.add_draft(&to(&["sky"]), t0() - Duration::hours(1)).await.expect("add");
     let rkey = d.publications[0].idem_key.clone();
     assert!(clout_daemon::publish::text::is_tid(&rkey), "{rkey}");
-    clout_daemon::fire::fire_due_default(&s, t0(), 10).await.expect("fire");
+    clout_daemon::fire::fire_due_default(s, t0(), 10).await.expect("fire");
     let first = s.claim_publications("dead", t0(), LEASE, 8).await.expect("claim");
     assert_eq!(first.len(), 1);
 
@@ -128,7 +128,7 @@ async fn some_accounts_failing_leaves_a_partial_draft_that_can_be_retried(s: &St
     account(s, "masto", Network::Mastodon).await;
     account(s, "sky", Network::Bluesky).await;
     let d = s.add_draft(&to(&["masto", "sky"]), t0() - Duration::hours(1)).await.expect("add");
-    clout_daemon::fire::fire_due_default(&s, t0(), 10).await.expect("fire");
+    clout_daemon::fire::fire_due_default(s, t0(), 10).await.expect("fire");
     let claims = s.claim_publications("a", t0(), LEASE, 8).await.expect("claim");
     assert_eq!(claims.len(), 2);
     let ok = Outcome::Published { url: "https://example.social/@me/1".into(), remote_id: "1".into() };

@@ -30,12 +30,7 @@ async fn fire(s: &Store, n: usize) -> Vec<i64> {
         let d = NewDraft { text: format!("post {i}"), at: Some(at), ..Default::default() };
         s.add_draft(&d, t0()).await.expect("add draft");
     }
-    clout_daemon::fire::fire_due_default(&s, at, 1000)
-        .await
-        .expect("fire")
-        .into_iter()
-        .map(|n| n.id)
-        .collect()
+    clout_daemon::fire::fire_due_default(s, at, 1000).await.expect("fire").into_iter().map(|n| n.id).collect()
 }
 
 on_every_backend!(a_new_sink_starts_at_the_end_of_the_log_and_its_cursor_moves_on);

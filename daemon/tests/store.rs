@@ -23,21 +23,18 @@ async fn fires_at_its_time_exactly_once(s: &Store) {
     assert_eq!(d.state, DraftState::Scheduled);
     assert_eq!(s.next_due().await.expect("next"), Some(at));
     assert!(
-        clout_daemon::fire::fire_due_default(&s, at - Duration::milliseconds(1), 100)
+        clout_daemon::fire::fire_due_default(s, at - Duration::milliseconds(1), 100)
             .await
             .expect("fire")
             .is_empty()
     );
-    let fired = clout_daemon::fire::fire_due_default(&s, at, 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, at, 100).await.expect("fire");
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].draft_id, Some(d.id));
     assert_eq!(fired[0].due_at, at);
     assert!(!fired[0].late);
     assert!(
-        clout_daemon::fire::fire_due_default(&s, at + Duration::hours(1), 100)
-            .await
-            .expect("fire")
-            .is_empty()
+        clout_daemon::fire::fire_due_default(s, at + Duration::hours(1), 100).await.expect("fire").is_empty()
     );
     assert_eq!(s.next_due().await.expect("next"), None);
     let d = s.get_draft(d.id).await.expect("get");
@@ -50,7 +47,7 @@ on_every_backend!(items_due_while_down_fire_late);
 async fn items_due_while_down_fire_late(s: &Store) {
     let at = t0();
     let d = s.add_draft(&new("while you were away", Some(at)), t0() - Duration::hours(1)).await.expect("add");
-    let fired = clout_daemon::fire::fire_due_default(&s, at + Duration::hours(3), 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, at + Duration::hours(3), 100).await.expect("fire");
     assert_eq!(fired.len(), 1);
     assert!(fired[0].late);
     assert!(fired[0].message.contains("late"), "{}", fired[0].message);
@@ -65,7 +62,7 @@ async fn a_burst_fires_in_batches_in_order(s: &Store) {
     }
     let mut total = 0;
     loop {
-        let fired = clout_daemon::fire::fire_due_default(&s, at, 500).await.expect("fire");
+        let fired = clout_daemon::fire::fire_due_default(s, at, 500).await.expect("fire");
         if fired.is_empty() {
             break;
         }
@@ -158,7 +155,7 @@ async fn a_recurring_task_fires_each_occurrence_and_records_misses(s: &Store) {
     assert_eq!(t.next_due_at, Some(first));
     assert_eq!(s.next_due().await.expect("next"), Some(first));
 
-    let fired = clout_daemon::fire::fire_due_default(&s, first, 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, first, 100).await.expect("fire");
     assert_eq!(fired.len(), 1);
     assert_eq!((fired[0].kind.as_str(), fired[0].task_id), ("task_due", Some(t.id)));
     assert!(fired[0].message.contains("about @alice"), "{}", fired[0].message);
@@ -171,8 +168,8 @@ async fn a_recurring_task_fires_each_occurrence_and_records_misses(s: &Store) {
     assert!(matches!(s.resolve_task(t.id, "done", first).await, Err(Error::FailedPrecondition(_))));
 
     // Not done by the next occurrence: recorded as missed when the next one fires.
-    clout_daemon::fire::fire_due_default(&s, first + Duration::days(1), 100).await.expect("fire");
-    clout_daemon::fire::fire_due_default(&s, first + Duration::days(2), 100).await.expect("fire");
+    clout_daemon::fire::fire_due_default(s, first + Duration::days(1), 100).await.expect("fire");
+    clout_daemon::fire::fire_due_default(s, first + Duration::days(2), 100).await.expect("fire");
     let t3 = s.task(t.id).await.expect("task");
     assert_eq!((t3.done, t3.missed), (1, 1));
     assert_eq!(t3.current_due_at, Some(first + Duration::days(2)));
@@ -184,7 +181,7 @@ async fn after_downtime_a_task_fires_once_not_a_storm(s: &Store) {
     let t = s.add_task(&daily("daily 10:00", chrono_tz::UTC), now).await.expect("add");
     let first = now + Duration::hours(1);
     let later = first + Duration::days(3) + Duration::hours(2);
-    let fired = clout_daemon::fire::fire_due_default(&s, later, 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, later, 100).await.expect("fire");
     assert_eq!(fired.len(), 1, "one nudge after a 3-day outage");
     assert!(fired[0].late);
     assert_eq!(fired[0].due_at, first + Duration::days(3));
@@ -192,7 +189,7 @@ async fn after_downtime_a_task_fires_once_not_a_storm(s: &Store) {
     let t = s.task(t.id).await.expect("task");
     assert_eq!(t.missed, 3);
     assert_eq!(t.next_due_at, Some(first + Duration::days(4)));
-    assert!(clout_daemon::fire::fire_due_default(&s, later, 100).await.expect("fire").is_empty());
+    assert!(clout_daemon::fire::fire_due_default(s, later, 100).await.expect("fire").is_empty());
 }
 
 on_every_backend!(a_one_off_task_fires_once_and_removed_tasks_never_fire);
@@ -210,7 +207,7 @@ async fn a_one_off_task_fires_once_and_removed_tasks_never_fire(s: &Store) {
     let gone = s.add_task(&daily("daily 10:00", chrono_tz::UTC), now).await.expect("add");
     s.remove_task(gone.id, now).await.expect("remove");
     assert!(matches!(s.remove_task(gone.id, now).await, Err(Error::NotFound { .. })));
-    let fired = clout_daemon::fire::fire_due_default(&s, now + Duration::days(2), 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, now + Duration::days(2), 100).await.expect("fire");
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].task_id, Some(t.id));
     assert_eq!(s.pending_count().await.expect("count"), 0);
@@ -226,13 +223,13 @@ async fn pause_holds_everything_and_resume_releases_it(s: &Store) {
     assert!(s.program().await.expect("program").paused);
     assert_eq!(s.next_due().await.expect("next"), None, "nothing is due while paused");
     assert!(
-        clout_daemon::fire::fire_due_default(&s, now + Duration::hours(1), 100)
+        clout_daemon::fire::fire_due_default(s, now + Duration::hours(1), 100)
             .await
             .expect("fire")
             .is_empty()
     );
     assert_eq!(s.set_paused(false, now + Duration::hours(1)).await.expect("resume"), 1);
-    let fired = clout_daemon::fire::fire_due_default(&s, now + Duration::hours(1), 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, now + Duration::hours(1), 100).await.expect("fire");
     assert_eq!(fired.len(), 1);
     assert!(fired[0].late);
 }
@@ -321,7 +318,7 @@ async fn a_lesson_resurfaces_after_a_day_a_week_and_a_month(s: &Store) {
     assert_eq!(lesson.next_at, Some(now + Duration::days(1)));
     let mut due = now + Duration::days(1);
     for gap in [7, 30, 180, 180] {
-        let fired = clout_daemon::fire::fire_due_default(&s, due, 100).await.expect("fire");
+        let fired = clout_daemon::fire::fire_due_default(s, due, 100).await.expect("fire");
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].kind, "lesson");
         assert!(fired[0].message.contains("Post in the morning"), "{}", fired[0].message);
@@ -333,7 +330,7 @@ async fn a_lesson_resurfaces_after_a_day_a_week_and_a_month(s: &Store) {
     s.update_draft(d.id, &DraftPatch { tags: Some(vec!["threads".into()]), ..Default::default() }, now)
         .await
         .expect("tag");
-    let fired = clout_daemon::fire::fire_due_default(&s, due - Duration::hours(1), 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, due - Duration::hours(1), 100).await.expect("fire");
     assert!(fired[0].message.contains("Last time: Post in the morning"), "{}", fired[0].message);
 }
 
@@ -365,12 +362,12 @@ async fn the_queue_running_dry_is_noticed_daily(s: &Store) {
     s.sync_checks(&p, t0()).await.expect("sync"); // t0 is Monday 09:00
     let tue = t0() + Duration::days(1);
     assert_eq!(
-        kinds(&clout_daemon::fire::fire_due_with_policy(&s, tue, 100, &p).await.expect("fire")),
+        kinds(&clout_daemon::fire::fire_due_with_policy(s, tue, 100, &p).await.expect("fire")),
         vec!["queue_dry"]
     );
     s.add_draft(&new("soon", Some(tue + Duration::days(1))), tue).await.expect("add");
     assert!(
-        clout_daemon::fire::fire_due_with_policy(&s, tue + Duration::days(1) - Duration::minutes(1), 100, &p)
+        clout_daemon::fire::fire_due_with_policy(s, tue + Duration::days(1) - Duration::minutes(1), 100, &p)
             .await
             .expect("fire")
             .is_empty()
@@ -380,7 +377,7 @@ async fn the_queue_running_dry_is_noticed_daily(s: &Store) {
     off.rules.queue_dry.enabled = false;
     s.sync_checks(&off, tue).await.expect("sync");
     let fired =
-        clout_daemon::fire::fire_due_with_policy(&s, tue + Duration::days(3), 100, &off).await.expect("fire");
+        clout_daemon::fire::fire_due_with_policy(s, tue + Duration::days(3), 100, &off).await.expect("fire");
     assert!(!kinds(&fired).contains(&"queue_dry"), "{fired:?}");
 }
 
@@ -399,14 +396,14 @@ async fn goal_checks_speak_when_behind_or_at_risk(s: &Store) {
         .expect("add");
     s.sync_checks(&p, t0()).await.expect("sync");
     let wed = t0() + Duration::days(2) + Duration::hours(3); // Wednesday 12:00
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, wed, 100, &p).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_with_policy(s, wed, 100, &p).await.expect("fire");
     assert!(kinds(&fired).contains(&"behind_goal"), "{fired:?}");
     let sat = t0() + Duration::days(5) + Duration::hours(1); // Saturday 10:00
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, sat, 100, &p).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_with_policy(s, sat, 100, &p).await.expect("fire");
     assert!(kinds(&fired).contains(&"streak_at_risk"), "{fired:?}");
     assert!(fired.iter().any(|n| n.message.contains("0 of 2")), "{fired:?}");
     let sun = t0() + Duration::days(6) + Duration::hours(9); // Sunday 18:00
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, sun, 100, &p).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_with_policy(s, sun, 100, &p).await.expect("fire");
     assert!(kinds(&fired).contains(&"weekly_review"), "{fired:?}");
 }
 
@@ -416,11 +413,11 @@ async fn quiet_hours_hold_and_the_daily_cap_limits_consistency_nudges(s: &Store)
     let quiet = Policy { quiet_hours: Some("08:00-10:00".into()), ..Policy::default() };
     s.sync_checks(&quiet, t0() - Duration::hours(2)).await.expect("sync"); // 07:00 → check at 09:00
     assert!(
-        clout_daemon::fire::fire_due_with_policy(&s, t0(), 100, &quiet).await.expect("fire").is_empty(),
+        clout_daemon::fire::fire_due_with_policy(s, t0(), 100, &quiet).await.expect("fire").is_empty(),
         "held in quiet hours"
     );
     assert_eq!(s.next_due().await.expect("next"), Some(t0() + Duration::hours(1)));
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, t0() + Duration::hours(1), 100, &quiet)
+    let fired = clout_daemon::fire::fire_due_with_policy(s, t0() + Duration::hours(1), 100, &quiet)
         .await
         .expect("fire");
     assert_eq!(kinds(&fired), vec!["queue_dry"]);
@@ -431,7 +428,7 @@ async fn quiet_hours_hold_and_the_daily_cap_limits_consistency_nudges(s: &Store)
     let sb = s.add_setback("x", &[], None, None, Some("y"), noon - Duration::days(1)).await.expect("setback");
     assert_eq!(sb.lessons.len(), 1);
     s.add_draft(&new("post", Some(noon)), t0()).await.expect("add");
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, noon, 100, &capped).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_with_policy(s, noon, 100, &capped).await.expect("fire");
     assert_eq!(kinds(&fired), vec!["post_due"], "the lesson was over the cap: {fired:?}");
 }
 
@@ -455,7 +452,7 @@ async fn missed_run_policies_decide_what_a_late_item_does(s: &Store) {
         .expect("slot");
     let slot = s.add_draft(&mk("slot", MissedPolicy::NextSlot), now).await.expect("add");
     let p = Policy { max_lateness_minutes: 60, ..Policy::default() };
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, late, 100, &p).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_with_policy(s, late, 100, &p).await.expect("fire");
     let posts: Vec<Option<i64>> = fired.iter().filter(|n| n.kind == "post_due").map(|n| n.draft_id).collect();
     assert_eq!(posts, vec![Some(ask.id)], "only `ask` nudges: {fired:?}");
     assert!(fired[0].late);
@@ -471,9 +468,8 @@ async fn missed_run_policies_decide_what_a_late_item_does(s: &Store) {
     assert_eq!(moved.scheduled_at, Some(Utc.with_ymd_and_hms(2030, 1, 9, 12, 0, 0).single().expect("time")));
     // Within the maximum lateness, catch-up fires.
     let c2 = s.add_draft(&mk("catch soon", MissedPolicy::CatchUp), now).await.expect("add");
-    let fired = clout_daemon::fire::fire_due_with_policy(&s, at + Duration::minutes(30), 100, &p)
-        .await
-        .expect("fire");
+    let fired =
+        clout_daemon::fire::fire_due_with_policy(s, at + Duration::minutes(30), 100, &p).await.expect("fire");
     assert_eq!(fired.iter().filter_map(|n| n.draft_id).collect::<Vec<_>>(), vec![c2.id]);
 }
 
@@ -482,9 +478,9 @@ async fn a_missed_task_occurrence_nudges_once(s: &Store) {
     utc_program(s, 0).await;
     let t = s.add_task(&daily("daily 10:00", chrono_tz::UTC), t0()).await.expect("task");
     let first = t0() + Duration::hours(1);
-    clout_daemon::fire::fire_due_with_policy(&s, first, 100, &Policy::default()).await.expect("fire");
+    clout_daemon::fire::fire_due_with_policy(s, first, 100, &Policy::default()).await.expect("fire");
     let fired =
-        clout_daemon::fire::fire_due_with_policy(&s, first + Duration::days(1), 100, &Policy::default())
+        clout_daemon::fire::fire_due_with_policy(s, first + Duration::days(1), 100, &Policy::default())
             .await
             .expect("fire");
     assert_eq!(kinds(&fired), vec!["task_missed", "task_due"]);
@@ -496,7 +492,7 @@ async fn nudges_can_be_acknowledged_and_snoozed(s: &Store) {
     let now = t0();
     s.add_draft(&new("a", Some(now)), now).await.expect("add");
     s.add_draft(&new("b", Some(now)), now).await.expect("add");
-    let fired = clout_daemon::fire::fire_due_default(&s, now, 100).await.expect("fire");
+    let fired = clout_daemon::fire::fire_due_default(s, now, 100).await.expect("fire");
     assert_eq!(s.unread_nudges(10).await.expect("unread").len(), 2);
     s.ack_nudge(fired[0].id, now).await.expect("ack");
     assert!(matches!(s.ack_nudge(999, now).await, Err(Error::NotFound { .. })));
@@ -504,7 +500,7 @@ async fn nudges_can_be_acknowledged_and_snoozed(s: &Store) {
     s.snooze_nudge(fired[1].id, until, now).await.expect("snooze");
     assert!(s.unread_nudges(10).await.expect("unread").is_empty());
     assert_eq!(s.acked_ids(0, 100).await.expect("acked").len(), 2);
-    let again = clout_daemon::fire::fire_due_default(&s, until, 100).await.expect("fire");
+    let again = clout_daemon::fire::fire_due_default(s, until, 100).await.expect("fire");
     assert_eq!(again.len(), 1);
     assert!(again[0].message.starts_with("Snoozed: "), "{}", again[0].message);
     assert_eq!(again[0].draft_id, fired[1].draft_id);
