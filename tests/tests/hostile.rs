@@ -323,3 +323,58 @@ fn errors_quote_at_most_a_little_of_a_bad_value() {
     assert!(err.len() < 1000 && err.contains("tag"), "{} bytes: {}", err.len(), &err[..err.len().min(300)]);
     assert!(!err.contains("h2 protocol error"), "{err}");
 }
+
+/// A command hook that hangs is stopped at its timeout together with what it
+/// started in the background; hooks never see cloutd's systemd variables;
+/// and a failing hook's last error shows the end of its error output.
+#[test]
+fn hooks_leave_nothing_behind_and_inherit_no_systemd_variables() {
+    let home = Home::new();
+    let config = home.dir.path().join("cloutd.toml");
+    std::fs::write(&config, clout_e2e::QUIET_RULES).expect("config");
+    let notify = home.dir.path().join("notify.sock");
+    let _listener = std::os::unix::net::UnixDatagram::bind(&notify).expect("notify socket");
+    let mut cmd = clout_e2e::daemon_command(&home.socket(), &home.db_url());
+    cmd.arg("--config").arg(&config).env("NOTIFY_SOCKET", &notify).env("WATCHDOG_USEC", "600000000");
+    let d = clout_e2e::spawn_daemon(cmd, &home.socket(), &home.db_url()).expect("cloutd did not start");
+
+    let dir = home.dir.path().display().to_string();
+    let env_file = format!("{dir}/hook.env");
+    let pid_file = format!("{dir}/hook.pid");
+    let script = format!("env > {env_file}; sleep 300 & echo $! > {pid_file}; sleep 300");
+    let out = home.clout(&["sink", "add", "command", "--", "/bin/sh", "-c", &script]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    home.json(&["draft", "add", "hang the hook", "--at", "in 1s"]);
+    assert!(
+        d.wait_log("did not finish within", Duration::from_secs(90)),
+        "the hook was not stopped:\n{}",
+        d.log()
+    );
+    let env = std::fs::read_to_string(&env_file).expect("the hook ran");
+    assert!(env.contains("CLOUT_NUDGE_ID="), "{env}");
+    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        assert!(!env.contains(&format!("{var}=")), "the hook inherited {var}:\n{env}");
+    }
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file").trim().to_string();
+    let gone = (0..100).any(|_| {
+        let alive = Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+        if alive {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !alive
+    });
+    assert!(gone, "the hook's background process {pid} outlived its timeout");
+
+    // A hook that fails after much error output: its last error ends with
+    // what it said last.
+    let noisy = "i=0; while [ $i -lt 3000 ]; do echo \"noise line $i\" >&2; i=$((i+1)); done; \
+                 echo THE-LAST-WORDS >&2; exit 3";
+    let added = home.json(&["sink", "add", "command", "--on", "lesson", "--", "/bin/sh", "-c", noisy]);
+    let id = added["id"].to_string();
+    let tested = home.clout(&["sink", "test", &id]);
+    assert!(!tested.status.success(), "a failing hook passed its test");
+    let last = stderr(&tested);
+    assert!(last.contains("status 3"), "{last}");
+    assert!(last.contains("THE-LAST-WORDS"), "the last error does not show the end of stderr: {last}");
+}

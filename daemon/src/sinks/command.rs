@@ -19,6 +19,30 @@ use crate::model::Nudge;
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of a process's error output is kept for the sink's last error.
 const STDERR_BYTES: usize = 4096;
+/// cloutd's own systemd variables, which no program it runs may inherit: a
+/// hook that sent to NOTIFY_SOCKET would speak for cloutd.
+const SYSTEMD_VARS: [&str; 7] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_PID",
+    "WATCHDOG_USEC",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+    "MAINPID",
+];
+
+/// Kills a process group with SIGKILL when dropped, unless disarmed: a hook
+/// that times out, or that cloutd abandons as it stops, leaves nothing
+/// behind, not even what it started in the background.
+struct GroupGuard(Option<rustix::process::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+    }
+}
 
 pub async fn run_hook(sink: &Sink, n: &Nudge) -> Result<(), String> {
     let mut input = nudge_json(n).to_string();
@@ -42,8 +66,14 @@ pub(super) async fn run(
     cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group, so a timeout stops everything it started.
+        .process_group(0);
+    for var in SYSTEMD_VARS {
+        cmd.env_remove(var);
+    }
     let mut child = cmd.spawn().map_err(|e| format!("cannot run {name}: {e}"))?;
+    let mut group = GroupGuard(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     // A program that does not read its input is fine: the write just ends.
     let writer = child.stdin.take().zip(input).map(|(mut pipe, data)| {
         tokio::spawn(async move {
@@ -64,20 +94,36 @@ pub(super) async fn run(
         }
         r.abort();
     }
-    let said = excerpt(&said, 300);
+    let said = tail_excerpt(&said, 300);
     let status = match waited {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => return Err(format!("cannot wait for {name}: {e}")),
         Err(_) => {
+            drop(group);
             let _ = child.kill().await;
             return Err(format!("{name} did not finish within {} s and was stopped", limit.as_secs()));
         }
     };
+    // It finished: what it left running on purpose is its own business.
+    group.0 = None;
     if status.success() {
         return Ok(());
     }
     let how = describe(status);
     if said.is_empty() { Err(format!("{name} {how}")) } else { Err(format!("{name} {how}: {said}")) }
+}
+
+/// The end of what a process wrote, as one short line: the last words of an
+/// error are the ones that say what went wrong.
+fn tail_excerpt(bytes: &[u8], limit: usize) -> String {
+    let text = excerpt(bytes, usize::MAX);
+    let n = text.chars().count();
+    if n <= limit {
+        text
+    } else {
+        let tail: String = text.chars().skip(n - limit).collect();
+        format!("…{tail}")
+    }
 }
 
 fn describe(status: ExitStatus) -> String {
