@@ -9,6 +9,7 @@ pub mod error;
 pub mod fire;
 pub mod fleet;
 pub mod health;
+pub mod http;
 pub mod lock;
 pub mod model;
 pub mod publish;

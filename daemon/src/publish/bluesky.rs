@@ -4,7 +4,7 @@
 //! key is fixed per publication. Before any retry the record is looked up by
 //! that key, so a post whose answer was lost is found, not made again.
 
-use hyper::Method;
+use crate::http::Method;
 use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use hyper::{Method, Request, Uri};
+use ::http::Uri;
 use serde_json::Value;
 
-use crate::sinks::webhook::{HttpsClient, causes, https_client, read_prefix};
+pub use crate::http::origin;
+use crate::http::{Client, HeaderMap, Limits, Method, Oversize, Request};
 
 /// How long a server may take to answer one request.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -18,7 +18,7 @@ const BODY_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
-    pub headers: hyper::HeaderMap,
+    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -58,7 +58,7 @@ impl Answer {
 
 /// One HTTP client, with its connection pool, for every account.
 pub struct Http {
-    client: Result<HttpsClient, String>,
+    client: Client,
 }
 
 impl Default for Http {
@@ -69,11 +69,13 @@ impl Default for Http {
 
 impl Http {
     pub fn new() -> Http {
-        Http { client: https_client("publishing") }
+        let limits = Limits { timeout: TIMEOUT, body_bytes: BODY_BYTES, oversize: Oversize::Refuse };
+        Http { client: Client::new("publishing", limits) }
     }
 
-    /// Sends one request. `Err` means no answer (a transport error or the
-    /// deadline); any answer, error statuses included, is `Ok`.
+    /// Sends one request. `Err` means no answer (a transport error, the
+    /// deadline, an answer too large to read); any answer, error statuses
+    /// included, is `Ok`.
     pub async fn call(
         &self,
         method: Method,
@@ -82,52 +84,19 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, String> {
-        let client = self.client.as_ref().map_err(Clone::clone)?;
-        let place = origin(url);
-        let uri: Uri = url.parse().map_err(|e| format!("invalid URL {place}: {e}"))?;
-        let mut b = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(USER_AGENT, concat!("cloutd/", env!("CARGO_PKG_VERSION")))
-            .header(ACCEPT, "application/json");
+        let mut req = Request::new(method, url).header("Accept", "application/json");
         if let Some(token) = bearer {
-            b = b.header(AUTHORIZATION, format!("Bearer {token}"));
+            req = req.bearer(token);
         }
         for (k, v) in headers {
-            b = b.header(*k, *v);
+            req = req.header(k, *v);
         }
-        let payload = match body {
-            Some(v) => {
-                b = b.header(CONTENT_TYPE, "application/json");
-                v.to_string()
-            }
-            None => String::new(),
-        };
-        let req = b.body(payload).map_err(|e| format!("cannot build the request to {place}: {e}"))?;
-        let send = async {
-            let resp =
-                client.request(req).await.map_err(|e| format!("cannot reach {place}: {}", causes(&e)))?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let bytes = read_prefix(resp.into_body(), BODY_BYTES).await;
-            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            Ok(Answer { status, headers, body })
-        };
-        match tokio::time::timeout(TIMEOUT, send).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("{place} did not answer within {} s", TIMEOUT.as_secs())),
+        if let Some(v) = body {
+            req = req.body("application/json", v.to_string());
         }
-    }
-}
-
-/// The scheme, host and port of a URL, for messages.
-pub fn origin(url: &str) -> String {
-    match url.parse::<Uri>() {
-        Ok(u) => match (u.scheme_str(), u.authority()) {
-            (Some(s), Some(a)) => format!("{s}://{}", a.as_str().rsplit('@').next().unwrap_or("")),
-            _ => url.to_string(),
-        },
-        Err(_) => "the server".into(),
+        let resp = self.client.send(req).await.map_err(|e| e.to_string())?;
+        let body = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        Ok(Answer { status: resp.status.as_u16(), headers: resp.headers, body })
     }
 }
 

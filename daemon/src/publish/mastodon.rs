@@ -1,7 +1,7 @@
 //! Mastodon: `POST /api/v1/statuses` with an `Idempotency-Key`, and the
 //! account check (`verify_credentials` and the instance's limits).
 
-use hyper::Method;
+use crate::http::Method;
 use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};
@@ -82,7 +82,7 @@ pub async fn check(http: &Http, a: &Account, token: &str) -> Result<Checked, Fai
             other => other,
         });
     }
-    let host = hyper::Uri::try_from(a.server.as_str())
+    let host = ::http::Uri::try_from(a.server.as_str())
         .ok()
         .and_then(|u| u.host().map(str::to_string))
         .unwrap_or_default();

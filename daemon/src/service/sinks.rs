@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use clout_proto::{ts, v1};
-use hyper::Uri;
+use http::Uri;
 use tonic::{Request, Response, Status};
 
 use super::{Api, check_id, invalid};
