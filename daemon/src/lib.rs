@@ -5,6 +5,7 @@
 pub mod access;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod fire;
 pub mod fleet;
@@ -32,7 +33,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clout_proto::v1;
 use tokio::sync::{Notify, watch};
-use tokio_stream::StreamExt;
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -156,6 +156,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 /// [`run`], with systemd's socket and a way to reload the configuration.
 pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch: Launch) -> Result<()> {
     let policy = access::PeerPolicy::new(clout_proto::current_uid(), config.allowed_group.as_deref())?;
+    let open_files = conn::raise_nofile_limit();
+    let (unix_limits, tcp_limits) = conn::Limits::for_listeners(open_files);
     let tcp_token = config.tcp.as_ref().map(tcp::read_token).transpose()?;
     let (socket, inherited) = match launch.inherited {
         Some(l) => socket::inherited(l, &config.socket).map(|(s, l)| (s, Some(l)))?,
@@ -246,9 +248,8 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     let policy: access::SharedPolicy = Arc::new(RwLock::new(policy));
     let incoming = {
         let policy = policy.clone();
-        tokio_stream::wrappers::UnixListenerStream::new(listener).filter(move |conn| match conn {
-            Ok(stream) => policy.read().unwrap_or_else(PoisonError::into_inner).allows(stream),
-            Err(_) => true,
+        conn::accept(listener, "unix", unix_limits, move |stream, _| {
+            policy.read().unwrap_or_else(PoisonError::into_inner).allows(stream)
         })
     };
     let token: Option<tcp::SharedToken> = tcp_token.map(|t| Arc::new(RwLock::new(Arc::from(t))));
@@ -258,7 +259,7 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
             if !l.is_tls() {
                 tracing::warn!(addr = %l.addr, "the TCP listener is plaintext (--insecure-loopback): for this machine only");
             }
-            Some(l.serve(routes.clone(), token.clone(), stopped(stop_rx.clone())))
+            Some(l.serve(routes.clone(), token.clone(), tcp_limits, stopped(stop_rx.clone())))
         }
         _ => None,
     };
@@ -268,6 +269,8 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         activated = socket.is_inherited(),
         database = %core.store.redacted_url(),
         version = env!("CARGO_PKG_VERSION"),
+        open_files,
+        max_connections = unix_limits.max,
         "cloutd ready"
     );
     systemd::ready("serving");
@@ -277,8 +280,10 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         systemd::stopping();
         let _ = stop_tx.send(true);
     };
-    let unix_server =
-        tonic::transport::Server::builder().add_routes(routes).serve_with_incoming_shutdown(incoming, stop);
+    let unix_server = tonic::transport::Server::builder()
+        .layer(conn::TrackLayer { admit_all: true })
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, stop);
     let live = reload::Live {
         config: RwLock::new(config),
         policy,

@@ -48,12 +48,10 @@ pub(crate) struct Peer(Option<u32>);
 
 impl Peer {
     pub(crate) fn of<T>(req: &Request<T>) -> Peer {
-        Peer(
-            req.extensions()
-                .get::<tonic::transport::server::UdsConnectInfo>()
-                .and_then(|i| i.peer_cred)
-                .map(|c| c.uid()),
-        )
+        match crate::conn::Info::of(req.extensions()).map(|c| c.peer) {
+            Some(crate::conn::Peer::Unix { uid, .. }) => Peer(Some(uid)),
+            _ => Peer(None),
+        }
     }
 
     fn describe(self) -> String {

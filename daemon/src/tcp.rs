@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 use tonic::service::{Interceptor, InterceptorLayer, Routes};
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::config::TcpConfig;
+use crate::conn::{self, Limits};
 use crate::error::{Error, Result};
 
 /// The token TCP clients must send, replaced when SIGHUP re-reads the token file.
@@ -30,7 +30,7 @@ pub fn read_token(cfg: &TcpConfig) -> Result<String> {
 
 /// A bound TCP listener, ready to serve.
 pub struct Listener {
-    incoming: TcpIncoming,
+    listener: tokio::net::TcpListener,
     pub addr: SocketAddr,
     tls: Option<ServerTlsConfig>,
 }
@@ -55,7 +55,6 @@ impl Listener {
             Error::Startup(format!("cannot listen on {}: {e}; pick another --listen address", cfg.addr))
         })?;
         let addr = listener.local_addr().unwrap_or(cfg.addr);
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         // Checking the identity now turns a bad certificate or key into a startup error.
         if let Some(tls) = &tls {
             Server::builder().tls_config(tls.clone()).map_err(|e| {
@@ -65,7 +64,7 @@ impl Listener {
                 ))
             })?;
         }
-        Ok(Listener { incoming, addr, tls })
+        Ok(Listener { listener, addr, tls })
     }
 
     /// Whether connections are encrypted.
@@ -73,11 +72,14 @@ impl Listener {
         self.tls.is_some()
     }
 
-    /// Serves `routes` until `shutdown` completes; every request must carry the token.
+    /// Serves `routes` until `shutdown` completes; every request must carry
+    /// the token, and a connection that sends none with it within
+    /// `limits.first_request` is closed.
     pub async fn serve(
         self,
         routes: Routes,
         token: SharedToken,
+        limits: Limits,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         let builder = match self.tls {
@@ -89,9 +91,13 @@ impl Listener {
         builder
             .http2_max_header_list_size(MAX_HEADER_BYTES)
             .http2_keepalive_interval(Some(Duration::from_secs(60)))
-            .layer(InterceptorLayer::new(TokenCheck { token }))
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(conn::TrackLayer { admit_all: false })
+                    .layer(InterceptorLayer::new(TokenCheck { token })),
+            )
             .add_routes(routes)
-            .serve_with_incoming_shutdown(self.incoming, shutdown)
+            .serve_with_incoming_shutdown(conn::accept(self.listener, "tcp", limits, |_, _| true), shutdown)
             .await
             .map_err(|e| Error::Startup(format!("the TCP listener failed: {}", clout_proto::cause(&e))))
     }
@@ -111,10 +117,17 @@ impl Interceptor for TokenCheck {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let expected = self.token.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let conn = conn::Info::of(req.extensions());
         if presented.is_some_and(|p| token_matches(&expected, p)) {
+            if let Some(c) = conn {
+                c.admit();
+            }
             return Ok(req);
         }
-        let peer = req.remote_addr().map(|a| a.to_string()).unwrap_or_else(|| "an unknown address".into());
+        let peer = match conn.map(|c| c.peer) {
+            Some(conn::Peer::Tcp(addr)) => addr.to_string(),
+            _ => "an unknown address".into(),
+        };
         let what = if presented.is_some() { "a wrong" } else { "no" };
         tracing::warn!(peer = %peer, "rejected a TCP request with {what} bearer token");
         Err(tonic::Status::unauthenticated(
