@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used, clippy::dbg_macro)]
 
+mod import;
 mod procs;
 mod report;
 mod rpc;
@@ -32,7 +33,7 @@ use scenarios::{ALL, Ctx};
 #[command(name = "clout-bench", version, about, long_about)]
 struct Args {
     /// Scenarios to run, in the order given [default: all]:
-    /// single, burst, burst10k, roundtrip, enqueue, idle, rss, publish
+    /// single, burst, burst10k, roundtrip, enqueue, idle, rss, publish, import64
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
     /// Smaller counts and shorter windows, for a smoke run

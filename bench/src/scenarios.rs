@@ -16,7 +16,7 @@ use crate::report::{Report, Stats, ms, ms_between};
 use crate::rpc;
 
 /// Longest wait for "cloutd ready" on an empty database.
-const READY_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const READY_LIMIT: Duration = Duration::from_secs(60);
 /// Longest wait for "cloutd ready" on a database with a million items.
 const READY_LIMIT_BIG: Duration = Duration::from_secs(300);
 /// Longest wait for a daemon to stop after SIGTERM.
@@ -24,7 +24,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(30);
 /// Longest run of one `clout` command.
 const CLI_LIMIT: Duration = Duration::from_secs(30);
 
-pub const ALL: [&str; 8] = ["single", "burst", "burst10k", "roundtrip", "enqueue", "idle", "rss", "publish"];
+pub const ALL: [&str; 9] =
+    ["single", "burst", "burst10k", "roundtrip", "enqueue", "idle", "rss", "publish", "import64"];
 
 pub struct Ctx {
     pub bins: Bins,
@@ -49,6 +50,7 @@ pub fn run(name: &str, ctx: &Ctx, rep: &mut Report) -> Result<()> {
         "idle" => idle(ctx, rep),
         "rss" => rss(ctx, rep),
         "publish" => publish(ctx, rep, if ctx.quick { 50 } else { 500 }),
+        "import64" => crate::import::import64(ctx, rep),
         other => bail!("unknown scenario `{other}`; known: {}", ALL.join(", ")),
     }
 }
@@ -64,8 +66,8 @@ fn parse_time(v: &Value, key: &str) -> Result<DateTime<Utc>> {
 }
 
 /// A nudge line of `clout --json watch`, as far as the bench needs it.
-struct Seen {
-    arrived: DateTime<Utc>,
+pub(crate) struct Seen {
+    pub(crate) arrived: DateTime<Utc>,
     draft_id: i64,
     due_at: DateTime<Utc>,
     fired_at: DateTime<Utc>,
@@ -89,7 +91,7 @@ fn next_nudge(w: &mut Watcher, deadline: Instant, what: &str) -> Result<Seen> {
 }
 
 /// Waits for the nudge of draft `id`, skipping (and counting) others.
-fn wait_for_draft(w: &mut Watcher, id: i64, deadline: Instant, stray: &mut u64) -> Result<Seen> {
+pub(crate) fn wait_for_draft(w: &mut Watcher, id: i64, deadline: Instant, stray: &mut u64) -> Result<Seen> {
     loop {
         let n = next_nudge(w, deadline, &format!("the nudge of draft {id}"))?;
         if n.draft_id == id {
@@ -100,7 +102,7 @@ fn wait_for_draft(w: &mut Watcher, id: i64, deadline: Instant, stray: &mut u64) 
 }
 
 /// Starts a watcher and proves it streams: a draft due in 300 ms must arrive.
-fn watcher_warm_up(ctx: &Ctx, d: &Daemon, scenario: &str) -> Result<Watcher> {
+pub(crate) fn watcher_warm_up(ctx: &Ctx, d: &Daemon, scenario: &str) -> Result<Watcher> {
     let mut w = Watcher::start(&ctx.bins, &d.socket, Some(0))?;
     let socket = d.socket.clone();
     let id = ctx.block_on(async {
@@ -129,7 +131,7 @@ fn note_daemon_log(d: &Daemon, rep: &mut Report, scenario: &str) {
     }
 }
 
-fn stop(d: Daemon, rep: &mut Report, scenario: &str) {
+pub(crate) fn stop(d: Daemon, rep: &mut Report, scenario: &str) {
     note_daemon_log(&d, rep, scenario);
     if let Err(e) = d.stop(STOP_LIMIT) {
         rep.note(scenario, format!("stopping cloutd: {e:#}"));

@@ -120,6 +120,14 @@ pub fn request<T>(msg: T) -> tonic::Request<T> {
     r
 }
 
+/// The deadline of an import of `bytes`: the standard one, plus 2 s a MiB
+/// (cloutd parses, checks and writes the whole file in one transaction; 64 MiB
+/// take a few seconds on a laptop, so this leaves room for a slow disk).
+pub fn import_deadline(bytes: usize) -> Duration {
+    let mib = u64::try_from(bytes.div_ceil(1024 * 1024)).unwrap_or(u64::MAX);
+    REQUEST_TIMEOUT.saturating_add(Duration::from_secs(mib.saturating_mul(2)))
+}
+
 fn not_running(socket: &Path, e: &tonic::transport::Error) -> anyhow::Error {
     let mut cause = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(e);
@@ -221,4 +229,15 @@ macro_rules! call {
             .map(|r| r.into_inner())
             .map_err(|s| $crate::client::status_error(&$cl.socket, s))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_gets_more_time_the_bigger_it_is() {
+        assert_eq!(import_deadline(10), REQUEST_TIMEOUT + Duration::from_secs(2));
+        assert_eq!(import_deadline(64 * 1024 * 1024), REQUEST_TIMEOUT + Duration::from_secs(128));
+    }
 }

@@ -124,10 +124,12 @@ pub async fn import(ctx: &Ctx, file: PathBuf) -> Result<()> {
         bail!("{} is not valid JSON: {e}", file.display());
     }
     let cl = ctx.client().await?;
+    let mut req = crate::client::request(v1::ImportRequest { json });
+    req.set_timeout(crate::client::import_deadline(req.get_ref().json.len()));
     let r = cl
         .backup()
         .max_encoding_message_size(usize::MAX)
-        .import(crate::client::request(v1::ImportRequest { json }))
+        .import(req)
         .await
         .map_err(|s| crate::client::status_error(&cl.socket, s))?
         .into_inner();

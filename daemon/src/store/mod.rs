@@ -279,7 +279,9 @@ macro_rules! insert_lesson {
 #[macro_use]
 pub mod publish;
 pub mod backup;
+mod bulk;
 pub mod fault;
+mod import;
 mod program;
 mod review;
 mod sinks;
