@@ -94,11 +94,11 @@ pub fn resolve_group(name: &str) -> Result<Group> {
         Ok(Some(gid)) => Ok(Group { name: name.to_string(), gid }),
         Ok(None) => match name.parse::<u32>() {
             Ok(gid) => Ok(Group { name: name.to_string(), gid }),
-            Err(_) => Err(Error::Startup(format!(
+            Err(_) => Err(Error::Config(format!(
                 "allowed_group {name:?} does not exist: create it (groupadd {name}) or fix allowed_group / --allowed-group"
             ))),
         },
-        Err(e) => Err(Error::Startup(format!("cannot look up the group {name:?}: {e}"))),
+        Err(e) => Err(Error::Config(format!("cannot look up the group {name:?}: {e}"))),
     }
 }
 

@@ -99,7 +99,7 @@ impl AccountDecl {
         } else {
             self.name.trim().to_string()
         };
-        crate::service::accounts::check_name(&name)?;
+        crate::model::account::check_name(&name).map_err(|e| e.reason)?;
         let (server, inline, file) = match network {
             Network::Mastodon => {
                 if self.instance.trim().is_empty() {
@@ -112,7 +112,7 @@ impl AccountDecl {
                     return Err(format!("account `{name}` needs handle = \"you.bsky.social\""));
                 }
                 let pds = if self.pds.trim().is_empty() {
-                    crate::service::accounts::BLUESKY_PDS
+                    crate::model::account::BLUESKY_PDS
                 } else {
                     self.pds.as_str()
                 };
@@ -120,7 +120,7 @@ impl AccountDecl {
             }
         };
         let server =
-            crate::publish::http::check_server(server).map_err(|e| format!("account `{name}`: {e}"))?;
+            crate::model::account::check_server(server).map_err(|e| format!("account `{name}`: {e}"))?;
         let (secret, secret_file) = match (inline.trim().is_empty(), file.trim().is_empty()) {
             (false, true) => (Some(inline.trim().to_string()), String::new()),
             (true, false) => {
@@ -234,7 +234,7 @@ pub fn default_database_url() -> Result<String> {
         return Ok(format!("sqlite://{}", dir.join("clout.db").display()));
     }
     let dir = dirs::data_dir().ok_or_else(|| {
-        Error::Startup(
+        Error::Config(
             "cannot find a data directory: set XDG_DATA_HOME or HOME, or pass --database-url".into(),
         )
     })?;
@@ -247,7 +247,7 @@ pub fn read_file_config(path: &Path) -> Result<FileConfig> {
         path: path.into(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| Error::Startup(format!("invalid config file {}: {e}", path.display())))
+    toml::from_str(&text).map_err(|e| Error::Config(format!("invalid config file {}: {e}", path.display())))
 }
 
 impl Config {
@@ -272,7 +272,7 @@ impl Config {
         };
         let log = file.log.unwrap_or_else(|| "info".into());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
-            return Err(Error::Startup(format!(
+            return Err(Error::Config(format!(
                 "invalid log filter {log:?} in the config file: {e}; use a level such as \"info\" or directives such as \"clout_daemon=debug\""
             )));
         }
@@ -284,16 +284,16 @@ impl Config {
             o.token_file.clone().or(file.token_file),
             o.insecure_loopback || file.insecure_loopback.unwrap_or(false),
         )?;
-        file.nudges.validate().map_err(|e| Error::Startup(format!("invalid config file: {e}")))?;
+        file.nudges.validate().map_err(|e| Error::Config(format!("invalid config file: {e}")))?;
         let policy = file.nudges;
         let sinks = file.sinks;
         for (i, a) in file.accounts.iter().enumerate() {
             a.resolve()
-                .map_err(|e| Error::Startup(format!("invalid config file: [[accounts]] #{}: {e}", i + 1)))?;
+                .map_err(|e| Error::Config(format!("invalid config file: [[accounts]] #{}: {e}", i + 1)))?;
         }
         let accounts = file.accounts;
         if !(1..=86_400).contains(&file.health.threshold_seconds) {
-            return Err(Error::Startup(format!(
+            return Err(Error::Config(format!(
                 "invalid config file: [health] threshold_seconds = {} must be between 1 and 86400",
                 file.health.threshold_seconds
             )));
@@ -336,7 +336,7 @@ fn tcp_config(
 ) -> Result<Option<TcpConfig>> {
     let Some(listen) = listen.filter(|l| !l.trim().is_empty()) else {
         if insecure_loopback {
-            return Err(Error::Startup(
+            return Err(Error::Config(
                 "--insecure-loopback only makes sense with --listen 127.0.0.1:PORT; add --listen or drop it"
                     .into(),
             ));
@@ -344,36 +344,36 @@ fn tcp_config(
         return Ok(None);
     };
     let addr: SocketAddr = listen.trim().parse().map_err(|_| {
-        Error::Startup(format!(
+        Error::Config(format!(
             "invalid --listen address {listen:?}: give an IP address and a port, such as 127.0.0.1:7478 or [::]:7478"
         ))
     })?;
     let tls = match (cert, key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (Some(_), None) => {
-            return Err(Error::Startup(
+            return Err(Error::Config(
                 "--tls-cert needs --tls-key: pass the certificate's private key too".into(),
             ));
         }
         (None, Some(_)) => {
-            return Err(Error::Startup("--tls-key needs --tls-cert: pass the certificate too".into()));
+            return Err(Error::Config("--tls-key needs --tls-cert: pass the certificate too".into()));
         }
         (None, None) if insecure_loopback && addr.ip().is_loopback() => None,
         (None, None) if insecure_loopback => {
-            return Err(Error::Startup(format!(
+            return Err(Error::Config(format!(
                 "refusing to listen on {addr} without TLS: --insecure-loopback allows only loopback addresses \
                  (127.0.0.1, ::1); for any other address pass --tls-cert FILE and --tls-key FILE"
             )));
         }
         (None, None) => {
-            return Err(Error::Startup(format!(
+            return Err(Error::Config(format!(
                 "refusing to listen on {addr} without TLS: pass --tls-cert FILE and --tls-key FILE \
                  (PEM), or, for a loopback address only, --insecure-loopback"
             )));
         }
     };
     let token_file = token_file.ok_or_else(|| {
-        Error::Startup(format!(
+        Error::Config(format!(
             "--listen {addr} needs --token-file FILE: a file of mode 0600 holding the bearer token that \
              clients must send (for example: umask 077; openssl rand -hex 32 > FILE)"
         ))

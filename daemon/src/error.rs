@@ -17,12 +17,23 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The thing exists already (`existing` is its id).
+    #[error("{message}")]
+    Conflict { existing: i64, message: String },
+    /// The database holds a value this cloutd cannot read: written by a
+    /// newer version, or damaged. Found at run time.
+    #[error("{0}")]
+    Corrupt(String),
+    /// The configuration (config file, flags, environment) is wrong.
+    #[error("{0}")]
+    Config(String),
     #[error("storage error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    /// cloutd could not start, or a server it runs failed.
     #[error("{0}")]
     Startup(String),
 }
@@ -125,6 +136,7 @@ impl From<Error> for tonic::Status {
             Error::NotFound { .. } => tonic::Status::not_found(tidy(&e.to_string())),
             Error::Invalid(m) => tonic::Status::invalid_argument(tidy(&m)),
             Error::FailedPrecondition(m) => tonic::Status::failed_precondition(tidy(&m)),
+            Error::Conflict { message, .. } => tonic::Status::already_exists(tidy(&message)),
             Error::Db(ref inner) => storage(inner),
             other => internal(&other),
         }

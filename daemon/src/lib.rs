@@ -65,12 +65,13 @@ pub struct Core {
 /// Removing one from the file does not remove it: `clout sink rm` does.
 pub async fn add_config_sinks(core: &Core, config: &Config) -> Result<()> {
     for (i, decl) in config.sinks.iter().enumerate() {
-        let sink = service::sinks::from_config(i, decl).map_err(Error::Startup)?;
+        let sink = sinks::admit(&decl.kind, &decl.target, decl.args.clone(), &decl.format, &decl.on)
+            .map_err(|e| Error::Config(format!("sinks[{i}] in the config file: {e}")))?;
         match core.store.add_sink(&sink, Utc::now()).await {
             Ok(s) => {
                 tracing::info!(sink = s.id, kind = decl.kind.as_str(), "added a sink from the config file")
             }
-            Err(Error::FailedPrecondition(m)) if m.contains("already delivers there") => {}
+            Err(Error::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }
     }
@@ -85,7 +86,7 @@ pub async fn add_config_accounts(core: &Core, config: &Config) -> Result<()> {
     let mut secrets = std::collections::HashMap::new();
     for (i, decl) in config.accounts.iter().enumerate() {
         let (account, secret) =
-            decl.resolve().map_err(|e| Error::Startup(format!("[[accounts]] #{}: {e}", i + 1)))?;
+            decl.resolve().map_err(|e| Error::Config(format!("[[accounts]] #{}: {e}", i + 1)))?;
         if let Some(secret) = secret {
             secrets.insert(account.name.clone(), secret);
         }

@@ -123,7 +123,8 @@ fn main() -> ExitCode {
 /// `--check-config`: every setting as cloutd would run with it, and where it came from.
 fn print_effective(c: &Config) -> Result<(), String> {
     for (i, d) in c.sinks.iter().enumerate() {
-        clout_daemon::service::sinks::from_config(i, d)?;
+        clout_daemon::sinks::admit(&d.kind, &d.target, d.args.clone(), &d.format, &d.on)
+            .map_err(|e| format!("sinks[{i}] in the config file: {e}"))?;
     }
     let p = &c.policy;
     let file =

@@ -11,7 +11,7 @@ use tokio::net::UnixListener;
 
 use crate::access::Group;
 use crate::error::{Error, Result};
-use crate::store::lock_file;
+use crate::lock::lock_file;
 
 /// A socket path that this daemon holds the lock for (or that systemd gave it).
 pub struct Prepared {

@@ -22,7 +22,40 @@ pub fn bin(name: &str) -> PathBuf {
         "{} is missing: build the workspace binaries first (cargo test --workspace builds them)",
         path.display()
     );
+    if let Some(newer) = newer_source(&path) {
+        panic!(
+            "{} is older than {}: run `cargo build --workspace` (or `cargo test --workspace`, which builds it) \
+             so the tests run the code as it is",
+            path.display(),
+            newer.display()
+        );
+    }
     path
+}
+
+/// A source file of the binaries (daemon, cli, proto, migrations) changed
+/// after `binary` was built, if any.
+fn newer_source(binary: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let mut dirs: Vec<PathBuf> =
+        ["daemon", "cli", "proto", "migrations"].iter().map(|d| root.join(d)).collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let p = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if p.file_name().is_some_and(|n| n != "target") {
+                    dirs.push(p);
+                }
+            } else if meta.modified().is_ok_and(|m| m > built)
+                && p.extension().is_some_and(|e| e == "rs" || e == "proto" || e == "sql" || e == "toml")
+            {
+                return Some(p);
+            }
+        }
+    }
+    None
 }
 
 /// A running `cloutd` with its own socket and database in a temporary directory.
@@ -185,8 +218,22 @@ pub fn daemon_command(socket: &Path, db_url: &str) -> Command {
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env_remove("CLOUT_CONFIG")
-        .env("XDG_CONFIG_HOME", socket.parent().unwrap_or(socket).join("no-config"));
+        .env("TZ", "UTC")
+        .env("XDG_CONFIG_HOME", quiet_config_home(socket));
     cmd
+}
+
+/// A config directory whose `clout/cloutd.toml` holds [`QUIET_RULES`]: a
+/// daemon started without `--config` runs no time-of-day rule check, so no
+/// test meets a 09:00 or Sunday 18:00 check by chance.
+fn quiet_config_home(socket: &Path) -> PathBuf {
+    let home = socket.parent().unwrap_or(socket).join("quiet-config");
+    let file = home.join("clout").join("cloutd.toml");
+    if !file.exists() {
+        let _ = std::fs::create_dir_all(home.join("clout"));
+        let _ = std::fs::write(&file, QUIET_RULES);
+    }
+    home
 }
 
 /// Starts a prepared cloutd command and waits until it reports ready;

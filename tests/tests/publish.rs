@@ -58,8 +58,11 @@ fn add_bluesky(home: &Home, fake: &Fake) {
     assert_eq!(a["max_length"], 300);
 }
 
-/// Polls `clout draft show` until the draft reaches `state`.
+/// Waits until the draft reaches `state`: it looks again at every nudge the
+/// daemon writes (the publisher writes one with each outcome), and at least
+/// every 2 s.
 fn wait_state(home: &Home, id: i64, state: &str, limit: Duration) -> Value {
+    let watch = home.watch(&[]);
     let start = Instant::now();
     loop {
         let d = home.json(&["draft", "show", &id.to_string()]);
@@ -67,7 +70,7 @@ fn wait_state(home: &Home, id: i64, state: &str, limit: Duration) -> Value {
             return d;
         }
         assert!(start.elapsed() < limit, "draft {id} did not become {state} within {limit:?}: {d}");
-        std::thread::sleep(Duration::from_millis(50));
+        let _ = watch.next(Duration::from_secs(2));
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::http::{Answer, Http, wait_hint};
 use super::{Failure, Hub, Posted, Session, classify, text};
 use crate::model::Account;
-use crate::store::publish::Claim;
+use crate::model::publication::Claim;
 
 const POST: &str = "app.bsky.feed.post";
 

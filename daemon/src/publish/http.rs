@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use ::http::Uri;
 use serde_json::Value;
 
 pub use crate::http::origin;
@@ -100,29 +99,6 @@ impl Http {
     }
 }
 
-/// Checks a server URL for an account: https, or http to this machine (for
-/// local test servers). Returns it without a trailing slash.
-pub fn check_server(url: &str) -> Result<String, String> {
-    let url = url.trim().trim_end_matches('/');
-    let uri: Uri =
-        url.parse().map_err(|_| format!("`{url}` is not a URL; give one like https://mastodon.social"))?;
-    let host = uri.host().unwrap_or("");
-    if host.is_empty() {
-        return Err(format!("`{url}` has no host; give one like https://mastodon.social"));
-    }
-    if uri.path_and_query().is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty()) {
-        return Err(format!("give the server's address only, like https://{host}, without a path"));
-    }
-    match uri.scheme_str() {
-        Some("https") => Ok(url.to_string()),
-        Some("http") if matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") => Ok(url.to_string()),
-        Some("http") => Err(format!(
-            "`{url}` is plain http: secrets would cross the network unencrypted; use https://{host}"
-        )),
-        _ => Err(format!("`{url}` must start with https://")),
-    }
-}
-
 /// Reads Retry-After (seconds or an HTTP date), else Bluesky's ratelimit-reset.
 pub fn wait_hint(a: &Answer) -> Option<Duration> {
     let now = chrono::Utc::now();
@@ -134,16 +110,6 @@ pub fn wait_hint(a: &Answer) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn servers_must_be_https_unless_local() {
-        assert_eq!(check_server("https://mastodon.social/").expect("https"), "https://mastodon.social");
-        assert!(check_server("http://127.0.0.1:8080").is_ok());
-        assert!(check_server("http://mastodon.social").expect_err("plain").contains("unencrypted"));
-        assert!(check_server("ftp://x.org").is_err());
-        assert!(check_server("https://x.org/api/v1").expect_err("path").contains("without a path"));
-        assert!(check_server("mastodon").is_err());
-    }
 
     #[test]
     fn messages_quote_the_server() {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::http::{Answer, Http, wait_hint};
 use super::{Checked, Failure, Posted, classify, text};
 use crate::model::Account;
-use crate::store::publish::Claim;
+use crate::model::publication::Claim;
 
 fn failure(a: &Answer) -> Failure {
     classify(a.status, wait_hint(a), a.message())

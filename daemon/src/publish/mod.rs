@@ -34,8 +34,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::Core;
+use crate::model::publication::{Claim, Outcome};
 use crate::model::{Account, Network};
-use crate::store::publish::{Claim, Outcome};
 
 /// Tries per publication before a temporary error counts as permanent.
 pub const MAX_TRIES: u32 = 8;

@@ -8,22 +8,10 @@ use super::{Api, invalid};
 use crate::model::{Account, Network, NewAccount, Publication, Secret};
 use crate::publish;
 
-/// Bluesky's PDS for accounts that do not name their own.
-pub const BLUESKY_PDS: &str = "https://bsky.social";
+pub use crate::model::account::{BLUESKY_PDS, check_name};
+
 /// Longest content warning accepted, in characters.
 pub const MAX_CONTENT_WARNING: usize = 500;
-
-/// Account names: a short word, as in `--account work`.
-pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("invalid account name `{name}`: use letters, digits, - _ . @ (at most 64)"))
-    }
-}
 
 /// Mastodon's visibilities; empty keeps the account's default.
 pub fn check_visibility(v: &str) -> Result<String, Status> {
@@ -152,7 +140,7 @@ impl v1::account_service_server::AccountService for Api {
         })?;
         let name =
             if r.name.trim().is_empty() { network.as_str().to_string() } else { r.name.trim().to_string() };
-        check_name(&name).map_err(invalid)?;
+        check_name(&name).map_err(|e| invalid(e.reason))?;
         let server = match (network, r.server.trim()) {
             (Network::Mastodon, "") => {
                 return Err(invalid(
@@ -162,7 +150,7 @@ impl v1::account_service_server::AccountService for Api {
             (Network::Bluesky, "") => BLUESKY_PDS.to_string(),
             (_, s) => s.to_string(),
         };
-        let server = publish::http::check_server(&server).map_err(invalid)?;
+        let server = crate::model::account::check_server(&server).map_err(|e| invalid(e.reason))?;
         let handle = r.handle.trim().trim_start_matches('@').to_string();
         if network == Network::Bluesky && handle.is_empty() {
             return Err(invalid("a Bluesky account needs its handle: --handle you.bsky.social"));
@@ -252,7 +240,7 @@ impl v1::account_service_server::AccountService for Api {
         req: Request<v1::RemoveAccountRequest>,
     ) -> Result<Response<v1::RemoveAccountResponse>, Status> {
         let r = req.into_inner();
-        check_name(r.name.trim()).map_err(invalid)?;
+        check_name(r.name.trim()).map_err(|e| invalid(e.reason))?;
         self.core.store.remove_account(r.name.trim(), r.force).await?;
         self.core.changed();
         Ok(Response::new(v1::RemoveAccountResponse {}))
@@ -263,7 +251,7 @@ impl v1::account_service_server::AccountService for Api {
         req: Request<v1::CheckAccountRequest>,
     ) -> Result<Response<v1::Account>, Status> {
         let name = req.into_inner().name;
-        check_name(name.trim()).map_err(invalid)?;
+        check_name(name.trim()).map_err(|e| invalid(e.reason))?;
         let store = &self.core.store;
         let account = store.account_named(name.trim()).await?;
         let outcome = self.core.publish.check(&account).await.map(|c| (c.handle, c.remote_id, c.max_length));

@@ -31,109 +31,23 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest retry delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SinkKind {
-    Webhook,
-    Command,
-    Desktop,
-}
+use crate::model::Invalid;
+pub use crate::model::sink::{Format, NewSink, Sink, SinkKind, expand, matches};
 
-impl SinkKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SinkKind::Webhook => "webhook",
-            SinkKind::Command => "command",
-            SinkKind::Desktop => "desktop",
-        }
+/// A sink as `clout sink add` or the config file gives it, checked: its
+/// fields ([`NewSink::check`]) and, for a command hook, that its program can run.
+pub fn admit(
+    kind: &str,
+    target: &str,
+    args: Vec<String>,
+    format: &str,
+    kinds: &[String],
+) -> Result<NewSink, Invalid> {
+    let sink = NewSink::check(kind, target, args, format, kinds)?;
+    if sink.kind == SinkKind::Command {
+        check_program(&sink.target).map_err(|e| Invalid::new("target", e))?;
     }
-
-    pub fn parse(s: &str) -> Option<SinkKind> {
-        Some(match s {
-            "webhook" => SinkKind::Webhook,
-            "command" => SinkKind::Command,
-            "desktop" => SinkKind::Desktop,
-            _ => return None,
-        })
-    }
-}
-
-/// A webhook's payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// The nudge as JSON.
-    Json,
-    /// ntfy: the message as plain text, with Title and Tags headers.
-    Ntfy,
-    /// `{"text", "content"}`: Slack and Discord incoming webhooks.
-    Slack,
-}
-
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Ntfy => "ntfy",
-            Format::Slack => "slack",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Some(match s {
-            "json" => Format::Json,
-            "ntfy" => Format::Ntfy,
-            "slack" | "discord" => Format::Slack,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sink {
-    pub id: i64,
-    pub kind: SinkKind,
-    /// The URL of a webhook, the program of a command hook, empty for desktop.
-    pub target: String,
-    pub args: Vec<String>,
-    pub format: Format,
-    /// The event filter as given; empty lets every nudge through.
-    pub kinds: Vec<String>,
-    /// The id of the last nudge delivered or skipped.
-    pub cursor: i64,
-    pub last_error: String,
-    /// Failed attempts in a row; 0 is healthy.
-    pub failures: u32,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// What a new sink carries.
-#[derive(Debug, Clone)]
-pub struct NewSink {
-    pub kind: SinkKind,
-    pub target: String,
-    pub args: Vec<String>,
-    pub format: Format,
-    pub kinds: Vec<String>,
-}
-
-/// The nudge kinds a filter word lets through: the hook names stand for
-/// nudge kinds, and every word also matches the nudge kind of its own name.
-pub fn expand(word: &str) -> &'static [&'static str] {
-    match word {
-        "due" => &["post_due", "task_due"],
-        "post" => &["post_due"],
-        "task" => &["task_due"],
-        "publish" => &["published"],
-        "fail" => &["publish_failed"],
-        "miss" => &["missed", "task_missed"],
-        _ => &[],
-    }
-}
-
-/// Whether a filter lets a nudge kind through. An empty filter lets everything through.
-pub fn matches(filter: &[String], kind: &str) -> bool {
-    filter.is_empty() || filter.iter().any(|w| w == kind || expand(w).contains(&kind))
+    Ok(sink)
 }
 
 /// How long to wait after `failures` failed attempts in a row.

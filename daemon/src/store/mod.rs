@@ -5,22 +5,17 @@
 //! driver. Instants are stored as Unix milliseconds.
 
 use std::fs::File;
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
 use crate::error::{Error, Result};
 use crate::model::{Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem, from_ms, to_ms};
 use crate::rules::{self, MissedPolicy, Policy};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 pub use crate::fire::LATE_AFTER_MS;
 
@@ -97,7 +92,7 @@ struct DraftRow {
 impl DraftRow {
     fn into_draft(self) -> Result<Draft> {
         let state = DraftState::parse(&self.state).ok_or_else(|| {
-            Error::Startup(format!("draft {} has an unknown state `{}` in the database", self.id, self.state))
+            Error::Corrupt(format!("draft {} has an unknown state `{}` in the database", self.id, self.state))
         })?;
         Ok(Draft {
             id: self.id,
@@ -163,40 +158,6 @@ const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_
 const SELECT_DRAFT: &str = "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
      published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language \
      FROM drafts WHERE id = $1";
-
-/// Removes the password from a database URL for display.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:***@{host}{tail}")
-            } else {
-                format!("{scheme}://{userinfo}@{host}{tail}")
-            }
-        }
-        None => url.to_string(),
-    }
-}
-
-/// The file behind a `sqlite:` URL, if it names one.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    Some(PathBuf::from(path))
-}
-
-pub use crate::lock::lock_file;
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -287,91 +248,17 @@ mod review;
 mod sinks;
 mod tasks;
 
+mod nudges;
+mod open;
 pub mod tx;
+
+pub use open::{redact_url, sqlite_path};
 
 pub use program::{first_free_slot, zone as program_zone};
 pub use review::{consistency, last_time, lesson_message, resurface_after, streaks};
 pub use tasks::{plan_fire, task_due_message};
 
 impl Store {
-    /// Opens (creating and migrating when needed) the database at `url`.
-    /// `owner` describes this daemon in the lock file that keeps a second
-    /// daemon off the same SQLite database; `None` skips the lock (tests and tools).
-    pub async fn open(url: &str, owner: Option<&str>) -> Result<Store> {
-        let opened_ms = to_ms(Utc::now());
-        let redacted_url = redact_url(url);
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url)
-                .map_err(|e| Error::Startup(format!("invalid database URL {redacted_url}: {e}")))?;
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
-                .connect_with(opts)
-                .await
-                .map_err(|e| Error::Startup(format!("cannot connect to {redacted_url}: {e}")))?;
-            fault::set_location(&redacted_url, None);
-            POSTGRES_MIGRATIONS.run(&pool).await.map_err(|e| migrate_error(&redacted_url, e))?;
-            return Ok(Store { pool: Pool::Postgres(pool), redacted_url, _lock: None, opened_ms });
-        }
-        if !url.starts_with("sqlite:") {
-            return Err(Error::Startup(format!(
-                "unsupported database URL {redacted_url}: use sqlite://PATH or postgres://USER@HOST/DB"
-            )));
-        }
-        let mut lock = None;
-        if let Some(path) = sqlite_path(url) {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                    action: "cannot create the data directory",
-                    path: dir.into(),
-                    source,
-                })?;
-            }
-            if owner.is_some() {
-                lock = Some(crate::lock::lock_database(&path).map(std::mem::ManuallyDrop::new).map_err(|e| match e {
-                    crate::lock::DbLockError::Held(holder) => Error::Startup(format!(
-                        "the database {} is in use by another cloutd ({holder}); stop it first or pass another --database-url",
-                        path.display()
-                    )),
-                    crate::lock::DbLockError::Links(n) => Error::Startup(format!(
-                        "the database {} has {n} hard links. SQLite keeps its write-ahead log beside each name, so two \
-                         daemons on two names would damage it: remove the other names (find / -xdev -samefile {}) and start again",
-                        path.display(),
-                        path.display()
-                    )),
-                    crate::lock::DbLockError::Io(source) => {
-                        Error::Io { action: "cannot open the database", path: path.clone(), source }
-                    }
-                })?);
-                if let Some(owner) = owner {
-                    // Who holds it, for people and for tools; the lock itself is on the database file.
-                    let _ = std::fs::write(format!("{}.lock", path.display()), owner);
-                }
-            }
-            fault::set_location(&path.display().to_string(), Some(&path));
-        } else {
-            fault::set_location(&redacted_url, None);
-        }
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| Error::Startup(format!("invalid database URL {redacted_url}: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: an acknowledged draft survives a power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
-            .connect_with(opts)
-            .await
-            .map_err(|e| Error::Startup(open_hint(&redacted_url, &e)))?;
-        SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| migrate_error(&redacted_url, e))?;
-        Ok(Store { pool: Pool::Sqlite(pool), redacted_url, _lock: lock, opened_ms })
-    }
-
     pub fn redacted_url(&self) -> &str {
         &self.redacted_url
     }
@@ -842,194 +729,5 @@ impl Store {
             }
         });
         Ok(())
-    }
-
-    // ---- the nudge log -----------------------------------------------------
-
-    /// Nudges with an id above `after`, oldest first.
-    pub async fn nudges_after(&self, after: i64, limit: u32) -> Result<Vec<Nudge>> {
-        let rows: Vec<NudgeRow> = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges WHERE id > $1 ORDER BY id LIMIT $2"
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await
-        })?;
-        Ok(rows.into_iter().map(Nudge::from).collect())
-    }
-
-    /// The newest `limit` nudges, oldest first.
-    pub async fn recent_nudges(&self, limit: u32) -> Result<Vec<Nudge>> {
-        let rows: Vec<NudgeRow> = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM \
-             (SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges ORDER BY id DESC LIMIT $1) r ORDER BY id"
-        )
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await
-        })?;
-        Ok(rows.into_iter().map(Nudge::from).collect())
-    }
-
-    pub async fn nudge(&self, id: i64) -> Result<Nudge> {
-        let row: Option<NudgeRow> = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges WHERE id = $1"
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await
-        })?;
-        Ok(row.ok_or(Error::NotFound { what: "nudge", id })?.into())
-    }
-
-    /// The newest `limit` nudges not acknowledged yet, oldest first.
-    pub async fn unread_nudges(&self, limit: u32) -> Result<Vec<Nudge>> {
-        let rows: Vec<NudgeRow> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM \
-             (SELECT id, kind, message, due_at, fired_at, draft_id, task_id, late FROM nudges \
-              WHERE acked_at IS NULL ORDER BY id DESC LIMIT $1) r ORDER BY id"
-        )
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await)?;
-        Ok(rows.into_iter().map(Nudge::from).collect())
-    }
-
-    /// Which nudges with ids in `from..=to` have been acknowledged.
-    pub async fn acked_ids(&self, from: i64, to: i64) -> Result<std::collections::HashSet<i64>> {
-        let rows: Vec<(i64,)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id FROM nudges WHERE id >= $1 AND id <= $2 AND acked_at IS NOT NULL"
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(p)
-        .await)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// Marks a nudge as seen.
-    pub async fn ack_nudge(&self, id: i64, now: DateTime<Utc>) -> Result<Nudge> {
-        let done = on_pool!(self, |p| sqlx::query(
-            "UPDATE nudges SET acked_at = COALESCE(acked_at, $2) WHERE id = $1"
-        )
-        .bind(id)
-        .bind(to_ms(now))
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if done == 0 {
-            return Err(Error::NotFound { what: "nudge", id });
-        }
-        self.nudge(id).await
-    }
-
-    /// Marks a nudge as seen and schedules it to nudge again at `until`.
-    pub async fn snooze_nudge(&self, id: i64, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Nudge> {
-        in_tx!(self, |tx| {
-            let done = sqlx::query("UPDATE nudges SET acked_at = COALESCE(acked_at, $2) WHERE id = $1")
-                .bind(id)
-                .bind(to_ms(now))
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(Error::NotFound { what: "nudge", id });
-            }
-            sqlx::query(
-                "INSERT INTO schedule (kind, ref_id, due_at) VALUES ('snooze', $1, $2) \
-                 ON CONFLICT (kind, ref_id) DO UPDATE SET due_at = excluded.due_at",
-            )
-            .bind(id)
-            .bind(to_ms(until))
-            .execute(&mut *tx)
-            .await?;
-        });
-        self.nudge(id).await
-    }
-
-    pub async fn last_nudge_id(&self) -> Result<i64> {
-        let (id,): (Option<i64>,) =
-            on_pool!(self, |p| sqlx::query_as("SELECT MAX(id) FROM nudges").fetch_one(p).await)?;
-        Ok(id.unwrap_or(0))
-    }
-
-    pub async fn nudge_count(&self) -> Result<u64> {
-        let (n,): (i64,) =
-            on_pool!(self, |p| sqlx::query_as("SELECT COUNT(*) FROM nudges").fetch_one(p).await)?;
-        Ok(n.max(0) as u64)
-    }
-}
-
-/// A pooled connection that comes back still inside a transaction (its
-/// COMMIT or ROLLBACK failed, as on a full disk) is closed instead of reused:
-/// every later BEGIN on it would fail. The ping first runs any rollback
-/// still queued from a dropped transaction.
-async fn discard_if_in_transaction<C: sqlx::Connection>(
-    conn: &mut C,
-) -> std::result::Result<bool, sqlx::Error> {
-    conn.ping().await?;
-    let clean = !conn.is_in_transaction();
-    if !clean {
-        tracing::warn!("closing a database connection left inside a failed transaction");
-    }
-    Ok(clean)
-}
-
-/// Why the schema could not be brought up to date, and what to do.
-fn migrate_error(url: &str, e: sqlx::migrate::MigrateError) -> Error {
-    use sqlx::migrate::MigrateError;
-    match e {
-        MigrateError::VersionMissing(v) => Error::Startup(format!(
-            "the database {url} was last used by a newer cloutd (its schema has version {v}, which this cloutd {} does not know). \
-             Nothing was changed: upgrade cloutd to use it, and keep the file",
-            env!("CARGO_PKG_VERSION")
-        )),
-        MigrateError::Execute(ref db) if matches!(fault::classify(db), fault::Fault::ReadOnly) => {
-            Error::Startup(format!(
-                "the database {url} cannot be written (read-only): check that cloutd's user may write the file and its directory"
-            ))
-        }
-        MigrateError::Execute(ref db) if matches!(fault::classify(db), fault::Fault::Full) => Error::Startup(
-            format!("the disk holding the database {url} is full: free some space and start cloutd again"),
-        ),
-        other => Error::Startup(format!(
-            "cannot prepare the database {url}: {other}. If the file is damaged, move it aside (cloutd will create a new one) or restore a backup"
-        )),
-    }
-}
-
-fn open_hint(url: &str, e: &sqlx::Error) -> String {
-    let text = e.to_string();
-    if text.contains("not a database") || text.contains("malformed") {
-        format!(
-            "the database {url} is damaged or not a Clout database ({text}). Move it aside (cloutd will create a new one) or restore a backup"
-        )
-    } else if text.contains("locked") || text.contains("busy") {
-        format!(
-            "the database {url} is locked by another process ({text}); stop that process or pass another --database-url"
-        )
-    } else {
-        format!("cannot open the database {url}: {text}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
-    }
-
-    #[test]
-    fn sqlite_paths() {
-        assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

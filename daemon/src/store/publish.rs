@@ -32,7 +32,7 @@ struct AccountRow {
 impl AccountRow {
     fn into_account(self) -> Result<Account> {
         let network = Network::parse(&self.network).ok_or_else(|| {
-            Error::Startup(format!(
+            Error::Corrupt(format!(
                 "account {} has an unknown network `{}` in the database",
                 self.name, self.network
             ))
@@ -101,42 +101,7 @@ impl From<PublicationRow> for Publication {
 const PUBLICATION_COLUMNS: &str = "SELECT id, draft_id, account_id, account_name, network, state, idem_key, \
      attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at FROM publications";
 
-/// How one publishing attempt ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The server confirmed the post.
-    Published { url: String, remote_id: String },
-    /// A temporary error: try again at `at`.
-    Retry { at: DateTime<Utc>, http_status: u16, message: String },
-    /// A permanent error: stop and tell the person what to do.
-    Failed { http_status: u16, message: String },
-}
-
-/// A publication the publisher claimed, with what it needs to publish.
-#[derive(Debug, Clone)]
-pub struct Claim {
-    pub publication: Publication,
-    /// The attempt before this one was cut off (the daemon stopped mid-request).
-    pub interrupted: bool,
-    /// When the cut-off attempt began.
-    pub interrupted_at: Option<DateTime<Utc>>,
-    /// Tries since the draft came due, this one included.
-    pub tries: u32,
-    pub text: String,
-    pub label: String,
-    pub visibility: String,
-    pub content_warning: String,
-    pub language: String,
-}
-
-/// A publication's key, fixed when the row is made so every retry sends the
-/// same one: Mastodon's Idempotency-Key, or Bluesky's record key.
-pub fn idempotency_key(network: Network, draft_id: i64, account_id: i64, now_ms: i64) -> String {
-    match network {
-        Network::Mastodon => format!("clout-{draft_id}-{account_id}-{now_ms}"),
-        Network::Bluesky => crate::publish::text::derive_rkey(now_ms, draft_id, account_id),
-    }
-}
+pub use crate::model::publication::{Claim, Outcome, idempotency_key};
 
 /// Makes the draft's publications match `names`: new accounts get a row,
 /// accounts no longer named lose theirs unless something went out there.

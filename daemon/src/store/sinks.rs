@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Pool, Store, json_list};
 use crate::error::{Error, Result};
+use crate::model::sink::{Format, NewSink, Sink, SinkKind, matches};
 use crate::model::{from_ms, to_ms};
-use crate::sinks::{Format, NewSink, Sink, SinkKind, matches};
 
 /// Most sinks one daemon delivers to.
 pub const MAX_SINKS: i64 = 64;
@@ -29,7 +29,7 @@ struct SinkRow {
 impl SinkRow {
     fn into_sink(self) -> Result<Sink> {
         let kind = SinkKind::parse(&self.kind).ok_or_else(|| {
-            Error::Startup(format!("sink {} has an unknown kind `{}` in the database", self.id, self.kind))
+            Error::Corrupt(format!("sink {} has an unknown kind `{}` in the database", self.id, self.kind))
         })?;
         Ok(Sink {
             id: self.id,
@@ -70,9 +70,12 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             if let Some((id,)) = same {
-                return Err(Error::FailedPrecondition(format!(
-                    "sink {id} already delivers there; remove it first (`clout sink rm {id}`) to change it"
-                )));
+                return Err(Error::Conflict {
+                    existing: id,
+                    message: format!(
+                        "sink {id} already delivers there; remove it first (`clout sink rm {id}`) to change it"
+                    ),
+                });
             }
             let (last,): (Option<i64>,) =
                 sqlx::query_as("SELECT MAX(id) FROM nudges").fetch_one(&mut *tx).await?;

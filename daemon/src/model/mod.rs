@@ -1,5 +1,30 @@
 //! Domain types shared by the store, the scheduler and the gRPC layer.
 
+pub mod account;
+pub mod publication;
+pub mod sink;
+
+/// A value that breaks a rule of the domain: the field it was given in, and
+/// a sentence that says what is wrong and what to give instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Invalid {
+        Invalid { field, reason: reason.into() }
+    }
+}
+
+impl From<Invalid> for crate::error::Error {
+    fn from(e: Invalid) -> Self {
+        crate::error::Error::Invalid(e.reason)
+    }
+}
+
 use chrono::{DateTime, Utc};
 
 /// Largest draft text accepted, in bytes.
