@@ -86,7 +86,9 @@ async fn sinks_are_unique_and_removable(s: &Store) {
     };
     let a = s.add_sink(&cmd, t0()).await.expect("add");
     assert_eq!(a.args, cmd.args);
-    assert!(matches!(s.add_sink(&cmd, t0()).await, Err(Error::FailedPrecondition(_))));
+    assert!(
+        matches!(s.add_sink(&cmd, t0()).await, Err(Error::Conflict { existing, .. }) if existing == a.id)
+    );
     let other = NewSink { args: vec!["-c".into(), "true".into()], ..cmd.clone() };
     let b = s.add_sink(&other, t0()).await.expect("other args are another sink");
     s.remove_sink(a.id).await.expect("rm");

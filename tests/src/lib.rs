@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub mod fake;
@@ -33,26 +33,32 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// A source file of the binaries (daemon, cli, proto, migrations) changed
-/// after `binary` was built, if any.
+/// A source file that `binary` is built from (its crate's `src/`,
+/// `build.rs` and `Cargo.toml`, `proto/`, and for cloutd the migrations)
+/// changed after it was built, if any.
 fn newer_source(binary: &Path) -> Option<PathBuf> {
     let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let mut dirs: Vec<PathBuf> =
-        ["daemon", "cli", "proto", "migrations"].iter().map(|d| root.join(d)).collect();
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let p = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                if p.file_name().is_some_and(|n| n != "target") {
-                    dirs.push(p);
+    let own = if binary.file_name().is_some_and(|n| n == "cloutd") { "daemon" } else { "cli" };
+    let mut paths = vec![
+        root.join(own).join("src"),
+        root.join(own).join("build.rs"),
+        root.join(own).join("Cargo.toml"),
+        root.join("proto"),
+    ];
+    if own == "daemon" {
+        paths.push(root.join("migrations"));
+    }
+    while let Some(path) = paths.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).ok()?.flatten() {
+                if entry.file_name() != "target" {
+                    paths.push(entry.path());
                 }
-            } else if meta.modified().is_ok_and(|m| m > built)
-                && p.extension().is_some_and(|e| e == "rs" || e == "proto" || e == "sql" || e == "toml")
-            {
-                return Some(p);
             }
+        } else if meta.modified().is_ok_and(|m| m > built) {
+            return Some(path);
         }
     }
     None
@@ -219,21 +225,25 @@ pub fn daemon_command(socket: &Path, db_url: &str) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("CLOUT_CONFIG")
         .env("TZ", "UTC")
-        .env("XDG_CONFIG_HOME", quiet_config_home(socket));
+        .env("XDG_CONFIG_HOME", quiet_config_home());
     cmd
 }
 
 /// A config directory whose `clout/cloutd.toml` holds [`QUIET_RULES`]: a
 /// daemon started without `--config` runs no time-of-day rule check, so no
-/// test meets a 09:00 or Sunday 18:00 check by chance.
-fn quiet_config_home(socket: &Path) -> PathBuf {
-    let home = socket.parent().unwrap_or(socket).join("quiet-config");
-    let file = home.join("clout").join("cloutd.toml");
-    if !file.exists() {
-        let _ = std::fs::create_dir_all(home.join("clout"));
-        let _ = std::fs::write(&file, QUIET_RULES);
-    }
-    home
+/// test meets a 09:00 or Sunday 18:00 check by chance. One per test process,
+/// outside every test's home (cloutd sets the mode of a socket directory it
+/// creates itself).
+fn quiet_config_home() -> &'static Path {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir =
+            tempfile::Builder::new().prefix("clout-e2e-config-").tempdir().expect("temporary directory");
+        std::fs::create_dir_all(dir.path().join("clout")).expect("config directory");
+        std::fs::write(dir.path().join("clout").join("cloutd.toml"), QUIET_RULES).expect("config file");
+        dir
+    })
+    .path()
 }
 
 /// Starts a prepared cloutd command and waits until it reports ready;

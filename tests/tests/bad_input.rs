@@ -1535,7 +1535,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
     rpc!(
         t,
         "AddSink: a second sink to the same command",
-        FAILED,
+        Code::AlreadyExists,
         sinks,
         add_sink,
         sink("command", "/bin/true", none(), "", none())
