@@ -988,3 +988,99 @@ fn parse_tz_suggests_close_matches() {
         assert!(parse_tz(junk).is_err(), "{junk:?}");
     }
 }
+
+// --- the time-of-day grammar shared with `clout --at` ---------------------------------
+
+#[test]
+fn times_of_day_in_the_shared_grammar() {
+    let after = at("2026-06-01T00:00:00Z");
+    let same = |a: &str, b: &str| {
+        assert_eq!(sched(a).upcoming(after, Tz::UTC, 10), sched(b).upcoming(after, Tz::UTC, 10), "{a} vs {b}");
+    };
+    // `a.m.`/`p.m.`, attached or apart, in any case; these used to be refused here.
+    same("daily 9 a.m.", "0 9 * * *");
+    same("daily 9a.m.", "0 9 * * *");
+    same("daily 9 A.M.", "0 9 * * *");
+    same("daily 5:30 p.m.", "30 17 * * *");
+    same("weekdays 9 a.m.,5 p.m.", "0 9,17 * * 1-5");
+    same("daily 9 am,5 pm", "0 9,17 * * *");
+    same("fridays 9 a.m.", "0 9 * * 5");
+    // Seconds: 6-field cron with the second first.
+    same("daily 9:30:15", "15 30 9 * * *");
+    same("daily 9:30:15 p.m.", "15 30 21 * * *");
+    assert_eq!(
+        rfc(&sched("daily 21:05:30, 9:30:15").upcoming(after, Tz::UTC, 2)),
+        ["2026-06-01T09:30:15Z", "2026-06-01T21:05:30Z"]
+    );
+    same("daily 9:30:00", "30 9 * * *");
+    assert_eq!(rfc(&sched("daily 9:30:15").upcoming(after, Tz::UTC, 1)), ["2026-06-01T09:30:15Z"]);
+    // Distinct seconds of one minute stay distinct.
+    assert_eq!(
+        rfc(&sched("daily 9:30:15,9:30:45").upcoming(after, Tz::UTC, 2)),
+        ["2026-06-01T09:30:15Z", "2026-06-01T09:30:45Z"]
+    );
+    assert!(sched("daily 9:30:15").is_fixed_time());
+    for (spec, reason) in [
+        ("daily 9:30:15.5", "whole seconds"),
+        ("daily 9:30:5", "two-digit seconds"),
+        ("daily 9:30:60", "second 60"),
+        ("daily 13 p.m.", "1-12"),
+        ("9 a.m.", "is missing"),
+    ] {
+        let ScheduleError::Invalid { reason: got, .. } = error(spec) else {
+            panic!("{spec}: expected Invalid");
+        };
+        assert!(got.contains(reason), "{spec}: {got}");
+    }
+}
+
+/// The rule the README states, checked on the cases it names: a fixed-hour schedule fires
+/// once at the end of a gap and once at the first instant of a fold; an interval schedule
+/// skips the gap and fires at both instants of the fold; only the hour field decides.
+#[test]
+fn dst_rule_as_documented() {
+    let ny = zone("America/New_York");
+    // Fixed hour in the gap (02:30 on 2027-03-14 does not exist): 03:00 EDT.
+    assert_eq!(occurrences("daily 2:30", "America/New_York", "2027-03-13T12:00:00Z", 1), ["2027-03-14T07:00:00Z"]);
+    // Fixed hour in the fold (01:30 on 2026-11-01 happens twice): once, 01:30 EDT.
+    assert_eq!(
+        occurrences("daily 1:30", "America/New_York", "2026-10-31T12:00:00Z", 2),
+        ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]
+    );
+    // A `*` in the minute field with a fixed hour is still fixed-time (cronie would call it
+    // a wildcard job): every 15 minutes of 01:xx fires once, in the first 01:xx hour.
+    let s = sched("*/15 1 * * *");
+    assert!(s.is_fixed_time());
+    assert_eq!(
+        rfc(&s.upcoming(at("2026-11-01T04:00:00Z"), ny, 5)),
+        [
+            "2026-11-01T05:00:00Z",
+            "2026-11-01T05:15:00Z",
+            "2026-11-01T05:30:00Z",
+            "2026-11-01T05:45:00Z",
+            "2026-11-02T06:00:00Z"
+        ]
+    );
+    // An hour step is an interval schedule: wall times are matched at every instant, so
+    // `0 */2` fires at 00:00 EDT and 02:00 EST in the fold day (3 real hours apart) ...
+    assert_eq!(
+        rfc(&sched("0 */2 * * *").upcoming(at("2026-11-01T03:00:00Z"), ny, 2)),
+        ["2026-11-01T04:00:00Z", "2026-11-01T07:00:00Z"]
+    );
+    // ... and `hourly` fires at 01:00 EDT and 01:00 EST, then skips the 02:00 that does not
+    // exist in spring.
+    assert_eq!(
+        rfc(&sched("hourly").upcoming(at("2026-11-01T04:30:00Z"), ny, 2)),
+        ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z"]
+    );
+    assert_eq!(
+        rfc(&sched("hourly").upcoming(at("2027-03-14T05:30:00Z"), ny, 2)),
+        ["2027-03-14T06:00:00Z", "2027-03-14T07:00:00Z"]
+    );
+    assert_eq!(
+        local(&rfc(&sched("hourly").upcoming(at("2027-03-14T05:30:00Z"), ny, 2)), "America/New_York"),
+        ["Sun 2027-03-14 01:00", "Sun 2027-03-14 03:00"]
+    );
+    // A 2-hour gap (Antarctica/Troll, 01:00 UTC on 2026-03-29): 02:30 fires at its end.
+    assert_eq!(occurrences("daily 2:30", "Antarctica/Troll", "2026-03-28T12:00:00Z", 1), ["2026-03-29T01:00:00Z"]);
+}
