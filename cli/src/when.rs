@@ -36,8 +36,8 @@ use chrono::{
     TimeZone, Utc, Weekday,
 };
 use chrono_tz::Tz;
-use clout_time::parse_weekday;
 pub use clout_time::local_tz;
+use clout_time::parse_weekday;
 
 /// Text listing the accepted forms, one per line with an example, used in error messages and
 /// `--help`.

@@ -33,7 +33,8 @@ fn at_and_every_read_times_of_day_alike() {
         assert_eq!(at.get(10..), every.get(10..), "`2030-06-01 {time}` and `daily {time}`");
     }
     // A task takes them too, and several at once.
-    let t = home.json(&["task", "add", "Morning reading", "--every", "daily 9 a.m.,5:30 p.m.", "--tz", "UTC"]);
+    let t =
+        home.json(&["task", "add", "Morning reading", "--every", "daily 9 a.m.,5:30 p.m.", "--tz", "UTC"]);
     assert_eq!(t["every"], "daily 9 a.m.,5:30 p.m.");
     let next = t["next_due_at"].as_str().unwrap_or_default();
     assert!(next.ends_with("T09:00:00.000Z") || next.ends_with("T17:30:00.000Z"), "{t}");

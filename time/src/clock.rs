@@ -237,10 +237,7 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse_time_of_day(text), Err(want), "{text:?}");
         }
-        assert_eq!(
-            NeedsMinutes { hour: 9 }.to_string(),
-            "needs minutes or am/pm: write `9:00` or `9am`"
-        );
+        assert_eq!(NeedsMinutes { hour: 9 }.to_string(), "needs minutes or am/pm: write `9:00` or `9am`");
         assert!(NotATime.to_string().contains("9 a.m."));
     }
 

@@ -38,8 +38,17 @@ const NAMES: &[(&str, Weekday)] = &[
 
 /// The words a misspelt day is compared with for a suggestion.
 pub const DAY_WORDS: &[&str] = &[
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "daily", "weekdays",
-    "weekends", "hourly",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "daily",
+    "weekdays",
+    "weekends",
+    "hourly",
 ];
 
 /// A set of weekdays.
@@ -211,7 +220,10 @@ mod tests {
         assert_eq!(parse_days("mon-"), Err(DaysError::MissingDay));
         let e = parse_days("blursday").unwrap_err();
         assert_eq!(e, DaysError::NotADay { word: "blursday".into() });
-        assert!(e.to_string().starts_with("`blursday` is not a day (did you mean `thursday`?); use mon/monday"), "{e}");
+        assert!(
+            e.to_string().starts_with("`blursday` is not a day (did you mean `thursday`?); use mon/monday"),
+            "{e}"
+        );
         let e = parse_days("wensday").unwrap_err().to_string();
         assert!(e.contains("(did you mean `wednesday`?)"), "{e}");
     }

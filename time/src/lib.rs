@@ -15,5 +15,7 @@ pub mod zone;
 
 pub use clock::{TimeOfDayError, has_meridiem, is_meridiem, parse_time_of_day};
 pub use days::{DaySet, DaysError, parse_days, parse_weekday};
-pub use dst::{WallTime, locate, resolve_fixed, resolve_interval, resolve_once, utc_offset_seconds, wall_time};
+pub use dst::{
+    WallTime, locate, resolve_fixed, resolve_interval, resolve_once, utc_offset_seconds, wall_time,
+};
 pub use zone::{TzError, did_you_mean, find_tz, local_tz, parse_tz, printable, tz_from_env_value};

@@ -163,7 +163,6 @@ struct Inner {
     fixed_time: bool,
 }
 
-
 impl Schedule {
     /// Parses one of the accepted forms (see [`ACCEPTED_SCHEDULES`]). Rejects schedules
     /// that can never fire (e.g. `0 0 30 2 *`, February 30) with

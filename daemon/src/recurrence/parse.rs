@@ -517,4 +517,3 @@ fn cron_reason(e: &cron::error::Error) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() { "the cron engine rejected it".to_string() } else { text }
 }
-

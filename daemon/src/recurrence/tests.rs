@@ -114,10 +114,8 @@ const NY_DAILY_0900_AUTUMN: &[&str] = &[
     "2026-11-03T14:00:00Z",
 ];
 const NY_GAP_0230: &[&str] = &["2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"];
-const BERLIN_GAP_0230: &[&str] =
-    &["2027-03-27T01:30:00Z", "2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"];
-const NY_OVERLAP_0130: &[&str] =
-    &["2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"];
+const BERLIN_GAP_0230: &[&str] = &["2027-03-27T01:30:00Z", "2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"];
+const NY_OVERLAP_0130: &[&str] = &["2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"];
 const BERLIN_OVERLAP_0230: &[&str] =
     &["2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"];
 const NY_GAP_COLLISION: &[&str] = &["2027-03-14T07:00:00Z", "2027-03-14T07:30:00Z"];
@@ -141,8 +139,7 @@ const NY_EVERY30_SPRING: &[&str] = &[
     "2027-03-14T07:30:00Z",
     "2027-03-14T08:00:00Z",
 ];
-const KOLKATA_DAILY_0900: &[&str] =
-    &["2026-06-01T03:30:00Z", "2026-06-02T03:30:00Z", "2026-06-03T03:30:00Z"];
+const KOLKATA_DAILY_0900: &[&str] = &["2026-06-01T03:30:00Z", "2026-06-02T03:30:00Z", "2026-06-03T03:30:00Z"];
 const ADELAIDE_DAILY_0900_APRIL: &[&str] = &[
     "2027-04-01T22:30:00Z",
     "2027-04-02T22:30:00Z",
@@ -157,8 +154,7 @@ const ADELAIDE_DAILY_0900_OCTOBER: &[&str] = &[
     "2026-10-04T22:30:00Z",
     "2026-10-05T22:30:00Z",
 ];
-const ADELAIDE_GAP_0230: &[&str] =
-    &["2026-10-02T17:00:00Z", "2026-10-03T16:30:00Z", "2026-10-04T16:00:00Z"];
+const ADELAIDE_GAP_0230: &[&str] = &["2026-10-02T17:00:00Z", "2026-10-03T16:30:00Z", "2026-10-04T16:00:00Z"];
 const NY_DOM13_OR_FRIDAY: &[&str] = &[
     "2026-10-02T13:00:00Z",
     "2026-10-09T13:00:00Z",
@@ -290,10 +286,7 @@ fn fixed_time_in_gap_colliding_with_transition_fires_once() {
 #[test]
 fn fixed_time_in_overlap_fires_once_at_earlier_instant() {
     assert_eq!(occurrences("30 1 * * *", "America/New_York", "2026-10-31T00:00:00Z", 3), NY_OVERLAP_0130);
-    assert_eq!(
-        occurrences("30 2 * * *", "Europe/Berlin", "2026-10-24T00:00:00Z", 3),
-        BERLIN_OVERLAP_0230
-    );
+    assert_eq!(occurrences("30 2 * * *", "Europe/Berlin", "2026-10-24T00:00:00Z", 3), BERLIN_OVERLAP_0230);
     let ny = zone("America/New_York");
     let s = sched("30 1 * * *");
     // Asked from inside the overlap, after the first 01:30: no second fire at 01:30 EST.
@@ -372,10 +365,7 @@ fn half_hour_offset_zones() {
         occurrences("0 9 * * *", "Australia/Adelaide", "2026-10-01T12:00:00Z", 5),
         ADELAIDE_DAILY_0900_OCTOBER
     );
-    assert_eq!(
-        occurrences("30 2 * * *", "Australia/Adelaide", "2026-10-02T12:00:00Z", 3),
-        ADELAIDE_GAP_0230
-    );
+    assert_eq!(occurrences("30 2 * * *", "Australia/Adelaide", "2026-10-02T12:00:00Z", 3), ADELAIDE_GAP_0230);
     assert_eq!(
         occurrences("30 2 * * *", "Australia/Adelaide", "2027-04-02T12:00:00Z", 3),
         ADELAIDE_OVERLAP_0230
@@ -479,10 +469,7 @@ fn dom_and_dow_both_restricted_use_the_or_rule() {
     assert_eq!(got, NY_DOM13_OR_FRIDAY);
     // Either field alone restricts normally.
     assert!(
-        sched("0 9 13 * *")
-            .upcoming(at("2026-10-01T00:00:00Z"), Tz::UTC, 5)
-            .iter()
-            .all(|t| t.day() == 13)
+        sched("0 9 13 * *").upcoming(at("2026-10-01T00:00:00Z"), Tz::UTC, 5).iter().all(|t| t.day() == 13)
     );
     // February 30 never exists, but "Feb 30 or any Monday in February" does.
     assert!(Schedule::parse("0 9 30 2 mon").is_ok());
@@ -610,10 +597,7 @@ fn rejections_name_the_faulty_field() {
         let msg = e.to_string();
         assert!(msg.contains(&format!("`{spec}`")), "quotes the input: {msg}");
         assert!(msg.contains(field), "{msg}");
-        assert!(
-            msg.ends_with(&format!("\n\n{ACCEPTED_SCHEDULES}")),
-            "ends with the accepted forms: {msg}"
-        );
+        assert!(msg.ends_with(&format!("\n\n{ACCEPTED_SCHEDULES}")), "ends with the accepted forms: {msg}");
     }
     // Control characters from the input are escaped in the message.
     let msg = error("0 9 * * \u{1b}[2J").to_string();
@@ -906,8 +890,7 @@ fn brute_force_agrees_around_transitions() {
             let wall = |t: &DateTime<Utc>| t.with_timezone(&tz).naive_local();
             for spec in specs {
                 let schedule = sched(spec);
-                let matches =
-                    |w: NaiveDateTime| schedule.inner.crons.iter().any(|c| c.includes(w.and_utc()));
+                let matches = |w: NaiveDateTime| schedule.inner.crons.iter().any(|c| c.includes(w.and_utc()));
                 let mut expected: BTreeSet<DateTime<Utc>> = BTreeSet::new();
                 if schedule.is_fixed_time() {
                     // Earliest instant showing each matching wall time.
@@ -923,10 +906,8 @@ fn brute_force_agrees_around_transitions() {
                     let mut w = lo;
                     while w <= hi {
                         if matches(w) && !shown.contains(&w) {
-                            let end = minutes
-                                .windows(2)
-                                .find(|p| wall(&p[0]) < w && wall(&p[1]) > w)
-                                .map(|p| p[1]);
+                            let end =
+                                minutes.windows(2).find(|p| wall(&p[0]) < w && wall(&p[1]) > w).map(|p| p[1]);
                             expected.insert(end.unwrap());
                         }
                         w += TimeDelta::minutes(1);
@@ -945,10 +926,8 @@ fn brute_force_agrees_around_transitions() {
                     );
                 }
                 // And from exactly each expected instant and one second before it.
-                let near: Vec<_> = expected
-                    .range(from + TimeDelta::hours(36)..to - TimeDelta::hours(36))
-                    .copied()
-                    .collect();
+                let near: Vec<_> =
+                    expected.range(from + TimeDelta::hours(36)..to - TimeDelta::hours(36)).copied().collect();
                 for t in near {
                     let want = expected.range(t + TimeDelta::seconds(1)..).next();
                     assert_eq!(schedule.next_after(t, tz).as_ref(), want, "{spec} {name} {t}");
@@ -995,7 +974,11 @@ fn parse_tz_suggests_close_matches() {
 fn times_of_day_in_the_shared_grammar() {
     let after = at("2026-06-01T00:00:00Z");
     let same = |a: &str, b: &str| {
-        assert_eq!(sched(a).upcoming(after, Tz::UTC, 10), sched(b).upcoming(after, Tz::UTC, 10), "{a} vs {b}");
+        assert_eq!(
+            sched(a).upcoming(after, Tz::UTC, 10),
+            sched(b).upcoming(after, Tz::UTC, 10),
+            "{a} vs {b}"
+        );
     };
     // `a.m.`/`p.m.`, attached or apart, in any case; these used to be refused here.
     same("daily 9 a.m.", "0 9 * * *");
@@ -1041,7 +1024,10 @@ fn times_of_day_in_the_shared_grammar() {
 fn dst_rule_as_documented() {
     let ny = zone("America/New_York");
     // Fixed hour in the gap (02:30 on 2027-03-14 does not exist): 03:00 EDT.
-    assert_eq!(occurrences("daily 2:30", "America/New_York", "2027-03-13T12:00:00Z", 1), ["2027-03-14T07:00:00Z"]);
+    assert_eq!(
+        occurrences("daily 2:30", "America/New_York", "2027-03-13T12:00:00Z", 1),
+        ["2027-03-14T07:00:00Z"]
+    );
     // Fixed hour in the fold (01:30 on 2026-11-01 happens twice): once, 01:30 EDT.
     assert_eq!(
         occurrences("daily 1:30", "America/New_York", "2026-10-31T12:00:00Z", 2),
@@ -1082,5 +1068,8 @@ fn dst_rule_as_documented() {
         ["Sun 2027-03-14 01:00", "Sun 2027-03-14 03:00"]
     );
     // A 2-hour gap (Antarctica/Troll, 01:00 UTC on 2026-03-29): 02:30 fires at its end.
-    assert_eq!(occurrences("daily 2:30", "Antarctica/Troll", "2026-03-28T12:00:00Z", 1), ["2026-03-29T01:00:00Z"]);
+    assert_eq!(
+        occurrences("daily 2:30", "Antarctica/Troll", "2026-03-28T12:00:00Z", 1),
+        ["2026-03-29T01:00:00Z"]
+    );
 }
