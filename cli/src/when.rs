@@ -13,11 +13,16 @@
 //! * a weekday: `fri 17:30`, `friday 5:30pm`, `mon` (09:00), `next fri 9am`;
 //! * a time alone: `17:30`, `5pm`, `noon`, `midnight`.
 //!
+//! Times of day and weekday names are the grammar of [`clout_time`], shared with the daemon's
+//! `--every` schedules: `HH:MM`, `HH:MM:SS[.f]`, `9am`, `9 a.m.`, `9:30pm`, `noon`, `midnight`;
+//! `mon`/`monday`, `tues`, `thurs`, `fridays`.
+//!
 //! A word `at` may stand between a day and its time (`tomorrow at 9am`, `at 5pm`).
 //!
 //! Wall-clock phrases are read in the time zone given to [`parse_when`] (normally [`local_tz`]).
 //! A local time that occurs twice (when the clocks go back) means the earlier instant; one that
-//! does not occur at all (when the clocks go forward) is the error [`WhenError::Nonexistent`].
+//! does not occur at all (when the clocks go forward) is the error [`WhenError::Nonexistent`]
+//! ([`clout_time::resolve_once`]).
 //! Days are counted on the local calendar, so `tomorrow 9am` is 09:00 on the next local date
 //! even when that day is 23 or 25 hours long.
 //!
@@ -27,10 +32,12 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{
-    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, SecondsFormat,
-    TimeDelta, TimeZone, Utc, Weekday,
+    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeDelta,
+    TimeZone, Utc, Weekday,
 };
 use chrono_tz::Tz;
+pub use clout_time::local_tz;
+use clout_time::parse_weekday;
 
 /// Text listing the accepted forms, one per line with an example, used in error messages and
 /// `--help`.
@@ -38,7 +45,7 @@ pub const ACCEPTED_FORMS: &str = "\
 Accepted WHEN forms (any letter case; local times are in the local time zone):
   2026-12-01T09:00:00Z   an exact instant with an offset (RFC 3339: +01:00, fractions, space for T)
   2026-12-01 09:00       a local date and time (also 09:00:00, 2026-12-01T09:00)
-  2026-12-01 5:30pm      a local date and 12-hour time (also 9am, 9 am, noon, midnight)
+  2026-12-01 5:30pm      a local date and 12-hour time (also 9am, 9 a.m., noon, midnight)
   2026-12-01             a local date alone means 09:00 that day
   in 1h30m               a duration from now (also in 90s, in 2 hours, in 3 days, in 1 week)
   +2h                    the same as in 2h
@@ -118,33 +125,6 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// The local zone of this process: the `TZ` environment variable when it names an IANA zone
-/// (an optional leading ':' is allowed), else the system zone from
-/// `iana_time_zone::get_timezone()`, else UTC.
-pub fn local_tz() -> Tz {
-    let env = std::env::var("TZ").ok();
-    tz_from_env_value(env.as_deref())
-        .or_else(|| iana_time_zone::get_timezone().ok().and_then(|name| name.parse::<Tz>().ok()))
-        .unwrap_or(Tz::UTC)
-}
-
-/// The zone named by a value of `TZ`, if it names an IANA zone: `Europe/Berlin`,
-/// `:Europe/Berlin`, or a path into a zoneinfo folder such as
-/// `/usr/share/zoneinfo/Europe/Berlin`.
-fn tz_from_env_value(value: Option<&str>) -> Option<Tz> {
-    let value = value?.trim();
-    let value = value.strip_prefix(':').unwrap_or(value);
-    const ZONEINFO: &str = "zoneinfo/";
-    let value = match value.rfind(ZONEINFO) {
-        Some(at) => value.get(at + ZONEINFO.len()..)?,
-        None => value,
-    };
-    if value.is_empty() {
-        return None;
-    }
-    value.parse::<Tz>().ok()
-}
-
 /// Parses a WHEN phrase relative to `now`, reading wall-clock phrases in `tz`.
 /// Returns an instant strictly after `now`, or an error.
 ///
@@ -161,8 +141,8 @@ fn tz_from_env_value(value: Option<&str>) -> Option<Tz> {
 /// * `T` alone: today at `T` if that is still ahead, else tomorrow at `T`. So `midnight` alone
 ///   is the coming midnight, 00:00 of tomorrow; with a date, `midnight` is 00:00 of that date.
 ///
-/// Times are `HH:MM`, `H:MM`, `HH:MM:SS`, `9am`, `9 am`, `9:30pm`, `12pm` (noon), `12am`
-/// (midnight), `noon` and `midnight`.
+/// Times are `HH:MM`, `H:MM`, `HH:MM:SS`, `HH:MM:SS.f`, `9am`, `9 am`, `9 a.m.`, `9:30pm`,
+/// `12pm` (noon), `12am` (midnight), `noon` and `midnight` ([`clout_time::clock`]).
 ///
 /// A duration after `in` (or `+`) is read by `humantime::parse_duration`, with a space allowed
 /// between a number and its unit, `a`/`an` read as 1 and the word `and` ignored. Because letter
@@ -378,67 +358,9 @@ fn split_offset(s: &str) -> Option<(&str, Option<FixedOffset>)> {
     Some((clock, Some(FixedOffset::east_opt(sign * seconds)?)))
 }
 
-/// Parses a time of day: `17:30`, `7:05`, `17:30:15`, `17:30:15.25`, `9am`, `9 am`, `9:30pm`,
-/// `12pm`, `12am`, `noon`, `midnight`.
+/// Parses a time of day in the shared grammar of [`clout_time::clock`].
 fn parse_time(s: &str) -> Option<NaiveTime> {
-    match s {
-        "noon" => return Some(NaiveTime::MIN + TimeDelta::hours(12)),
-        "midnight" => return Some(NaiveTime::MIN),
-        _ => {}
-    }
-    let mut pm = None;
-    let mut clock = s;
-    for (suffix, is_pm) in [("am", false), ("a.m.", false), ("pm", true), ("p.m.", true)] {
-        if let Some(rest) = s.strip_suffix(suffix) {
-            pm = Some(is_pm);
-            clock = rest.trim_end();
-            break;
-        }
-    }
-    let mut parts = clock.split(':');
-    let hour = parse_digits(parts.next()?, 1, 2)?;
-    let minute = match parts.next() {
-        Some(minute) => parse_digits(minute, 2, 2)?,
-        // A bare number is an hour only with am/pm: `9am`, but not `9`.
-        None if pm.is_some() => 0,
-        None => return None,
-    };
-    let (second, nano) = match parts.next() {
-        Some(second) => parse_seconds(second)?,
-        None => (0, 0),
-    };
-    if parts.next().is_some() || minute > 59 || second > 59 {
-        return None;
-    }
-    let hour = match pm {
-        None if hour <= 23 => hour,
-        None => return None,
-        Some(_) if !(1..=12).contains(&hour) => return None,
-        Some(false) => hour % 12,
-        Some(true) => hour % 12 + 12,
-    };
-    NaiveTime::from_hms_nano_opt(hour, minute, second, nano)
-}
-
-/// Parses seconds, `SS` or `SS.fff` (digits past nanoseconds are dropped).
-fn parse_seconds(s: &str) -> Option<(u32, u32)> {
-    let (whole, fraction) = match s.split_once('.') {
-        Some((whole, fraction)) => (whole, fraction),
-        None => (s, ""),
-    };
-    let second = parse_digits(whole, 2, 2)?;
-    if fraction.is_empty() {
-        return (!s.ends_with('.')).then_some((second, 0));
-    }
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut nano = 0;
-    for i in 0..9 {
-        let digit = fraction.as_bytes().get(i).map_or(0, |b| u32::from(b - b'0'));
-        nano = nano * 10 + digit;
-    }
-    Some((second, nano))
+    clout_time::parse_time_of_day(s).ok()
 }
 
 /// Parses `min..=max` ASCII digits.
@@ -447,20 +369,6 @@ fn parse_digits(s: &str, min: usize, max: usize) -> Option<u32> {
         return None;
     }
     s.parse().ok()
-}
-
-/// Reads a weekday name: `mon`, `monday`, `tue`, `tues`, `wed`, `thu`, `thurs`, ...
-fn parse_weekday(s: &str) -> Option<Weekday> {
-    Some(match s {
-        "mon" | "monday" => Weekday::Mon,
-        "tue" | "tues" | "tuesday" => Weekday::Tue,
-        "wed" | "weds" | "wednesday" => Weekday::Wed,
-        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
-        "fri" | "friday" => Weekday::Fri,
-        "sat" | "saturday" => Weekday::Sat,
-        "sun" | "sunday" => Weekday::Sun,
-        _ => return None,
-    })
 }
 
 /// Parses `[today|tomorrow|[next] WEEKDAY] [at] [TIME]` and `tonight`.
@@ -543,8 +451,7 @@ impl Reader<'_> {
     /// Now on the wall clock of the zone (`None` only at the very ends of chrono's range, where
     /// `DateTime::naive_local` would panic).
     fn wall_now(&self) -> Option<NaiveDateTime> {
-        let utc = self.now.naive_utc();
-        utc.checked_add_offset(self.tz.offset_from_utc_datetime(&utc).fix())
+        clout_time::wall_time(self.tz, self.now.naive_utc())
     }
 
     /// `instant` if it is strictly after now, else `Past`.
@@ -559,7 +466,7 @@ impl Reader<'_> {
     /// The instant of a local date and time in the zone: the earlier one when it occurs twice,
     /// `None` when it does not occur.
     fn instant(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-        self.tz.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
+        clout_time::resolve_once(self.tz, local)
     }
 
     /// A named local date and time, which must exist and be ahead.
@@ -1312,22 +1219,22 @@ mod tests {
         assert!(matches!(parse_when("0000-01-01 00:00", utc(NOW), Kolkata), Err(WhenError::Past { .. })));
     }
 
+    /// The grammar shared with `--every` schedules ([`clout_time`]): forms that only one side
+    /// accepted before are read here too.
     #[test]
-    fn tz_from_env_values() {
-        assert_eq!(tz_from_env_value(Some("Europe/Berlin")), Some(Berlin));
-        assert_eq!(tz_from_env_value(Some(":Europe/Berlin")), Some(Berlin));
-        assert_eq!(tz_from_env_value(Some(" Asia/Kolkata ")), Some(Kolkata));
-        assert_eq!(tz_from_env_value(Some("America/New_York")), Some(New_York));
-        assert_eq!(tz_from_env_value(Some("UTC")), Some(UTC));
-        assert_eq!(tz_from_env_value(Some("/usr/share/zoneinfo/Europe/Berlin")), Some(Berlin));
-        assert_eq!(tz_from_env_value(Some(":/usr/share/zoneinfo/Asia/Kolkata")), Some(Kolkata));
-        assert_eq!(tz_from_env_value(None), None);
-        assert_eq!(tz_from_env_value(Some("")), None);
-        assert_eq!(tz_from_env_value(Some(":")), None);
-        assert_eq!(tz_from_env_value(Some("Not/A_Zone")), None);
-        assert_eq!(tz_from_env_value(Some(":/etc/localtime")), None);
-        assert_eq!(tz_from_env_value(Some("/usr/share/zoneinfo/")), None);
-        assert_eq!(tz_from_env_value(Some("CET-1CEST,M3.5.0,M10.5.0/3")), None);
+    fn shared_grammar_forms() {
+        check(
+            NOW,
+            UTC,
+            &[
+                ("fri 9 a.m.", "2026-12-04T09:00:00Z"),
+                ("fri 9:30:15 p.m.", "2026-11-27T21:30:15Z"),
+                ("fridays 9am", "2026-12-04T09:00:00Z"),
+                ("next mondays 9:30:15", "2026-11-30T09:30:15Z"),
+                ("2026-12-01 9:30:15 a.m.", "2026-12-01T09:30:15Z"),
+                ("tomorrow 9 A.M.", "2026-11-28T09:00:00Z"),
+            ],
+        );
     }
 
     #[test]
