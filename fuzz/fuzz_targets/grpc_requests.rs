@@ -96,6 +96,7 @@ async fn new_daemon() -> Daemon {
         policy: std::sync::RwLock::new(rules::Policy::default()),
         fleet_out: Notify::new(),
         publish: clout_daemon::publish::Hub::new(),
+        health: clout_daemon::health::Health::default(),
     });
     let api = Api::new(core.clone());
     seed(&api, &core).await;
@@ -155,7 +156,7 @@ async fn seed(api: &Api, core: &Core) {
         api.add_sink(Request::new(v1::AddSinkRequest { kind: "desktop".into(), ..Default::default() })).await,
     );
     // The draft, the task's first occurrence and the lesson come due.
-    ok("fire", core.store.fire_due(now + chrono::Duration::days(2), 100).await);
+    ok("fire", clout_daemon::fire::fire_due_default(&core.store, now + chrono::Duration::days(2), 100).await);
     ok(
         "draft",
         api.add_draft(Request::new(v1::AddDraftRequest {

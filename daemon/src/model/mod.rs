@@ -373,13 +373,8 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
 }
 
-/// The daemon's local zone: `TZ` when it names an IANA zone, else the system zone, else UTC.
-pub fn local_tz() -> chrono_tz::Tz {
-    let from_env = std::env::var("TZ").ok().and_then(|v| v.trim_start_matches(':').parse().ok());
-    from_env
-        .or_else(|| iana_time_zone::get_timezone().ok().and_then(|n| n.parse().ok()))
-        .unwrap_or(chrono_tz::UTC)
-}
+/// The zone this machine runs in: `TZ`, else the system's, else UTC.
+pub use clout_time::local_tz;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setback {
