@@ -70,6 +70,7 @@ impl Tx {
         tail: &str,
     ) -> Result<u64> {
         let per_statement = (MAX_BINDS / columns.len().max(1)).max(1);
+        let pg = self.is_postgres();
         let mut inserted = 0;
         for chunk in rows.chunks(per_statement) {
             let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
@@ -82,8 +83,15 @@ impl Tx {
                     if j > 0 {
                         sql.push_str(", ");
                     }
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
+                    // SQLite looks a numbered parameter up by a linear scan of
+                    // the statement's names, so thousands of `$N` cost
+                    // quadratic time: anonymous `?` bind in order instead.
+                    if pg {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    } else {
+                        sql.push('?');
+                    }
                 }
                 sql.push(')');
             }
