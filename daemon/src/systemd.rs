@@ -121,9 +121,9 @@ pub fn reloading() -> u64 {
 /// The reload that [`reloading`] started is applied (or was refused and the
 /// running configuration kept): READY=1, and the handshake file says so.
 pub fn reloaded(generation: u64) {
+    notify(&[NotifyState::Ready, NotifyState::Status("serving")]);
     RELOADS_DONE.fetch_max(generation, Ordering::SeqCst);
     write_reload_state();
-    notify(&[NotifyState::Ready, NotifyState::Status("serving")]);
 }
 
 /// `cloutd --reload PID`, for `ExecReload=` where systemd lacks
