@@ -101,7 +101,6 @@ fn main() -> ExitCode {
         };
     }
     let set_log_filter = logging::init(&config.log);
-    raise_nofile_limit();
     // Before any other thread exists: this clears the LISTEN_* variables.
     let inherited = match clout_daemon::systemd::take_inherited_listener() {
         Ok(l) => l,
@@ -189,21 +188,6 @@ fn print_effective(c: &Config) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Raises the soft limit on open files to the hard one (LimitNOFILE=65536 in
-/// the units): each client connection, sink and the database take a
-/// descriptor, and the usual soft limit of 1024 is low for a busy daemon.
-fn raise_nofile_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    // An unlimited hard limit (RLIM_INFINITY) is not a valid soft limit for files.
-    if limit.current.is_some() && limit.maximum.is_some() && limit.current != limit.maximum {
-        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
-        if let Err(e) = setrlimit(Resource::Nofile, raised) {
-            tracing::warn!(error = %e, "cannot raise the open-file limit to the hard limit");
-        }
-    }
 }
 
 /// Completes on SIGTERM or SIGINT; each SIGHUP meanwhile asks for a reload.
