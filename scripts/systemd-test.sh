@@ -46,6 +46,7 @@ missing=()
 command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v ps >/dev/null 2>&1 || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}" || skip "systemd-nspawn or debootstrap is missing and apt-get install ${missing[*]} failed"
 fi
