@@ -130,6 +130,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_output();
     let cli = Cli::parse();
     if let Some(endpoint) = &cli.endpoint
         && !matches!(cli.command, Command::Completions { .. } | Command::Man)
@@ -166,6 +167,42 @@ fn main() -> ExitCode {
             let style = anstyle::AnsiColor::Red.on_default().bold();
             anstream::eprintln!("{style}error:{style:#} {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Makes `clout status | head -1` end quietly once the reader has gone: killed
+/// by SIGPIPE (status 141 in the shell), as git, ls and cat are.
+///
+/// Rust starts every program with SIGPIPE ignored, so a closed pipe becomes an
+/// EPIPE error, which `println!` panics on ("failed printing to stdout: Broken
+/// pipe") and which a loop like `clout watch` might never notice. The plain fix,
+/// SIGPIPE back to its default action, would also kill clout without a word
+/// when cloutd closes the gRPC socket under it (a rejected peer, a daemon that
+/// stops): Unix stream sockets raise SIGPIPE too. So the handler looks at which
+/// side broke: when stdout or stderr is a pipe (or socket) with no reader, it
+/// dies of SIGPIPE as the default action would; otherwise it returns, the write
+/// fails with EPIPE, and clout reports the lost connection as before.
+fn quiet_on_closed_output() {
+    #[allow(unsafe_code)]
+    // SAFETY: the handler only calls poll, signal and raise, which are
+    // async-signal-safe; this runs first in main, before any other thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, on_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+}
+
+extern "C" fn on_sigpipe(_: libc::c_int) {
+    let mut fds = [1, 2].map(|fd| libc::pollfd { fd, events: libc::POLLOUT, revents: 0 });
+    #[allow(unsafe_code)]
+    // SAFETY: poll on a local array of the right length; async-signal-safe.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if ready > 0 && fds.iter().any(|p| p.revents & (libc::POLLERR | libc::POLLHUP) != 0) {
+        #[allow(unsafe_code)]
+        // SAFETY: signal and raise are async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
         }
     }
 }

@@ -45,6 +45,10 @@ struct Args {
     /// Print the man page (roff) and exit
     #[arg(long, hide = true)]
     man: bool,
+    /// Send SIGHUP to the cloutd of this pid and wait until the reload is applied
+    /// (`ExecReload=cloutd --reload $MAINPID`, for systemd without Type=notify-reload)
+    #[arg(long, value_name = "PID")]
+    reload: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,16 @@ fn main() -> ExitCode {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("cloutd: cannot print the man page: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(pid) = args.reload {
+        // Within systemd's default TimeoutSec= (90 s) for the reload job.
+        return match clout_daemon::systemd::reload_and_wait(pid, std::time::Duration::from_secs(80)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cloutd: {e}");
                 ExitCode::FAILURE
             }
         };
@@ -194,7 +208,9 @@ fn signals(reload: tokio::sync::mpsc::Sender<()>) -> impl std::future::Future<Ou
                 _ = term.recv() => return,
                 _ = int.recv() => return,
                 _ = hup.recv() => {
-                    // A reload already queued covers this one too.
+                    // Counted first, for `cloutd --reload`; a reload already
+                    // queued covers this one too (it has not started yet).
+                    clout_daemon::systemd::reload_requested();
                     let _ = reload.try_send(());
                 }
             }
@@ -204,17 +220,36 @@ fn signals(reload: tokio::sync::mpsc::Sender<()>) -> impl std::future::Future<Ou
 
 mod logging {
     use std::fmt;
+    use std::io::{self, Write};
+    use std::os::unix::net::UnixDatagram;
+    use std::sync::Arc;
 
-    use tracing::{Event, Level, Subscriber};
+    use tracing::{Event, Level, Metadata, Subscriber};
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::MakeWriter;
     use tracing_subscriber::fmt::format::{Format, Full, Writer};
     use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::registry::LookupSpan;
 
+    /// journald's socket for the native protocol (systemd.journal-fields(7)).
+    const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
     /// Installs the subscriber: `RUST_LOG` if set, else the config's filter,
-    /// reloadable. Under systemd (JOURNAL_STREAM set) lines carry no timestamp
-    /// (the journal stamps them) and start with a `<N>` priority prefix.
+    /// reloadable.
+    ///
+    /// - Under systemd with stderr connected to the journal (`JOURNAL_STREAM`
+    ///   names stderr's device and inode), each event is sent to journald as
+    ///   one entry over its native protocol, with its priority: a message of
+    ///   several lines stays one entry (on the stream each line would be its
+    ///   own entry, at the default priority).
+    /// - Otherwise with `JOURNAL_STREAM` set (or when journald's socket is
+    ///   absent), lines on stderr carry no timestamp (the journal stamps them)
+    ///   and start with a `<N>` priority prefix.
+    /// - Elsewhere, the usual timestamped lines on stderr.
+    ///
+    /// The entry text is the same line as on stderr (fields included), so
+    /// `journalctl` shows everything without `-o verbose`.
     pub fn init(config_filter: &str) -> clout_daemon::reload::LogFilterFn {
         use std::io::IsTerminal;
         let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
@@ -226,21 +261,26 @@ mod logging {
             None => EnvFilter::new(config_filter),
         };
         let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
-        let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+        let stream = std::env::var("JOURNAL_STREAM").ok().filter(|v| !v.is_empty());
+        let native = stream.as_deref().filter(|s| stderr_is(s)).and_then(|_| Journal::connect());
+        let journal = stream.is_some();
         let color = !journal
             && std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let untimed = || tracing_subscriber::fmt::format().without_time().with_target(false).with_ansi(false);
         let plain = (!journal).then(|| {
             tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(color)
         });
-        let journald = journal.then(|| {
-            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).event_format(
-                JournalFormat(
-                    tracing_subscriber::fmt::format().without_time().with_target(false).with_ansi(false),
-                ),
-            )
+        let prefixed = (journal && native.is_none()).then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .event_format(JournalFormat(untimed()))
         });
-        tracing_subscriber::registry().with(filter).with(plain).with(journald).init();
+        let native = native.map(|j| {
+            tracing_subscriber::fmt::layer().with_writer(j).with_ansi(false).event_format(untimed())
+        });
+        tracing_subscriber::registry().with(filter).with(plain).with(prefixed).with(native).init();
         Box::new(move |new: &str| {
             if std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty()) {
                 return Err("RUST_LOG is set, and it wins over the config file's log filter".into());
@@ -248,6 +288,115 @@ mod logging {
             let f = EnvFilter::try_new(new).map_err(|e| format!("invalid log filter {new:?}: {e}"))?;
             handle.reload(f).map_err(|e| e.to_string())
         })
+    }
+
+    /// Whether `JOURNAL_STREAM` (`DEVICE:INODE`) names our stderr, as
+    /// systemd.exec(5) says a service should check before logging natively.
+    fn stderr_is(stream: &str) -> bool {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        let Ok(meta) = std::fs::File::from(fd).metadata() else {
+            return false;
+        };
+        stream == format!("{}:{}", meta.dev(), meta.ino())
+    }
+
+    fn priority(level: &Level) -> u8 {
+        match *level {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            _ => 7,
+        }
+    }
+
+    /// journald's native socket; each event becomes one datagram.
+    #[derive(Clone)]
+    struct Journal(Arc<UnixDatagram>);
+
+    impl Journal {
+        /// `None` when journald does not listen (then cloutd logs to stderr).
+        fn connect() -> Option<Journal> {
+            let socket = UnixDatagram::unbound().ok()?;
+            socket.connect(JOURNAL_SOCKET).ok()?;
+            // journald discards an empty datagram; an error says nobody listens.
+            socket.send(&[]).ok()?;
+            Some(Journal(Arc::new(socket)))
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Journal {
+        type Writer = Entry;
+
+        fn make_writer(&'a self) -> Entry {
+            Entry { socket: self.0.clone(), priority: 6, text: Vec::new() }
+        }
+
+        fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Entry {
+            Entry { socket: self.0.clone(), priority: priority(meta.level()), text: Vec::new() }
+        }
+    }
+
+    /// One event's formatted text, sent as one journal entry when dropped.
+    struct Entry {
+        socket: Arc<UnixDatagram>,
+        priority: u8,
+        text: Vec<u8>,
+    }
+
+    impl Write for Entry {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.text.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Entry {
+        fn drop(&mut self) {
+            let text = self.text.trim_ascii();
+            if text.is_empty() {
+                return;
+            }
+            let datagram = entry(self.priority, text);
+            if self.socket.send(&datagram).is_err() {
+                // Too large for a datagram, or journald went away: the stream
+                // still reaches the journal, line by line.
+                let mut err = io::stderr().lock();
+                for line in text.split(|b| *b == b'\n') {
+                    let _ = write!(err, "<{}>", self.priority);
+                    let _ = err.write_all(line);
+                    let _ = err.write_all(b"\n");
+                }
+            }
+        }
+    }
+
+    /// A native-protocol entry: `KEY=value` lines; a value with a newline is
+    /// sent as `KEY`, newline, its length (64-bit little-endian), the value, newline.
+    fn entry(priority: u8, message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(message.len() + 64);
+        let mut field = |key: &str, value: &[u8]| {
+            out.extend_from_slice(key.as_bytes());
+            if value.contains(&b'\n') {
+                out.push(b'\n');
+                out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            } else {
+                out.push(b'=');
+            }
+            out.extend_from_slice(value);
+            out.push(b'\n');
+        };
+        field("PRIORITY", priority.to_string().as_bytes());
+        field("SYSLOG_IDENTIFIER", b"cloutd");
+        field("MESSAGE", message);
+        out
     }
 
     /// The default line format behind a syslog priority prefix (`<3>` error …
@@ -265,13 +414,7 @@ mod logging {
             mut writer: Writer<'_>,
             event: &Event<'_>,
         ) -> fmt::Result {
-            let priority = match *event.metadata().level() {
-                Level::ERROR => 3,
-                Level::WARN => 4,
-                Level::INFO => 6,
-                _ => 7,
-            };
-            write!(writer, "<{priority}>")?;
+            write!(writer, "<{}>", priority(event.metadata().level()))?;
             self.0.format_event(ctx, writer, event)
         }
     }

@@ -1,7 +1,8 @@
 //! SIGHUP: read the config file again and apply what can change while running
 //! (the log filter, the allowed group, the TCP token). A config that does not
 //! load is logged and the running one kept; settings that need a restart
-//! (socket, database, TCP listener) are reported as such.
+//! (socket, database, TCP listener) are reported as such. systemd hears
+//! RELOADING=1 when a reload starts and READY=1 when it is applied.
 
 use std::sync::{PoisonError, RwLock};
 
@@ -41,6 +42,10 @@ pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut sto
         if request.is_none() {
             return;
         }
+        // RELOADING=1 now, READY=1 once everything below is applied: with
+        // Type=notify-reload (or `cloutd --reload` as ExecReload=) `systemctl
+        // reload` returns only then.
+        let generation = crate::systemd::reloading();
         if let Some(policy) = live.reload()
             && let Err(e) = live.core.set_policy(policy).await
         {
@@ -53,6 +58,7 @@ pub async fn serve(live: Live<'_>, requests: Option<mpsc::Receiver<()>>, mut sto
         if let Err(e) = crate::add_config_sinks(&live.core, &config).await {
             tracing::error!("cannot add the config file's sinks: {e}");
         }
+        crate::systemd::reloaded(generation);
     }
 }
 

@@ -82,14 +82,25 @@ fn the_units_are_notify_services_and_hardened() {
             ("PrivateTmp", "yes"),
             ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
             ("RuntimeDirectory", "clout"),
-            ("StateDirectory", "clout"),
-            ("ExecReload", "/bin/kill -HUP $MAINPID"),
             ("WatchdogSec", "30s"),
             ("RuntimeDirectoryPreserve", "yes"),
+            ("LimitNOFILE", "65536"),
         ] {
             assert!(has(&text, k, v), "{path} lacks {k}={v}");
         }
+        // `kill -HUP` returns before the reload is applied; `cloutd --reload` waits for it.
+        let exec_reload = settings(&text).into_iter().find(|(k, _)| k == "ExecReload").map(|(_, v)| v);
+        assert!(exec_reload.as_deref().is_some_and(|v| v.ends_with("cloutd --reload $MAINPID")), "{path}");
+        if !system {
+            // systemd ≤ 252 needs it for the sandboxing in a user manager (else 218/CAPABILITIES).
+            assert!(has(&text, "PrivateUsers", "yes"), "{path}");
+            // A user unit's StateDirectory= is ~/.config on systemd ≤ 253: the unit names the directory.
+            assert!(!settings(&text).iter().any(|(k, _)| k == "StateDirectory"), "{path}");
+            assert!(has(&text, "Environment", "STATE_DIRECTORY=%h/.local/state/clout"), "{path}");
+            assert!(has(&text, "ReadWritePaths", "%h/.local/state/clout"), "{path}");
+        }
         if system {
+            assert!(has(&text, "StateDirectory", "clout"), "{path}");
             for (k, v) in [
                 ("User", "clout"),
                 ("Group", "clout"),
@@ -113,6 +124,8 @@ fn the_units_are_notify_services_and_hardened() {
     assert!(has(&system_socket, "SocketGroup", "clout"));
     assert!(has(&system_socket, "SocketMode", "0660"));
     assert!(unit("system/clout.sysusers").lines().any(|l| l.starts_with("u clout ")));
+    // /run/clout open to the group from boot on, before cloutd.socket binds in it.
+    assert!(unit("system/clout.tmpfiles").lines().any(|l| l.trim() == "d /run/clout 0750 clout clout -"));
 }
 
 /// Finds systemd-analyze, installing Debian's systemd package when running as root.
@@ -238,6 +251,58 @@ fn sd_notify_sends_ready_watchdog_pings_and_stopping() {
     d.signal(libc::SIGTERM);
     let stopping = (0..20).map(|_| recv()).find(|m| m.lines().any(|l| l == "STOPPING=1"));
     assert!(stopping.is_some(), "no STOPPING=1 after SIGTERM");
+}
+
+/// `cloutd --reload PID` (the units' ExecReload=) returns only after the reload:
+/// by then cloutd has said RELOADING=1 with MONOTONIC_USEC= and READY=1 again.
+#[test]
+fn reload_says_reloading_then_ready_and_cloutd_reload_waits_for_it() {
+    let home = Home::new();
+    let notify_path = home.dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    notify.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let runtime = home.dir.path().join("runtime");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let mut cmd = daemon_command(&home.socket(), &home.db_url());
+    cmd.env("NOTIFY_SOCKET", &notify_path).env("RUNTIME_DIRECTORY", &runtime);
+    let d = spawn_daemon(cmd, &home.socket(), &home.db_url()).expect("cloutd did not start");
+    let mut buf = [0u8; 4096];
+    let n = notify.recv(&mut buf).expect("no notification arrived");
+    assert!(String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1"));
+    for _ in 0..2 {
+        let out = Command::new(bin("cloutd"))
+            .arg("--reload")
+            .arg(d.pid().to_string())
+            .env("RUNTIME_DIRECTORY", &runtime)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cloutd --reload");
+        assert!(out.status.success(), "cloutd --reload failed: {}", stderr(&out));
+        // Both were sent before --reload returned.
+        notify.set_nonblocking(true).expect("nonblocking");
+        let mut sent = Vec::new();
+        while let Ok(n) = notify.recv(&mut buf) {
+            sent.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        notify.set_nonblocking(false).expect("blocking");
+        let reloading = sent.iter().position(|m| m.lines().any(|l| l == "RELOADING=1"));
+        let ready = sent.iter().rposition(|m| m.lines().any(|l| l == "READY=1"));
+        assert!(matches!((reloading, ready), (Some(a), Some(b)) if a < b), "notifications: {sent:?}");
+        let usec = sent[reloading.unwrap_or_default()]
+            .lines()
+            .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(usec.is_some_and(|u| u > 0), "no MONOTONIC_USEC= with RELOADING=1: {sent:?}");
+        assert!(d.wait_log("configuration reloaded", WAIT), "{}", d.log());
+    }
+    // Without RUNTIME_DIRECTORY there is nothing to wait on: a clear refusal.
+    let out = Command::new(bin("cloutd"))
+        .arg("--reload")
+        .arg(d.pid().to_string())
+        .env_remove("RUNTIME_DIRECTORY")
+        .output()
+        .expect("run cloutd --reload");
+    assert!(!out.status.success() && stderr(&out).contains("RUNTIME_DIRECTORY"), "{}", stderr(&out));
 }
 
 #[test]
