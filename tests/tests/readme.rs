@@ -35,11 +35,31 @@ fn readme_commands(prog: &str) -> Vec<Vec<String>> {
             let Some(words) = shlex::split(strip_comment(part)) else {
                 panic!("the README line {part:?} does not split like a shell line");
             };
-            if words.first().is_some_and(|w| w == prog) {
-                out.push(words[1..].to_vec());
+            for command in commands_of(words) {
+                if command.first().is_some_and(|w| w == prog) {
+                    out.push(command[1..].to_vec());
+                }
             }
         }
     }
+    out
+}
+
+/// The simple commands of a shell line: split at `&&`, `||`, `|` and `;`,
+/// without redirections (`> FILE`, `2> FILE`, `< FILE`).
+fn commands_of(words: Vec<String>) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new()];
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "&&" | "||" | "|" | ";" => out.push(Vec::new()),
+            ">" | ">>" | "<" | "2>" | "2>>" => {
+                words.next();
+            }
+            _ => out.last_mut().expect("one command at least").push(w),
+        }
+    }
+    out.retain(|c| !c.is_empty());
     out
 }
 
