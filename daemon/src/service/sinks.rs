@@ -79,7 +79,7 @@ impl v1::sink_service_server::SinkService for Api {
                 }
                 Ok(Response::new(v1::TestSinkResponse { ok: true, error: String::new() }))
             }
-            Err(error) => Ok(Response::new(v1::TestSinkResponse { ok: false, error })),
+            Err(e) => Ok(Response::new(v1::TestSinkResponse { ok: false, error: e.to_string() })),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::{Sink, excerpt, nudge_json};
+use super::{Failure, Sink, excerpt, nudge_json};
 use crate::model::Nudge;
 
 /// How long a hook may run.
@@ -44,7 +44,7 @@ impl Drop for GroupGuard {
     }
 }
 
-pub async fn run_hook(sink: &Sink, n: &Nudge) -> Result<(), String> {
+pub async fn run_hook(sink: &Sink, n: &Nudge) -> Result<(), Failure> {
     let mut input = nudge_json(n).to_string();
     input.push('\n');
     let mut cmd = Command::new(&sink.target);
@@ -62,7 +62,7 @@ pub(super) async fn run(
     name: &str,
     input: Option<Vec<u8>>,
     limit: Duration,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -72,7 +72,11 @@ pub(super) async fn run(
     for var in SYSTEMD_VARS {
         cmd.env_remove(var);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run {name}: {e}"))?;
+    let mut child = cmd.spawn().map_err(|e| Failure::Unstarted {
+        action: "run",
+        name: name.to_string(),
+        detail: e.to_string(),
+    })?;
     let mut group = GroupGuard(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     // A program that does not read its input is fine: the write just ends.
     let writer = child.stdin.take().zip(input).map(|(mut pipe, data)| {
@@ -97,11 +101,17 @@ pub(super) async fn run(
     let said = tail_excerpt(&said, 300);
     let status = match waited {
         Ok(Ok(status)) => status,
-        Ok(Err(e)) => return Err(format!("cannot wait for {name}: {e}")),
+        Ok(Err(e)) => {
+            return Err(Failure::Unstarted {
+                action: "wait for",
+                name: name.to_string(),
+                detail: e.to_string(),
+            });
+        }
         Err(_) => {
             drop(group);
             let _ = child.kill().await;
-            return Err(format!("{name} did not finish within {} s and was stopped", limit.as_secs()));
+            return Err(Failure::TimedOut { name: name.to_string(), secs: limit.as_secs() });
         }
     };
     // It finished: what it left running on purpose is its own business.
@@ -109,8 +119,7 @@ pub(super) async fn run(
     if status.success() {
         return Ok(());
     }
-    let how = describe(status);
-    if said.is_empty() { Err(format!("{name} {how}")) } else { Err(format!("{name} {how}: {said}")) }
+    Err(Failure::Exited { name: name.to_string(), how: describe(status), said })
 }
 
 /// The end of what a process wrote, as one short line: the last words of an
@@ -201,7 +210,12 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg("cat >/dev/null; echo 'no route to the moon' >&2; exit 3");
         let err = run(cmd, "sh", Some(b"{}".to_vec()), TIMEOUT).await.expect_err("must fail");
-        assert!(err.contains("status 3") && err.contains("no route to the moon"), "{err}");
+        assert!(
+            matches!(&err, Failure::Exited { said, .. } if said.contains("no route to the moon")),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("status 3") && text.contains("no route to the moon"), "{text}");
     }
 
     #[tokio::test]
@@ -209,7 +223,8 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg("exec sleep 30");
         let err = run(cmd, "sh", None, Duration::from_millis(200)).await.expect_err("must time out");
-        assert!(err.contains("did not finish"), "{err}");
+        assert_eq!(err, Failure::TimedOut { name: "sh".into(), secs: 0 });
+        assert!(err.to_string().contains("did not finish"), "{err}");
     }
 
     #[test]

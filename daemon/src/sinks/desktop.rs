@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::command::{find_on_path, run};
-use super::headline;
+use super::{Failure, headline};
 use crate::model::Nudge;
 
 /// How long `notify-send` may take.
@@ -27,14 +27,14 @@ fn session_bus() -> Option<OsString> {
     bus.exists().then(|| OsString::from(format!("unix:path={}", bus.display())))
 }
 
-pub async fn notify(n: &Nudge) -> Result<(), String> {
-    let bus = session_bus().ok_or(
+pub async fn notify(n: &Nudge) -> Result<(), Failure> {
+    let bus = session_bus().ok_or(Failure::NoDesktop(
         "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist. \
          Run cloutd inside your desktop session (e.g. `systemctl --user start cloutd`)",
-    )?;
-    let program = find_on_path("notify-send").ok_or(
+    ))?;
+    let program = find_on_path("notify-send").ok_or(Failure::NoDesktop(
         "notify-send is not installed: install libnotify-bin (Debian, Ubuntu) or libnotify (Fedora, Arch)",
-    )?;
+    ))?;
     let mut cmd = Command::new(program);
     cmd.arg("--app-name=Clout")
         .arg("--")

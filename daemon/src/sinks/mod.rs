@@ -45,7 +45,7 @@ pub fn admit(
 ) -> Result<NewSink, Invalid> {
     let sink = NewSink::check(kind, target, args, format, kinds)?;
     if sink.kind == SinkKind::Command {
-        check_program(&sink.target).map_err(|e| Invalid::new("target", e))?;
+        check_program(&sink.target)?;
     }
     Ok(sink)
 }
@@ -102,6 +102,35 @@ pub fn test_nudge(sink: i64) -> Nudge {
     }
 }
 
+/// Why one delivery failed. Its text is the sink's `last_error`, which
+/// `clout sink list` shows; it names a webhook by its host only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The webhook could not be reached, or its answer could not be read.
+    #[error(transparent)]
+    Http(#[from] crate::http::Error),
+    /// The webhook answered with an error status.
+    #[error("{place} answered HTTP {status}{}", with_excerpt(said))]
+    Refused { place: String, status: u16, said: String },
+    /// The hook's program could not be started or waited for.
+    #[error("cannot {action} {name}: {detail}")]
+    Unstarted { action: &'static str, name: String, detail: String },
+    /// The hook ran past its time limit and was stopped.
+    #[error("{name} did not finish within {secs} s and was stopped")]
+    TimedOut { name: String, secs: u64 },
+    /// The hook ended unsuccessfully.
+    #[error("{name} {how}{}", with_excerpt(said))]
+    Exited { name: String, how: String, said: String },
+    /// The desktop cannot show notifications.
+    #[error("{0}")]
+    NoDesktop(&'static str),
+}
+
+/// `: WHAT IT SAID`, or nothing when it said nothing.
+fn with_excerpt(said: &str) -> String {
+    if said.is_empty() { String::new() } else { format!(": {said}") }
+}
+
 /// State shared by the delivery task and the gRPC service.
 pub struct Hub {
     /// Wakes the delivery task after sinks change; failing sinks are retried at once.
@@ -126,7 +155,7 @@ impl Hub {
     }
 
     /// Delivers one nudge to one sink; the error says what went wrong.
-    pub async fn deliver(&self, sink: &Sink, n: &Nudge) -> Result<(), String> {
+    pub async fn deliver(&self, sink: &Sink, n: &Nudge) -> Result<(), Failure> {
         match sink.kind {
             SinkKind::Webhook => self.http.post(sink, n).await,
             SinkKind::Command => command::run_hook(sink, n).await,
@@ -137,8 +166,8 @@ impl Hub {
 
 /// Whether a command hook's program can be found: an absolute path to a
 /// file, or a name on cloutd's `PATH`. The error says what to do.
-pub fn check_program(program: &str) -> Result<(), String> {
-    command::check_program(program)
+pub fn check_program(program: &str) -> Result<(), Invalid> {
+    command::check_program(program).map_err(|reason| Invalid::new("target", reason))
 }
 
 /// How one delivery task ended.
@@ -344,7 +373,7 @@ async fn drain_inner(core: &Core, sink: Sink) -> Outcome {
                     if skipped {
                         let _ = core.store.sink_skipped(sink.id, cursor).await;
                     }
-                    return failed(core, &sink, n.id, &error).await;
+                    return failed(core, &sink, n.id, &error.to_string()).await;
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Format, Sink, excerpt, headline, nudge_json};
+use super::{Failure, Format, Sink, excerpt, headline, nudge_json};
 use crate::http::{Client, Limits, Method, Oversize, Request, origin};
 use crate::model::Nudge;
 
@@ -33,18 +33,16 @@ impl Http {
     }
 
     /// Posts one nudge to the sink's URL.
-    pub async fn post(&self, sink: &Sink, n: &Nudge) -> Result<(), String> {
-        let place = host(&sink.target);
-        let resp = self.client.send(request(sink, n)).await.map_err(|e| e.to_string())?;
+    pub async fn post(&self, sink: &Sink, n: &Nudge) -> Result<(), Failure> {
+        let resp = self.client.send(request(sink, n)).await?;
         if resp.status.is_success() {
             return Ok(());
         }
-        let said = excerpt(&resp.body, 200);
-        if said.is_empty() {
-            Err(format!("{place} answered HTTP {}", resp.status))
-        } else {
-            Err(format!("{place} answered HTTP {}: {said}", resp.status))
-        }
+        Err(Failure::Refused {
+            place: host(&sink.target),
+            status: resp.status.as_u16(),
+            said: excerpt(&resp.body, 200),
+        })
     }
 }
 
