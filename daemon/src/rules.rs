@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::model::Invalid;
 use crate::recurrence::Schedule;
 
 /// The rule checks, by their `ref_id` in the schedule table.
@@ -161,13 +162,16 @@ impl Default for Policy {
 
 impl Policy {
     /// Checks what serde cannot: the schedules and quiet hours parse.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if let Some(q) = &self.quiet_hours {
             parse_quiet_hours(q)?;
         }
         for (name, r) in self.rule_list() {
             Schedule::parse(&r.at).map_err(|e| {
-                format!("nudges.rules.{name}.at: {}", e.to_string().lines().next().unwrap_or_default())
+                Invalid::new(
+                    "nudges.rules",
+                    format!("nudges.rules.{name}.at: {}", e.to_string().lines().next().unwrap_or_default()),
+                )
             })?;
         }
         Ok(())
@@ -211,13 +215,21 @@ impl Policy {
 }
 
 /// Parses `22:00-07:30`.
-pub fn parse_quiet_hours(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
-    let err = || format!("nudges.quiet_hours: `{s}` is not HH:MM-HH:MM, e.g. 22:00-07:30");
+pub fn parse_quiet_hours(s: &str) -> Result<(NaiveTime, NaiveTime), Invalid> {
+    let err = || {
+        Invalid::new(
+            "nudges.quiet_hours",
+            format!("nudges.quiet_hours: `{s}` is not HH:MM-HH:MM, e.g. 22:00-07:30"),
+        )
+    };
     let (a, b) = s.split_once('-').ok_or_else(err)?;
     let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").map_err(|_| err())?;
     let b = NaiveTime::parse_from_str(b.trim(), "%H:%M").map_err(|_| err())?;
     if a == b {
-        return Err(format!("nudges.quiet_hours: `{s}` starts and ends at the same time"));
+        return Err(Invalid::new(
+            "nudges.quiet_hours",
+            format!("nudges.quiet_hours: `{s}` starts and ends at the same time"),
+        ));
     }
     Ok((a, b))
 }
@@ -358,7 +370,7 @@ mod tests {
         assert_eq!(p.missed, MissedPolicy::CatchUp);
         assert!(p.validate().is_ok());
         let bad: Policy = toml::from_str("[rules.weekly_review]\nat = \"blursday 10:00\"\n").expect("parse");
-        assert!(bad.validate().is_err_and(|e| e.contains("weekly_review")));
+        assert!(bad.validate().is_err_and(|e| e.reason.contains("weekly_review")));
         assert!(toml::from_str::<Policy>("missed = \"later\"").is_err());
         assert!(toml::from_str::<Policy>("surprise = 1").is_err());
     }

@@ -34,6 +34,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::Core;
+use crate::model::Invalid;
 use crate::model::publication::{Claim, Outcome};
 use crate::model::{Account, Network};
 
@@ -213,12 +214,15 @@ pub fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
 
 /// Checks a token or app password: one line, not empty, at most 4 KiB. The
 /// error reads after "the secret".
-pub fn check_secret(secret: &str) -> Result<(), String> {
+pub fn check_secret(secret: &str) -> Result<(), Invalid> {
     if secret.is_empty() {
-        return Err("is empty".into());
+        return Err(Invalid::new("secret", "is empty"));
     }
     if secret.len() > 4096 || secret.chars().any(char::is_control) {
-        return Err("must hold one line of at most 4096 bytes: the token or app password".into());
+        return Err(Invalid::new(
+            "secret",
+            "must hold one line of at most 4096 bytes: the token or app password",
+        ));
     }
     Ok(())
 }
@@ -226,48 +230,53 @@ pub fn check_secret(secret: &str) -> Result<(), String> {
 /// Checks that a draft fits an account: its post length limit (the error says
 /// by how much it is over) and, on Bluesky, no content warning, which Bluesky
 /// has no field for: posting without it would drop what the writer asked for.
-pub fn check_fits(a: &Account, text: &str, content_warning: &str) -> Result<(), String> {
+pub fn check_fits(a: &Account, text: &str, content_warning: &str) -> Result<(), Invalid> {
     match a.network {
         Network::Mastodon => {
             let limit = if a.max_length == 0 { text::MASTODON_DEFAULT_MAX } else { a.max_length as usize };
             let n = text::mastodon_length(text, content_warning);
             if n > limit {
-                return Err(format!(
+                return Err(too_long(format!(
                     "the draft is {n} characters for Mastodon account `{}` (links count as {}, the content warning counts too); the limit is {limit}: cut {}",
                     a.name,
                     text::MASTODON_URL_LENGTH,
                     n - limit
-                ));
+                )));
             }
         }
         Network::Bluesky => {
             if !content_warning.trim().is_empty() {
-                return Err(format!(
+                return Err(too_long(format!(
                     "Bluesky has no content warnings for text posts, so Bluesky account `{}` cannot carry --cw: \
                      drop it (--cw \"\"), or give Bluesky a draft of its own",
                     a.name
-                ));
+                )));
             }
             let n = text::graphemes(text);
             if n > text::BLUESKY_MAX_GRAPHEMES {
-                return Err(format!(
+                return Err(too_long(format!(
                     "the draft is {n} characters for Bluesky account `{}`; the limit is {}: cut {}",
                     a.name,
                     text::BLUESKY_MAX_GRAPHEMES,
                     n - text::BLUESKY_MAX_GRAPHEMES
-                ));
+                )));
             }
             if text.len() > text::BLUESKY_MAX_BYTES {
-                return Err(format!(
+                return Err(too_long(format!(
                     "the draft is {} bytes for Bluesky account `{}`; the limit is {} bytes",
                     text.len(),
                     a.name,
                     text::BLUESKY_MAX_BYTES
-                ));
+                )));
             }
         }
     }
     Ok(())
+}
+
+/// A draft that does not fit an account.
+fn too_long(reason: String) -> Invalid {
+    Invalid::new("text", reason)
 }
 
 /// How long to wait before try number `tries + 1`.

@@ -67,7 +67,7 @@ pub async fn check_accounts(
     }
     for name in &out {
         let account = api.core.store.account_named(name).await?;
-        publish::check_fits(&account, text, content_warning).map_err(invalid)?;
+        publish::check_fits(&account, text, content_warning).map_err(|e| invalid(e.reason))?;
     }
     Ok(out)
 }
