@@ -57,33 +57,28 @@ impl PeerPolicy {
         }
     }
 
-    /// Checks a new connection; logs and refuses the ones that may not connect.
-    pub fn allows(&self, stream: &tokio::net::UnixStream) -> bool {
-        match stream.peer_cred() {
-            Ok(cred) if self.admits(cred.uid(), cred.gid(), supplementary_groups) => true,
-            Ok(cred) => {
-                match &self.group {
-                    Some(g) => tracing::warn!(
-                        peer_uid = cred.uid(),
-                        peer_gid = cred.gid(),
-                        peer_pid = ?cred.pid(),
-                        allowed_group = %g.name,
-                        "rejected a connection from another user who is not in the allowed group"
-                    ),
-                    None => tracing::warn!(
-                        peer_uid = cred.uid(),
-                        peer_gid = cred.gid(),
-                        peer_pid = ?cred.pid(),
-                        "rejected a connection from another user (set allowed_group to let a group in)"
-                    ),
-                }
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "rejected a connection whose peer cannot be identified");
-                false
-            }
+    /// Checks a new connection by its peer's credentials (read once, when
+    /// it was accepted); logs and refuses the ones that may not connect.
+    pub fn allows(&self, uid: u32, gid: u32, pid: Option<i32>) -> bool {
+        if self.admits(uid, gid, supplementary_groups) {
+            return true;
         }
+        match &self.group {
+            Some(g) => tracing::warn!(
+                peer_uid = uid,
+                peer_gid = gid,
+                peer_pid = ?pid,
+                allowed_group = %g.name,
+                "rejected a connection from another user who is not in the allowed group"
+            ),
+            None => tracing::warn!(
+                peer_uid = uid,
+                peer_gid = gid,
+                peer_pid = ?pid,
+                "rejected a connection from another user (set allowed_group to let a group in)"
+            ),
+        }
+        false
     }
 }
 

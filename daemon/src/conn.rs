@@ -346,7 +346,9 @@ impl Listen for tokio::net::UnixListener {
 
     async fn accept(&self) -> io::Result<(tokio::net::UnixStream, Peer)> {
         let (stream, _) = tokio::net::UnixListener::accept(self).await?;
-        let cred = stream.peer_cred()?;
+        let cred = stream.peer_cred().inspect_err(|e| {
+            tracing::warn!(error = %e, "rejected a connection whose peer cannot be identified");
+        })?;
         Ok((stream, Peer::Unix { uid: cred.uid(), gid: cred.gid(), pid: cred.pid() }))
     }
 }

@@ -249,8 +249,11 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     let policy: access::SharedPolicy = Arc::new(RwLock::new(policy));
     let incoming = {
         let policy = policy.clone();
-        conn::accept(listener, "unix", unix_limits, move |stream, _| {
-            policy.read().unwrap_or_else(PoisonError::into_inner).allows(stream)
+        conn::accept(listener, "unix", unix_limits, move |_, peer| match *peer {
+            conn::Peer::Unix { uid, gid, pid } => {
+                policy.read().unwrap_or_else(PoisonError::into_inner).allows(uid, gid, pid)
+            }
+            conn::Peer::Tcp(_) => false,
         })
     };
     let token: Option<tcp::SharedToken> = tcp_token.map(|t| Arc::new(RwLock::new(Arc::from(t))));

@@ -282,6 +282,15 @@ pub fn spawn_daemon(mut cmd: Command, socket: &Path, db_url: &str) -> Result<Dae
 }
 
 impl Daemon {
+    /// The address of the TCP listener (`--listen`), from the log line that
+    /// announces it.
+    pub fn tcp_addr(&self) -> String {
+        assert!(self.wait_log("listening on TCP", Duration::from_secs(30)), "{}", self.log());
+        let log = self.log();
+        let line = log.lines().find(|l| l.contains("listening on TCP")).expect("line");
+        line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr=").to_string()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

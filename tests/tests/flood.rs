@@ -213,14 +213,6 @@ fn out_of_file_descriptors_backs_off_and_recovers() {
     assert!(!d.log().contains("panicked"), "{}", d.log());
 }
 
-/// The TCP listener's address from the log.
-fn tcp_addr(d: &Daemon) -> String {
-    assert!(d.wait_log("listening on TCP", WAIT), "{}", d.log());
-    let log = d.log();
-    let line = log.lines().find(|l| l.contains("listening on TCP")).expect("line");
-    line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr=").to_string()
-}
-
 /// 1,000 TCP connections that never send a request (nor a token): the owner's
 /// requests on the Unix socket keep working, TCP takes no more than its cap,
 /// and the connections are closed within seconds; a client with the token is
@@ -239,7 +231,7 @@ fn a_tcp_flood_leaves_the_unix_socket_served() {
         None,
         &["--listen", "127.0.0.1:0", "--insecure-loopback", "--token-file", tok],
     );
-    let addr = tcp_addr(&d);
+    let addr = d.tcp_addr();
     let mut flood = Vec::new();
     for _ in 0..1000 {
         match std::net::TcpStream::connect(&addr) {

@@ -494,15 +494,6 @@ fn sighup_reloads_the_config_and_keeps_the_running_one_when_it_is_broken() {
 
 // ---- TCP --------------------------------------------------------------------
 
-/// The address of the TCP listener, from the log line that announces it.
-fn tcp_addr(d: &Daemon) -> String {
-    assert!(d.wait_log("listening on TCP", WAIT), "{}", d.log());
-    let log = d.log();
-    let line = log.lines().find(|l| l.contains("listening on TCP")).expect("line");
-    let addr = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr=");
-    addr.to_string()
-}
-
 fn start_err(home: &Home, extra: &[&str]) -> String {
     match home.start_with(extra) {
         Ok(_) => panic!("cloutd started with {extra:?}"),
@@ -543,7 +534,7 @@ fn tcp_without_tls_is_refused_except_an_explicitly_insecure_loopback() {
     let d = home
         .start_with(&["--listen", "127.0.0.1:0", "--insecure-loopback", "--token-file", tok_s])
         .expect("start");
-    let addr = tcp_addr(&d);
+    let addr = d.tcp_addr();
     assert!(d.log().contains("plaintext"), "{}", d.log());
     let endpoint = format!("http://{addr}");
     let out = clout_env(&["--endpoint", &endpoint, "--token-file", tok_s, "--json", "status"], &[]);
@@ -626,7 +617,7 @@ fn tls_with_the_right_token_is_accepted_and_a_wrong_token_is_rejected() {
             &s(&tok),
         ])
         .expect("cloutd did not start with TLS");
-    let addr = tcp_addr(&d);
+    let addr = d.tcp_addr();
     assert!(d.log().contains("tls=true"), "{}", d.log());
     let endpoint = format!("https://{addr}");
     let remote = |token_file: &Path, args: &[&str]| {
