@@ -37,8 +37,8 @@ pub fn use_endpoint(endpoint: &str, token_file: Option<&Path>, ca: Option<&Path>
             "--endpoint needs --token-file FILE (or CLOUT_TOKEN_FILE): the file with the bearer token cloutd was started with"
         )
     })?;
-    let token = clout_proto::read_token_file(token_file).map_err(|e| anyhow!(e))?;
-    let auth = BearerAuth::new(&token).map_err(|e| anyhow!(e))?;
+    let token = clout_proto::read_token_file(token_file)?;
+    let auth = BearerAuth::new(&token)?;
     let _ = REMOTE.set(Remote { endpoint: endpoint.to_string(), auth, ca: ca.map(Path::to_path_buf) });
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::model::Invalid;
 
 /// The optional TOML config file (`$XDG_CONFIG_HOME/clout/cloutd.toml`).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -90,26 +91,36 @@ impl std::fmt::Debug for AccountDecl {
 
 impl AccountDecl {
     /// The account it declares, and its inline secret if it has one.
-    pub fn resolve(&self) -> std::result::Result<(crate::model::NewAccount, Option<String>), String> {
+    pub fn resolve(&self) -> std::result::Result<(crate::model::NewAccount, Option<String>), Invalid> {
         use crate::model::Network;
-        let network = Network::parse(self.network.trim())
-            .ok_or_else(|| format!("network `{}` is not supported: use mastodon or bluesky", self.network))?;
+        let network = Network::parse(self.network.trim()).ok_or_else(|| {
+            Invalid::new(
+                "network",
+                format!("network `{}` is not supported: use mastodon or bluesky", self.network),
+            )
+        })?;
         let name = if self.name.trim().is_empty() {
             network.as_str().to_string()
         } else {
             self.name.trim().to_string()
         };
-        crate::model::account::check_name(&name).map_err(|e| e.reason)?;
+        crate::model::account::check_name(&name)?;
         let (server, inline, file) = match network {
             Network::Mastodon => {
                 if self.instance.trim().is_empty() {
-                    return Err(format!("account `{name}` needs instance = \"https://…\""));
+                    return Err(Invalid::new(
+                        "instance",
+                        format!("account `{name}` needs instance = \"https://…\""),
+                    ));
                 }
                 (self.instance.as_str(), &self.token, &self.token_file)
             }
             Network::Bluesky => {
                 if self.handle.trim().is_empty() {
-                    return Err(format!("account `{name}` needs handle = \"you.bsky.social\""));
+                    return Err(Invalid::new(
+                        "handle",
+                        format!("account `{name}` needs handle = \"you.bsky.social\""),
+                    ));
                 }
                 let pds = if self.pds.trim().is_empty() {
                     crate::model::account::BLUESKY_PDS
@@ -119,21 +130,25 @@ impl AccountDecl {
                 (pds, &self.app_password, &self.app_password_file)
             }
         };
-        let server =
-            crate::model::account::check_server(server).map_err(|e| format!("account `{name}`: {e}"))?;
+        let server = crate::model::account::check_server(server)
+            .map_err(|e| Invalid::new(e.field, format!("account `{name}`: {}", e.reason)))?;
         let (secret, secret_file) = match (inline.trim().is_empty(), file.trim().is_empty()) {
             (false, true) => (Some(inline.trim().to_string()), String::new()),
             (true, false) => {
                 let path = std::path::Path::new(file.trim());
                 if !path.is_absolute() {
-                    return Err(format!("account `{name}`: the secret file must be an absolute path"));
+                    return Err(Invalid::new(
+                        "secret_file",
+                        format!("account `{name}`: the secret file must be an absolute path"),
+                    ));
                 }
                 (None, file.trim().to_string())
             }
             _ => {
-                return Err(format!(
-                    "account `{name}` needs exactly one of {0} and {0}_file",
-                    if network == Network::Mastodon { "token" } else { "app_password" }
+                let field = if network == Network::Mastodon { "token" } else { "app_password" };
+                return Err(Invalid::new(
+                    field,
+                    format!("account `{name}` needs exactly one of {field} and {field}_file"),
                 ));
             }
         };

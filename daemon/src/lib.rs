@@ -61,12 +61,19 @@ pub struct Core {
     pub health: health::Health,
 }
 
+/// The config file's `[[sinks]]`, checked as `clout sink add` checks a sink.
+pub fn config_sinks(config: &Config) -> Result<Vec<sinks::NewSink>> {
+    let check = |(i, decl): (usize, &config::SinkDecl)| {
+        sinks::admit(&decl.kind, &decl.target, decl.args.clone(), &decl.format, &decl.on)
+            .map_err(|e| Error::Config(format!("sinks[{i}] in the config file: {e}")))
+    };
+    config.sinks.iter().enumerate().map(check).collect()
+}
+
 /// Adds the config file's `[[sinks]]` that the database does not have yet.
 /// Removing one from the file does not remove it: `clout sink rm` does.
 pub async fn add_config_sinks(core: &Core, config: &Config) -> Result<()> {
-    for (i, decl) in config.sinks.iter().enumerate() {
-        let sink = sinks::admit(&decl.kind, &decl.target, decl.args.clone(), &decl.format, &decl.on)
-            .map_err(|e| Error::Config(format!("sinks[{i}] in the config file: {e}")))?;
+    for (decl, sink) in config.sinks.iter().zip(config_sinks(config)?) {
         match core.store.add_sink(&sink, Utc::now()).await {
             Ok(s) => {
                 tracing::info!(sink = s.id, kind = decl.kind.as_str(), "added a sink from the config file")

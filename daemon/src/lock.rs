@@ -7,15 +7,16 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Takes an exclusive lock on `path` (created if missing) and writes `owner`
-/// into it. When another process holds it, returns what that process wrote.
-pub fn lock_file(path: &Path, owner: &str) -> Result<File, String> {
+/// into it. When another process holds it, [`LockError::Held`] says what
+/// that process wrote.
+pub fn lock_file(path: &Path, owner: &str) -> Result<File, LockError> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
+        .map_err(LockError::Io)?;
     match file.try_lock() {
         Ok(()) => {
             let _ = file.set_len(0);
@@ -26,10 +27,22 @@ pub fn lock_file(path: &Path, owner: &str) -> Result<File, String> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(path).unwrap_or_default();
             let holder = holder.trim();
-            Err(if holder.is_empty() { "another process".to_string() } else { holder.to_string() })
+            Err(LockError::Held(if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                holder.to_string()
+            }))
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e)),
     }
+}
+
+/// Why a lock file cannot be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds it: what that process wrote into it.
+    Held(String),
+    Io(std::io::Error),
 }
 
 /// Why a database file cannot be locked.

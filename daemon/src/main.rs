@@ -135,11 +135,8 @@ fn main() -> ExitCode {
 }
 
 /// `--check-config`: every setting as cloutd would run with it, and where it came from.
-fn print_effective(c: &Config) -> Result<(), String> {
-    for (i, d) in c.sinks.iter().enumerate() {
-        clout_daemon::sinks::admit(&d.kind, &d.target, d.args.clone(), &d.format, &d.on)
-            .map_err(|e| format!("sinks[{i}] in the config file: {e}"))?;
-    }
+fn print_effective(c: &Config) -> clout_daemon::Result<()> {
+    clout_daemon::config_sinks(c)?;
     let p = &c.policy;
     let file =
         c.config_file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "none (defaults)".into());
@@ -224,6 +221,7 @@ mod logging {
     use std::os::unix::net::UnixDatagram;
     use std::sync::Arc;
 
+    use clout_daemon::Error;
     use tracing::{Event, Level, Metadata, Subscriber};
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::fmt::MakeWriter;
@@ -283,10 +281,13 @@ mod logging {
         tracing_subscriber::registry().with(filter).with(plain).with(prefixed).with(native).init();
         Box::new(move |new: &str| {
             if std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty()) {
-                return Err("RUST_LOG is set, and it wins over the config file's log filter".into());
+                return Err(Error::Config(
+                    "RUST_LOG is set, and it wins over the config file's log filter".into(),
+                ));
             }
-            let f = EnvFilter::try_new(new).map_err(|e| format!("invalid log filter {new:?}: {e}"))?;
-            handle.reload(f).map_err(|e| e.to_string())
+            let f = EnvFilter::try_new(new)
+                .map_err(|e| Error::Config(format!("invalid log filter {new:?}: {e}")))?;
+            handle.reload(f).map_err(|e| Error::Startup(format!("cannot change the log filter: {e}")))
         })
     }
 

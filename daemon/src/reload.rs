@@ -14,7 +14,7 @@ use crate::socket::Prepared;
 use crate::tcp::SharedToken;
 
 /// Replaces the log filter; `Err` says why it was not changed.
-pub type LogFilterFn = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+pub type LogFilterFn = Box<dyn Fn(&str) -> crate::Result<()> + Send + Sync>;
 
 /// What a reload may change.
 pub struct Live<'a> {

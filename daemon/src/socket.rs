@@ -11,7 +11,7 @@ use tokio::net::UnixListener;
 
 use crate::access::Group;
 use crate::error::{Error, Result};
-use crate::lock::lock_file;
+use crate::lock::{LockError, lock_file};
 
 /// A socket path that this daemon holds the lock for (or that systemd gave it).
 pub struct Prepared {
@@ -52,11 +52,12 @@ pub fn prepare(path: &Path) -> Result<Prepared> {
         )));
     }
     let lock_path = PathBuf::from(format!("{}.lock", path.display()));
-    let lock = lock_file(&lock_path, &format!("pid {}", std::process::id())).map_err(|holder| {
-        Error::Startup(format!(
+    let lock = lock_file(&lock_path, &format!("pid {}", std::process::id())).map_err(|e| match e {
+        LockError::Held(holder) => Error::Startup(format!(
             "another cloutd ({holder}) already serves the socket {}; stop it first (clout status shows it) or pass another --socket",
             path.display()
-        ))
+        )),
+        LockError::Io(source) => Error::Io { action: "cannot lock", path: lock_path.clone(), source },
     })?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {

@@ -126,16 +126,30 @@ pub fn reloaded(generation: u64) {
     write_reload_state();
 }
 
+/// Why `cloutd --reload PID` did not see the reload done.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(
+        "--reload waits on $RUNTIME_DIRECTORY/cloutd.reload, and RUNTIME_DIRECTORY is not set \
+         (it is under systemd with RuntimeDirectory=); send SIGHUP instead"
+    )]
+    NoRuntimeDirectory,
+    #[error("bad pid {0}")]
+    BadPid(u32),
+    #[error("cannot send SIGHUP to {pid}: {source}")]
+    Signal { pid: u32, source: std::io::Error },
+    #[error("cloutd (pid {pid}) exited during the reload", pid = .0)]
+    Exited(u32),
+    #[error("cloutd (pid {pid}) did not finish the reload within {secs}s")]
+    TimedOut { pid: u32, secs: u64 },
+}
+
 /// `cloutd --reload PID`, for `ExecReload=` where systemd lacks
 /// `Type=notify-reload` (≤ 252): sends SIGHUP to `pid` and returns once a
 /// reload that started after it is done, so `systemctl reload` returns after
 /// the new configuration is applied (`kill -HUP` returns before).
-pub fn reload_and_wait(pid: u32, limit: Duration) -> std::result::Result<(), String> {
-    let path = reload_file().ok_or_else(|| {
-        "--reload waits on $RUNTIME_DIRECTORY/cloutd.reload, and RUNTIME_DIRECTORY is not set \
-         (it is under systemd with RuntimeDirectory=); send SIGHUP instead"
-            .to_string()
-    })?;
+pub fn reload_and_wait(pid: u32, limit: Duration) -> std::result::Result<(), ReloadError> {
+    let path = reload_file().ok_or(ReloadError::NoRuntimeDirectory)?;
     let read = || -> Option<(u32, u64, u64)> {
         let text = std::fs::read_to_string(&path).ok()?;
         let mut it = text.split_whitespace().map(str::parse::<u64>);
@@ -146,10 +160,10 @@ pub fn reload_and_wait(pid: u32, limit: Duration) -> std::result::Result<(), Str
     };
     // Requests counted before ours; a file of another (earlier) process counts none.
     let before = read().filter(|(p, _, _)| *p == pid).map(|(_, r, _)| r).unwrap_or(0);
-    let target = rustix::process::Pid::from_raw(i32::try_from(pid).map_err(|_| format!("bad pid {pid}"))?)
-        .ok_or_else(|| format!("bad pid {pid}"))?;
+    let target =
+        i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or(ReloadError::BadPid(pid))?;
     rustix::process::kill_process(target, rustix::process::Signal::HUP)
-        .map_err(|e| format!("cannot send SIGHUP to {pid}: {e}"))?;
+        .map_err(|source| ReloadError::Signal { pid, source: source.into() })?;
     let start = std::time::Instant::now();
     loop {
         if let Some((p, _, done)) = read()
@@ -159,10 +173,10 @@ pub fn reload_and_wait(pid: u32, limit: Duration) -> std::result::Result<(), Str
             return Ok(());
         }
         if rustix::process::test_kill_process(target).is_err() {
-            return Err(format!("cloutd (pid {pid}) exited during the reload"));
+            return Err(ReloadError::Exited(pid));
         }
         if start.elapsed() > limit {
-            return Err(format!("cloutd (pid {pid}) did not finish the reload within {}s", limit.as_secs()));
+            return Err(ReloadError::TimedOut { pid, secs: limit.as_secs() });
         }
         std::thread::sleep(Duration::from_millis(10));
     }

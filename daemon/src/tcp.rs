@@ -25,7 +25,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads and checks the token file (mode 0600, a long enough token).
 pub fn read_token(cfg: &TcpConfig) -> Result<String> {
-    clout_proto::read_token_file(&cfg.token_file).map_err(Error::Startup)
+    clout_proto::read_token_file(&cfg.token_file).map_err(|e| Error::Startup(e.to_string()))
 }
 
 /// A bound TCP listener, ready to serve.

@@ -82,39 +82,63 @@ pub async fn connect_unix(path: &Path, timeout: Duration) -> Result<Channel, ton
 /// The shortest bearer token accepted, in characters.
 pub const MIN_TOKEN_LEN: usize = 16;
 
-/// Reads a bearer token from a file that only its owner may read (mode 0600
-/// or stricter). The token is the file's text without surrounding whitespace:
-/// at least [`MIN_TOKEN_LEN`] visible ASCII characters.
-pub fn read_token_file(path: &Path) -> Result<String, String> {
+/// Why a private file (a bearer token, an account's secret) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateFileError {
+    #[error("cannot read the {what} file {}: {source}", path.display())]
+    Read { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("the {what} file {} is not a regular file", path.display())]
+    NotAFile { what: &'static str, path: PathBuf },
+    #[error("the {what} file {} has mode {mode:04o}, so other users can read it; run `chmod 600 {}`", path.display(), path.display())]
+    Shared { what: &'static str, path: PathBuf, mode: u32 },
+    /// The file's text is not what it must hold; `reason` reads after "the
+    /// {what} file PATH".
+    #[error("the {what} file {} {reason}", path.display())]
+    Content { what: &'static str, path: PathBuf, reason: String },
+}
+
+/// Reads a file that only its owner may read (mode 0600 or stricter) and
+/// returns its text without surrounding whitespace. `what` names it in errors.
+pub fn read_private_file(path: &Path, what: &'static str) -> Result<String, PrivateFileError> {
     use std::os::unix::fs::PermissionsExt;
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?;
+    let read = |source| PrivateFileError::Read { what, path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(read)?;
     if !meta.is_file() {
-        return Err(format!("the token file {shown} is not a regular file"));
+        return Err(PrivateFileError::NotAFile { what, path: path.to_path_buf() });
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
-        return Err(format!(
-            "the token file {shown} has mode {mode:04o}, so other users can read it; run `chmod 600 {shown}`"
-        ));
+        return Err(PrivateFileError::Shared { what, path: path.to_path_buf(), mode });
     }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?;
-    let token = text.trim();
+    Ok(std::fs::read_to_string(path).map_err(read)?.trim().to_string())
+}
+
+/// Reads a bearer token from a file that only its owner may read (mode 0600
+/// or stricter). The token is the file's text without surrounding whitespace:
+/// at least [`MIN_TOKEN_LEN`] visible ASCII characters.
+pub fn read_token_file(path: &Path) -> Result<String, PrivateFileError> {
+    let token = read_private_file(path, "token")?;
+    let refuse =
+        |reason: String| Err(PrivateFileError::Content { what: "token", path: path.to_path_buf(), reason });
     if token.len() < MIN_TOKEN_LEN {
-        return Err(format!(
-            "the token in {shown} is {} characters long; use at least {MIN_TOKEN_LEN} \
-             (for example: umask 077; openssl rand -hex 32 > {shown})",
-            token.len()
+        return refuse(format!(
+            "holds {} characters; use at least {MIN_TOKEN_LEN} (for example: umask 077; openssl rand -hex 32 > {})",
+            token.len(),
+            path.display()
         ));
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "the token in {shown} must be one word of visible ASCII characters (no spaces or line breaks inside)"
-        ));
+        return refuse(
+            "must hold one word of visible ASCII characters (no spaces or line breaks inside)".to_string(),
+        );
     }
-    Ok(token.to_string())
+    Ok(token)
 }
+
+/// A bearer token that cannot go in an HTTP header.
+#[derive(Debug, thiserror::Error)]
+#[error("the token is not valid in an HTTP header")]
+pub struct BadToken;
 
 /// Adds `authorization: Bearer TOKEN` to every request (or nothing, on the Unix socket).
 #[derive(Clone, Default)]
@@ -127,10 +151,8 @@ impl BearerAuth {
     }
 
     /// A token as [`read_token_file`] returns it.
-    pub fn new(token: &str) -> Result<BearerAuth, String> {
-        let value = format!("Bearer {token}")
-            .parse::<MetadataValue<Ascii>>()
-            .map_err(|_| "the token is not valid in an HTTP header".to_string())?;
+    pub fn new(token: &str) -> Result<BearerAuth, BadToken> {
+        let value = format!("Bearer {token}").parse::<MetadataValue<Ascii>>().map_err(|_| BadToken)?;
         Ok(BearerAuth(Some(value)))
     }
 }

@@ -228,6 +228,15 @@ pub struct NewAccount {
     pub from_config: bool,
 }
 
+/// The outcome of signing in to an account, as recorded on it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountCheck {
+    /// Signed in: what the server said about the account.
+    Passed { handle: String, remote_id: String, max_length: u32 },
+    /// Refused or unreachable: the sentence shown with the account.
+    Failed { message: String },
+}
+
 /// A draft's publication on one account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Publication {

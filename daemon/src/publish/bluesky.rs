@@ -18,8 +18,8 @@ fn failure(a: &Answer) -> Failure {
     classify(a.status, wait_hint(a), a.message())
 }
 
-fn unreachable(message: String) -> Failure {
-    Failure::Temporary { http_status: 0, message, after: None }
+fn unreachable(why: impl std::fmt::Display) -> Failure {
+    Failure::Temporary { http_status: 0, message: why.to_string(), after: None }
 }
 
 /// An expired access token: XRPC answers 400 ExpiredToken (or 401).
@@ -56,7 +56,7 @@ pub async fn create_session(http: &Http, a: &Account, password: &str) -> Result<
             other => other,
         });
     }
-    session_from(&answer).ok_or_else(|| unreachable("createSession answered without a session".into()))
+    session_from(&answer).ok_or_else(|| unreachable("createSession answered without a session"))
 }
 
 async fn refresh_session(http: &Http, a: &Account, s: &Session) -> Option<Session> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use crate::http::origin;
-use crate::http::{Client, HeaderMap, Limits, Method, Oversize, Request};
+use crate::http::{Client, Error, HeaderMap, Limits, Method, Oversize, Request};
 
 /// How long a server may take to answer one request.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -82,7 +82,7 @@ impl Http {
         bearer: Option<&str>,
         headers: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Error> {
         let mut req = Request::new(method, url).header("Accept", "application/json");
         if let Some(token) = bearer {
             req = req.bearer(token);
@@ -93,7 +93,7 @@ impl Http {
         if let Some(v) = body {
             req = req.body("application/json", v.to_string());
         }
-        let resp = self.client.send(req).await.map_err(|e| e.to_string())?;
+        let resp = self.client.send(req).await?;
         let body = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         Ok(Answer { status: resp.status.as_u16(), headers: resp.headers, body })
     }

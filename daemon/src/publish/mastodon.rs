@@ -13,8 +13,8 @@ fn failure(a: &Answer) -> Failure {
     classify(a.status, wait_hint(a), a.message())
 }
 
-fn unreachable(message: String) -> Failure {
-    Failure::Temporary { http_status: 0, message, after: None }
+fn unreachable(why: impl std::fmt::Display) -> Failure {
+    Failure::Temporary { http_status: 0, message: why.to_string(), after: None }
 }
 
 /// The status a draft becomes.

@@ -25,18 +25,19 @@ mod mastodon;
 pub mod text;
 
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
+use clout_proto::PrivateFileError;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::Core;
 use crate::model::Invalid;
 use crate::model::publication::{Claim, Outcome};
-use crate::model::{Account, Network};
+use crate::model::{Account, AccountCheck, Network};
 
 /// Tries per publication before a temporary error counts as permanent.
 pub const MAX_TRIES: u32 = 8;
@@ -54,11 +55,13 @@ pub const BATCH: u32 = 8;
 pub const MASTODON_KEY_WINDOW: Duration = Duration::from_secs(55 * 60);
 
 /// Why an attempt did not publish.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {
     /// Worth another try, after `after` if the server said so.
+    #[error("{message}")]
     Temporary { http_status: u16, message: String, after: Option<Duration> },
     /// Trying again would fail the same way; the message says what to do.
+    #[error("{message}")]
     Permanent { http_status: u16, message: String },
 }
 
@@ -75,6 +78,12 @@ pub struct Checked {
     pub handle: String,
     pub remote_id: String,
     pub max_length: u32,
+}
+
+impl From<Checked> for AccountCheck {
+    fn from(c: Checked) -> Self {
+        AccountCheck::Passed { handle: c.handle, remote_id: c.remote_id, max_length: c.max_length }
+    }
 }
 
 /// A Bluesky session: tokens for one account, refreshed when they expire.
@@ -151,7 +160,7 @@ impl Hub {
 
     /// The account's secret: kept by cloutd, from its file (which must be
     /// private to its owner) or from the config file. Errors say what to do.
-    pub fn secret(&self, a: &Account) -> Result<String, String> {
+    pub fn secret(&self, a: &Account) -> Result<String, SecretError> {
         if let Some(kept) = &a.secret {
             return Ok(kept.0.clone());
         }
@@ -162,54 +171,59 @@ impl Hub {
                 .ok()
                 .and_then(|s| s.get(&a.name).cloned())
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| format!("the config file declares no secret for account `{}`", a.name));
+                .ok_or_else(|| SecretError::NotInConfig(a.name.clone()));
         }
-        read_secret_file(std::path::Path::new(&a.secret_file))
+        Ok(read_secret_file(Path::new(&a.secret_file))?)
     }
 
     /// Signs in to the account's server with its secret and reads the
     /// server's limits.
-    pub async fn check(&self, a: &Account) -> Result<Checked, String> {
+    pub async fn check(&self, a: &Account) -> Result<Checked, CheckError> {
         let secret = self.secret(a)?;
         let checked = match a.network {
-            Network::Mastodon => mastodon::check(&self.http, a, &secret).await,
-            Network::Bluesky => match bluesky::create_session(&self.http, a, &secret).await {
-                Ok(s) => {
-                    let checked = Checked {
-                        handle: s.handle.clone(),
-                        remote_id: s.did.clone(),
-                        max_length: text::BLUESKY_MAX_GRAPHEMES as u32,
-                    };
-                    self.set_session(a.id, Some(s));
-                    Ok(checked)
-                }
-                Err(e) => Err(e),
-            },
+            Network::Mastodon => mastodon::check(&self.http, a, &secret).await?,
+            Network::Bluesky => {
+                let s = bluesky::create_session(&self.http, a, &secret).await?;
+                let checked = Checked {
+                    handle: s.handle.clone(),
+                    remote_id: s.did.clone(),
+                    max_length: text::BLUESKY_MAX_GRAPHEMES as u32,
+                };
+                self.set_session(a.id, Some(s));
+                checked
+            }
         };
-        checked.map_err(|f| match f {
-            Failure::Temporary { message, .. } | Failure::Permanent { message, .. } => message,
-        })
+        Ok(checked)
     }
 }
 
+/// Why an account's secret cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the config file declares no secret for account `{0}`")]
+    NotInConfig(String),
+    #[error(transparent)]
+    File(#[from] PrivateFileError),
+}
+
+/// Why signing in to an account failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Server(#[from] Failure),
+}
+
 /// Reads a secret file, refusing one that other users can read.
-pub fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the secret file {shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("the secret file {shown} is not a regular file"));
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "the secret file {shown} can be read by other users (mode {mode:o}): run `chmod 600 {shown}`"
-        ));
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the secret file {shown}: {e}"))?;
-    let secret = text.trim();
-    check_secret(secret).map_err(|e| format!("the secret file {shown} {e}"))?;
-    Ok(secret.to_string())
+pub fn read_secret_file(path: &Path) -> Result<String, PrivateFileError> {
+    let secret = clout_proto::read_private_file(path, "secret")?;
+    check_secret(&secret).map_err(|invalid| PrivateFileError::Content {
+        what: "secret",
+        path: path.to_path_buf(),
+        reason: invalid.reason,
+    })?;
+    Ok(secret)
 }
 
 /// Checks a token or app password: one line, not empty, at most 4 KiB. The
@@ -501,6 +515,8 @@ pub fn classify(status: u16, retry_after: Option<Duration>, message: String) -> 
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -534,11 +550,17 @@ mod tests {
         std::fs::write(&f, "abc\n").expect("write");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let e = read_secret_file(&f).expect_err("world-readable");
-        assert!(e.contains("chmod 600"), "{e}");
+        assert!(matches!(e, PrivateFileError::Shared { mode: 0o644, .. }), "{e:?}");
+        assert!(e.to_string().contains("chmod 600"), "{e}");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(read_secret_file(&f).expect("private"), "abc");
         std::fs::write(&f, "").expect("write");
-        assert!(read_secret_file(&f).expect_err("empty").contains("empty"));
-        assert!(read_secret_file(&dir.path().join("missing")).is_err());
+        let e = read_secret_file(&f).expect_err("empty");
+        assert!(matches!(e, PrivateFileError::Content { .. }) && e.to_string().contains("empty"), "{e}");
+        let e = read_secret_file(&dir.path().join("missing")).expect_err("missing");
+        assert!(
+            matches!(&e, PrivateFileError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{e}"
+        );
     }
 }

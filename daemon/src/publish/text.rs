@@ -31,7 +31,25 @@ pub fn graphemes(text: &str) -> usize {
 /// http(s) URL counts as [`MASTODON_URL_LENGTH`] and a remote mention
 /// `@user@domain` counts as `@user`; the content warning counts in full.
 pub fn mastodon_length(text: &str, content_warning: &str) -> usize {
-    let mut length = content_warning.chars().count() + text.chars().count();
+    let entities = scan(text, |prev, i, c| match c {
+        'h' | 'H' if opens_entity(prev) => link_at(text, i).map(|end| (end, MASTODON_URL_LENGTH)),
+        '@' if !prev.is_some_and(|p| is_word(p) || p == '=' || p == '/') => remote_mention_at(text, i),
+        _ => None,
+    });
+    let plain = content_warning.chars().count() + text.chars().count();
+    entities
+        .into_iter()
+        .fold(plain, |length, (start, end, counted)| length + counted - text[start..end].chars().count())
+}
+
+/// The entities `at` finds in `text`, left to right and not overlapping:
+/// `at(previous char, byte offset, char)` gives an entity's end and what it
+/// is, and the scan goes on after its end.
+fn scan<T>(
+    text: &str,
+    mut at: impl FnMut(Option<char>, usize, char) -> Option<(usize, T)>,
+) -> Vec<(usize, usize, T)> {
+    let mut found = Vec::new();
     let mut before = None;
     let mut resume = 0;
     for (i, c) in text.char_indices() {
@@ -39,17 +57,12 @@ pub fn mastodon_length(text: &str, content_warning: &str) -> usize {
         if i < resume {
             continue;
         }
-        let entity = match c {
-            'h' | 'H' if opens_entity(prev) => link_at(text, i).map(|end| (end, MASTODON_URL_LENGTH)),
-            '@' if !prev.is_some_and(|p| is_word(p) || p == '=' || p == '/') => remote_mention_at(text, i),
-            _ => None,
-        };
-        if let Some((end, counted)) = entity {
-            length = length + counted - text[i..end].chars().count();
+        if let Some((end, what)) = at(prev, i, c) {
+            found.push((i, end, what));
             resume = end;
         }
     }
-    length
+    found
 }
 
 /// What a Bluesky facet marks up.
@@ -74,32 +87,19 @@ pub struct Facet {
 /// Finds the links, mentions and tags in a post, as Bluesky's rich-text
 /// rules find them. The facets are sorted and do not overlap.
 pub fn detect_facets(text: &str) -> Vec<Facet> {
-    let mut facets = Vec::new();
-    let mut before = None;
-    let mut resume = 0;
-    for (i, c) in text.char_indices() {
-        let prev = before.replace(c);
-        if i < resume {
-            continue;
+    let found = scan(text, |prev, i, c| match c {
+        'h' | 'H' if opens_entity(prev) => {
+            link_at(text, i).map(|end| (end, FacetKind::Link(text[i..end].to_owned())))
         }
-        let found = match c {
-            'h' | 'H' if opens_entity(prev) => {
-                link_at(text, i).map(|end| (end, FacetKind::Link(text[i..end].to_owned())))
-            }
-            '@' if opens_entity(prev) => {
-                mention_at(text, i).map(|(end, handle)| (end, FacetKind::Mention(handle)))
-            }
-            '#' | '＃' if prev.is_none_or(char::is_whitespace) => {
-                tag_at(text, i).map(|(end, tag)| (end, FacetKind::Tag(tag)))
-            }
-            _ => None,
-        };
-        if let Some((end, kind)) = found {
-            facets.push(Facet { byte_start: i, byte_end: end, kind });
-            resume = end;
+        '@' if opens_entity(prev) => {
+            mention_at(text, i).map(|(end, handle)| (end, FacetKind::Mention(handle)))
         }
-    }
-    facets
+        '#' | '＃' if prev.is_none_or(char::is_whitespace) => {
+            tag_at(text, i).map(|(end, tag)| (end, FacetKind::Tag(tag)))
+        }
+        _ => None,
+    });
+    found.into_iter().map(|(byte_start, byte_end, kind)| Facet { byte_start, byte_end, kind }).collect()
 }
 
 /// The `app.bsky.richtext.facet` objects for a post. Mentions carry the DID

@@ -454,14 +454,25 @@ fn parse_atom(spec: &str, text: &str, item: &str, def: FieldDef) -> Result<u32, 
     Err(err(format!("`{text}` is not a number{}", if def.names.is_empty() { "" } else { " or name" })))
 }
 
-fn parse_step(text: &str, def: FieldDef) -> Result<u32, String> {
+/// Why the step of a `*/N` or `A-B/N` item is refused.
+#[derive(Debug, thiserror::Error)]
+enum BadStep {
+    #[error("step `{0}` is not a number")]
+    NotANumber(String),
+    #[error("a step must be at least 1")]
+    Zero,
+    #[error("step `{text}` is larger than the field's range {min}-{max}")]
+    TooLarge { text: String, min: u32, max: u32 },
+}
+
+fn parse_step(text: &str, def: FieldDef) -> Result<u32, BadStep> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("step `{text}` is not a number"));
+        return Err(BadStep::NotANumber(text.to_string()));
     }
     match text.parse::<u32>() {
-        Ok(0) => Err("a step must be at least 1".to_string()),
+        Ok(0) => Err(BadStep::Zero),
         Ok(step) if step <= def.max => Ok(step),
-        _ => Err(format!("step `{text}` is larger than the field's range {}-{}", def.min, def.max)),
+        _ => Err(BadStep::TooLarge { text: text.to_string(), min: def.min, max: def.max }),
     }
 }
 

@@ -5,7 +5,7 @@ use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
 use super::{Api, invalid};
-use crate::model::{Account, Network, NewAccount, Publication, Secret};
+use crate::model::{Account, AccountCheck, Network, NewAccount, Publication, Secret};
 use crate::publish;
 
 pub use crate::model::account::{BLUESKY_PDS, check_name};
@@ -175,7 +175,7 @@ impl v1::account_service_server::AccountService for Api {
                 if !path.is_absolute() {
                     return Err(invalid("the secret file must be an absolute path"));
                 }
-                publish::read_secret_file(path).map_err(invalid)?;
+                publish::read_secret_file(path).map_err(|e| invalid(e.to_string()))?;
                 (path.display().to_string(), None)
             }
             ("", secret) => {
@@ -215,13 +215,7 @@ impl v1::account_service_server::AccountService for Api {
         })?;
         let added = store.add_account(&new, now).await?;
         self.core.publish.adopt_session(probe_id, added.id);
-        let a = store
-            .account_checked(
-                added.id,
-                Ok((checked.handle, checked.remote_id, checked.max_length)),
-                Utc::now(),
-            )
-            .await?;
+        let a = store.account_checked(added.id, &checked.into(), Utc::now()).await?;
         Ok(Response::new(a.into()))
     }
 
@@ -254,8 +248,11 @@ impl v1::account_service_server::AccountService for Api {
         check_name(name.trim()).map_err(|e| invalid(e.reason))?;
         let store = &self.core.store;
         let account = store.account_named(name.trim()).await?;
-        let outcome = self.core.publish.check(&account).await.map(|c| (c.handle, c.remote_id, c.max_length));
-        let a = store.account_checked(account.id, outcome, Utc::now()).await?;
+        let outcome = match self.core.publish.check(&account).await {
+            Ok(checked) => checked.into(),
+            Err(e) => AccountCheck::Failed { message: e.to_string() },
+        };
+        let a = store.account_checked(account.id, &outcome, Utc::now()).await?;
         Ok(Response::new(a.into()))
     }
 }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::{Failure, Sink, excerpt, nudge_json};
-use crate::model::Nudge;
+use crate::model::{Invalid, Nudge};
 
 /// How long a hook may run.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -174,20 +174,22 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| executable(p))
 }
 
-/// Whether a hook's program can be run; the error says what to do.
-pub fn check_program(program: &str) -> Result<(), String> {
+/// Whether a command hook's program can be found: an absolute path to an
+/// executable file, or a name on cloutd's `PATH`. The error says what to do.
+pub fn check_program(program: &str) -> Result<(), Invalid> {
+    let refuse = |reason: String| Err(Invalid::new("target", reason));
     if program.contains('/') {
         let path = Path::new(program);
         if !path.is_absolute() {
-            return Err(format!(
+            return refuse(format!(
                 "the program `{program}` is a relative path; give an absolute path (cloutd runs hooks from its own directory)"
             ));
         }
         if !path.exists() {
-            return Err(format!("the program {program} does not exist"));
+            return refuse(format!("the program {program} does not exist"));
         }
         if !executable(path) {
-            return Err(format!(
+            return refuse(format!(
                 "{program} is not an executable file; make it one with `chmod +x {program}`"
             ));
         }
@@ -196,7 +198,7 @@ pub fn check_program(program: &str) -> Result<(), String> {
     if find_on_path(program).is_some() {
         return Ok(());
     }
-    Err(format!(
+    refuse(format!(
         "`{program}` is not on cloutd's PATH; give its full path (cloutd may run with a shorter PATH than your shell)"
     ))
 }
@@ -231,8 +233,8 @@ mod tests {
     fn programs_are_checked() {
         assert!(check_program("sh").is_ok());
         assert!(check_program("/bin/sh").is_ok());
-        assert!(check_program("./hook.sh").expect_err("relative").contains("absolute"));
-        assert!(check_program("surely-no-such-program-here").expect_err("missing").contains("PATH"));
-        assert!(check_program("/nonexistent/hook").expect_err("missing").contains("does not exist"));
+        assert!(check_program("./hook.sh").expect_err("relative").reason.contains("absolute"));
+        assert!(check_program("surely-no-such-program-here").expect_err("missing").reason.contains("PATH"));
+        assert!(check_program("/nonexistent/hook").expect_err("missing").reason.contains("does not exist"));
     }
 }

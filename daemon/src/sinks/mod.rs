@@ -33,6 +33,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 use crate::model::Invalid;
 pub use crate::model::sink::{Format, NewSink, Sink, SinkKind, expand, matches};
+pub use command::check_program;
 
 /// A sink as `clout sink add` or the config file gives it, checked: its
 /// fields ([`NewSink::check`]) and, for a command hook, that its program can run.
@@ -162,12 +163,6 @@ impl Hub {
             SinkKind::Desktop => desktop::notify(n).await,
         }
     }
-}
-
-/// Whether a command hook's program can be found: an absolute path to a
-/// file, or a name on cloutd's `PATH`. The error says what to do.
-pub fn check_program(program: &str) -> Result<(), Invalid> {
-    command::check_program(program).map_err(|reason| Invalid::new("target", reason))
 }
 
 /// How one delivery task ended.

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::{DraftRow, Pool, SELECT_DRAFT, Store};
 use crate::error::{Error, Result};
-use crate::model::{self, Account, Network, NewAccount, Nudge, Publication, PublishAttempt, from_ms, to_ms};
+use crate::model::{
+    self, Account, AccountCheck, Network, NewAccount, Nudge, Publication, PublishAttempt, from_ms, to_ms,
+};
 
 /// Most accounts one program publishes to.
 pub const MAX_ACCOUNTS: i64 = 32;
@@ -291,30 +293,30 @@ impl Store {
     pub async fn account_checked(
         &self,
         id: i64,
-        outcome: std::result::Result<(String, String, u32), String>,
+        outcome: &AccountCheck,
         now: DateTime<Utc>,
     ) -> Result<Account> {
         match outcome {
-            Ok((handle, remote_id, max_length)) => {
+            AccountCheck::Passed { handle, remote_id, max_length } => {
                 on_pool!(self, |p| sqlx::query(
                     "UPDATE accounts SET handle = CASE WHEN $1 = '' THEN handle ELSE $1 END, remote_id = $2, \
                      max_length = $3, checked_at = $4, check_error = '' WHERE id = $5"
                 )
-                .bind(&handle)
-                .bind(&remote_id)
-                .bind(i64::from(max_length))
+                .bind(handle)
+                .bind(remote_id)
+                .bind(i64::from(*max_length))
                 .bind(to_ms(now))
                 .bind(id)
                 .execute(p)
                 .await
                 .map(|_| ()))?;
             }
-            Err(message) => {
+            AccountCheck::Failed { message } => {
                 on_pool!(self, |p| sqlx::query(
                     "UPDATE accounts SET checked_at = $1, check_error = $2 WHERE id = $3"
                 )
                 .bind(to_ms(now))
-                .bind(&message)
+                .bind(message)
                 .bind(id)
                 .execute(p)
                 .await
