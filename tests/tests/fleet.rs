@@ -160,11 +160,25 @@ fn a_fleet_publishes_each_draft_once_even_when_the_publishing_daemon_is_killed()
 
     // The first status request is taken and never answered: its daemon hangs mid-publish.
     fake.hold_next("/api/v1/statuses");
+    // All due at one instant, added in one import: adding them one by one on a
+    // loaded machine could take longer than the margin.
+    let mut doc = homes[0].json(&["export", "-"]);
     let at = (chrono::Utc::now() + chrono::Duration::seconds(8)).to_rfc3339();
-    for i in 0..DRAFTS {
-        let home = &homes[i as usize % 3];
-        home.json(&["draft", "add", &format!("fleet post {i}"), "--at", &at, "--account", "mastodon"]);
-    }
+    let now = chrono::Utc::now().to_rfc3339();
+    doc["drafts"] = (0..DRAFTS)
+        .map(|i| {
+            serde_json::json!({
+                "id": i + 1, "title": "", "text": format!("fleet post {i}"), "platforms": [], "tags": [],
+                "state": "scheduled", "scheduled_at": at, "fired_at": null, "late": false,
+                "published_at": null, "published_url": "", "slotted": false,
+                "created_at": now, "updated_at": now, "accounts": ["mastodon"],
+            })
+        })
+        .collect();
+    let file = homes[0].dir.path().join("fleet.json");
+    std::fs::write(&file, doc.to_string()).expect("write the drafts");
+    let added = homes[0].json(&["import", file.to_str().expect("utf-8")]);
+    assert_eq!(added["added"].as_i64(), Some(DRAFTS), "{added}");
     let held = fake.wait_for("/api/v1/statuses", 1, Duration::from_secs(60));
     let key = held[0].header("idempotency-key").expect("idempotency key").to_string();
     let mut conn = rt.block_on(PgConnection::connect(&db.url)).expect("connect");
