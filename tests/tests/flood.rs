@@ -13,6 +13,14 @@ use clout_e2e::{Daemon, Home, daemon_command, is_root, skip, spawn_daemon, stder
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// One flood at a time: run side by side in one test process, one test's
+/// thousands of connections and forked clients change what the others measure.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Sets RLIMIT_NOFILE (soft and hard) of the calling process.
 fn set_nofile(n: u64) -> std::io::Result<()> {
     let lim = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
@@ -161,6 +169,7 @@ impl Drop for UnixFlood {
 /// closes the idle connections after the first-request deadline.
 #[test]
 fn a_flood_of_idle_unix_connections_leaves_the_owner_served() {
+    let _one = one_at_a_time();
     if !is_root() {
         return skip("needs root, to flood as another user");
     }
@@ -194,6 +203,7 @@ fn a_flood_of_idle_unix_connections_leaves_the_owner_served() {
 /// nothing are closed, and once the flood lets go cloutd serves again.
 #[test]
 fn out_of_file_descriptors_backs_off_and_recovers() {
+    let _one = one_at_a_time();
     let home = Home::new();
     let d = start_limited(&home, 40, None, &[]);
     let flood = UnixFlood::start(&home.socket(), 300, None);
@@ -219,6 +229,7 @@ fn out_of_file_descriptors_backs_off_and_recovers() {
 /// served afterwards.
 #[test]
 fn a_tcp_flood_leaves_the_unix_socket_served() {
+    let _one = one_at_a_time();
     // The test process holds the flood's connections itself.
     let _ = set_nofile(4096);
     let home = Home::new();
