@@ -18,7 +18,8 @@ Start the daemon first (`cloutd`), then for example:
   clout queue
   clout watch
 
-WHEN phrases: `in 2h`, `tomorrow 9am`, `fri 17:30`, `2026-12-01 09:00`, RFC 3339.";
+WHEN phrases: `in 2h`, `tomorrow 9am`, `tomorrow at 9`, `monday morning`, `fri 17:30`,
+`Dec 24`, `next week`, `eod`, `2026-12-01 09:00`, RFC 3339 (README: \"Time phrases\").";
 
 /// clout: keep the rhythm of your social media program.
 ///
@@ -51,15 +52,21 @@ enum Command {
     /// Write, list, edit and schedule drafts
     #[command(subcommand)]
     Draft(commands::draft::DraftCmd),
-    /// Record that a draft was published (optionally where)
+    /// Record that drafts were published (optionally where); acknowledges their due nudges
     Posted {
-        id: i64,
-        /// Where it was published
+        /// The draft ids (`clout draft list` shows them)
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+        /// Where it was published (with one ID)
         #[arg(long)]
         url: Option<String>,
     },
-    /// Skip a draft: it will not be posted
-    Skip { id: i64 },
+    /// Skip drafts: they will not be posted
+    Skip {
+        /// The draft ids (`clout draft list` shows them)
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+    },
     /// Mastodon and Bluesky accounts cloutd publishes drafts to
     #[command(subcommand)]
     Account(commands::account::AccountCmd),
@@ -210,8 +217,8 @@ extern "C" fn on_sigpipe(_: libc::c_int) {
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Draft(cmd) => commands::draft::run(ctx, cmd).await,
-        Command::Posted { id, url } => commands::draft::posted(ctx, id, url).await,
-        Command::Skip { id } => commands::draft::skip(ctx, id).await,
+        Command::Posted { ids, url } => commands::draft::posted(ctx, &ids, url).await,
+        Command::Skip { ids } => commands::draft::skip(ctx, &ids).await,
         Command::Account(cmd) => commands::account::run(ctx, cmd).await,
         Command::Queue(a) => commands::queue::run(ctx, a).await,
         Command::Task(cmd) => commands::task::run(ctx, cmd).await,

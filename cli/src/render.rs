@@ -26,15 +26,10 @@ pub fn rfc3339(t: &Option<prost_types::Timestamp>) -> Value {
     }
 }
 
-/// "Sat 29 Nov 09:00 CET", or with the year when it is not this year's.
+/// "Sat 29 Nov 09:00 CET", or with the year when it is not this year's
+/// ([`clout_time::show_time`], which cloutd's messages use too).
 pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    let lt = t.with_timezone(&tz);
-    let now = Utc::now().with_timezone(&tz);
-    if lt.format("%Y").to_string() == now.format("%Y").to_string() {
-        lt.format("%a %d %b %H:%M %Z").to_string()
-    } else {
-        lt.format("%a %d %b %Y %H:%M %Z").to_string()
-    }
+    clout_time::show_time(t, tz, Utc::now())
 }
 
 /// "in 3h 12m" / "5m ago".
@@ -51,6 +46,12 @@ pub fn relative(t: DateTime<Utc>) -> String {
         format!("{}d {}h", a / 86_400, (a % 86_400) / 3600)
     };
     if secs >= 0 { format!("in {text}") } else { format!("{text} ago") }
+}
+
+/// "1 item", "2 items", "0 items".
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 pub fn state_name(s: i32) -> &'static str {

@@ -168,18 +168,28 @@ pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
     }
 }
 
-pub async fn posted(ctx: &Ctx, id: i64, url: Option<String>) -> Result<()> {
+pub async fn posted(ctx: &Ctx, ids: &[i64], url: Option<String>) -> Result<()> {
+    if ids.len() > 1 && url.is_some() {
+        bail!("--url names where one post was published: give one draft id with it");
+    }
     let cl = ctx.client().await?;
-    let d = call!(cl, drafts, mark_published, v1::MarkPublishedRequest { id, url: url.unwrap_or_default() })?;
-    done(ctx, &d, "Marked as published:");
-    Ok(())
+    let mut each = super::Each::new(ids);
+    for &id in ids {
+        let url = url.clone().unwrap_or_default();
+        let r = call!(cl, drafts, mark_published, v1::MarkPublishedRequest { id, url });
+        each.record(r.map(|d| done(ctx, &d, "Marked as published:")));
+    }
+    each.finish()
 }
 
-pub async fn skip(ctx: &Ctx, id: i64) -> Result<()> {
+pub async fn skip(ctx: &Ctx, ids: &[i64]) -> Result<()> {
     let cl = ctx.client().await?;
-    let d = call!(cl, drafts, skip_draft, v1::SkipDraftRequest { id })?;
-    done(ctx, &d, "Skipped");
-    Ok(())
+    let mut each = super::Each::new(ids);
+    for &id in ids {
+        let r = call!(cl, drafts, skip_draft, v1::SkipDraftRequest { id });
+        each.record(r.map(|d| done(ctx, &d, "Skipped")));
+    }
+    each.finish()
 }
 
 fn parse_when(ctx: &Ctx, phrase: &str) -> Result<chrono::DateTime<Utc>> {

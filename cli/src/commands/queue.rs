@@ -77,8 +77,21 @@ pub async fn run(ctx: &Ctx, a: QueueArgs) -> Result<()> {
     let r = call!(cl, queue, upcoming, v1::UpcomingRequest { horizon_seconds, limit: a.limit })?;
     if ctx.json {
         let items: Vec<_> = r.items.iter().map(render::queue_item_json).collect();
-        render::print_json(&serde_json::json!({ "items": items }));
+        render::print_json(&serde_json::json!({
+            "items": items,
+            "paused": r.paused,
+            "paused_at": render::rfc3339(&r.paused_at),
+        }));
         return Ok(());
+    }
+    if r.paused {
+        let since = render::time(&r.paused_at).map(|t| format!(" since {}", render::local(t, ctx.tz)));
+        anstream::println!(
+            "{}Paused{}: nothing here fires until `clout queue resume`.{}",
+            render::YELLOW,
+            since.unwrap_or_default(),
+            render::YELLOW.render_reset()
+        );
     }
     if r.items.is_empty() {
         match a.days {

@@ -117,6 +117,12 @@ impl Draft {
     }
 }
 
+/// An instant as messages show it: in the program's zone, to the minute
+/// (`Wed 02 Dec 10:00 CET`), the format `clout` uses on every screen.
+pub fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    clout_time::show_time(t, tz, Utc::now())
+}
+
 /// The title, else the first line of the text, cut to 60 characters.
 pub fn label(title: &str, text: &str) -> String {
     let base = if title.trim().is_empty() { text.lines().next().unwrap_or("") } else { title };
