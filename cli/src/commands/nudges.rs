@@ -65,8 +65,19 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
         match stream {
             Ok(resp) => {
                 let mut stream = resp.into_inner();
+                let mut tick = tokio::time::interval(Duration::from_millis(200));
                 loop {
-                    match stream.message().await {
+                    let message = tokio::select! {
+                        m = stream.message() => m,
+                        _ = tick.tick() => {
+                            // `clout watch | head -1`: the reader is gone, so is the watch.
+                            if render::stdout_closed() {
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                    };
+                    match message {
                         Ok(Some(n)) => {
                             cursor = n.id;
                             print_nudge(ctx, &n);
@@ -108,6 +119,9 @@ async fn reconnect(ctx: &Ctx) -> Client {
     loop {
         if let Ok(cl) = Client::connect(&ctx.socket).await {
             return cl;
+        }
+        if render::stdout_closed() {
+            std::process::exit(0);
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
