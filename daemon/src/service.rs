@@ -321,10 +321,11 @@ impl v1::draft_service_server::DraftService for Api {
         &self,
         req: Request<v1::ListDraftsRequest>,
     ) -> Result<Response<v1::ListDraftsResponse>, Status> {
-        let states =
-            req.into_inner().states.into_iter().map(state_from_proto).collect::<Result<Vec<_>, _>>()?;
+        let r = req.into_inner();
+        let states = r.states.into_iter().map(state_from_proto).collect::<Result<Vec<_>, _>>()?;
         let drafts = self.core.store.list_drafts(&states).await?;
-        Ok(Response::new(v1::ListDraftsResponse { drafts: drafts.into_iter().map(Into::into).collect() }))
+        let drafts = drafts.into_iter().filter(|d| d.matches(&r.tags, &r.search)).map(Into::into).collect();
+        Ok(Response::new(v1::ListDraftsResponse { drafts }))
     }
 
     async fn update_draft(

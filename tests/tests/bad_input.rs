@@ -652,7 +652,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
             INVALID,
             drafts,
             list_drafts,
-            v1::ListDraftsRequest { states }
+            v1::ListDraftsRequest { states, ..Default::default() }
         )
         .says("unknown draft state");
     }

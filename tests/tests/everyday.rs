@@ -128,3 +128,55 @@ fn snooze_until_a_time_and_review_since_a_phrase() {
     let d = home.json(&["draft", "add", "Christmas", "--at", "Dec 24"]);
     assert!(d["scheduled_at"].as_str().is_some_and(|t| t.contains("-12-24T09:00:00")), "{d}");
 }
+
+#[test]
+fn bare_commands_list_and_drafts_filter_by_tag_and_words() {
+    let home = Home::new();
+    let _d = home.start();
+    home.json(&["slots", "add", "mon,wed,fri 09:00"]);
+    home.json(&["follow", "add", "@alice@mastodon.social", "-p", "mastodon"]);
+    assert!(text(&home, &["slots"]).contains("mon,wed,fri 09:00"));
+    assert!(text(&home, &["follow"]).contains("@alice@mastodon.social"));
+    assert!(text(&home, &["program"]).contains("learn"));
+    assert!(text(&home, &["task"]).contains("No tasks"));
+    assert_eq!(home.json(&["slots"])["slots"].as_array().map(Vec::len), Some(1));
+
+    home.json(&["draft", "add", "Shipping week: three things", "--tag", "build"]);
+    home.json(&["draft", "add", "Why small teams ship faster", "--tag", "build", "--tag", "teams"]);
+    home.json(&["draft", "add", "A quiet Sunday", "--tag", "life"]);
+    let ids = |args: &[&str]| -> Vec<i64> {
+        let mut all = vec!["draft", "list"];
+        all.extend_from_slice(args);
+        home.json(&all).as_array().expect("drafts").iter().filter_map(|d| d["id"].as_i64()).collect()
+    };
+    assert_eq!(ids(&["--tag", "build"]), vec![1, 2]);
+    assert_eq!(ids(&["--tag", "build", "--tag", "teams"]), vec![2]);
+    assert_eq!(ids(&["--search", "SHIP"]), vec![1, 2]);
+    assert_eq!(ids(&["--search", "ship small"]), vec![2]);
+    assert_eq!(ids(&["--tag", "life", "--search", "ship"]), Vec::<i64>::new());
+    assert_eq!(text(&home, &["draft", "list", "--tag", "nothing"]).trim(), "No drafts match.");
+}
+
+#[test]
+fn man_pages_exist_for_every_command_and_help_has_examples() {
+    let home = Home::new();
+    let help = text(&home, &["--help"]);
+    assert!(help.contains("  man "), "{help}");
+    assert!(help.contains("Global options:"), "{help}");
+    let page = text(&home, &["man", "task", "done"]);
+    assert!(page.contains(".TH clout-task-done"), "{page}");
+    assert!(page.contains("\\-\\-next"), "{page}");
+    home.fails_with(&["man", "task", "nope"], "`clout-task` has no command `nope`");
+    for args in [
+        &["posted", "--help"][..],
+        &["task", "done", "--help"],
+        &["task", "add", "--help"],
+        &["slots", "add", "--help"],
+        &["nudge", "ack", "--help"],
+        &["review", "--help"],
+        &["queue", "--help"],
+    ] {
+        let h = text(&home, args);
+        assert!(h.contains("Examples:\n  clout "), "{args:?}: {h}");
+    }
+}

@@ -23,10 +23,15 @@ pub struct QueueArgs {
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
     /// Reorder the drafts that sit in posting slots
+    #[command(after_help = "Examples:\n  clout queue shuffle")]
     Shuffle,
     /// Stop firing: nothing comes due until `clout queue resume`
+    #[command(
+        after_help = "Examples:\n  clout queue pause\n  clout status        # says the queue is paused"
+    )]
     Pause,
     /// Fire again; what came due during the pause fires at once, marked late
+    #[command(after_help = "Examples:\n  clout queue resume")]
     Resume,
 }
 

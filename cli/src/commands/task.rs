@@ -17,6 +17,9 @@ or the cron crate's 6/7 fields";
 #[derive(Subcommand, Debug)]
 pub enum TaskCmd {
     /// Add an engagement task, e.g. "Reply to 3 posts from people I follow"
+    #[command(
+        after_help = "Examples:\n  clout task add \"Reply to 3 posts from people I follow\" --every \"weekdays 10:00\"\n  clout task add \"Study @alice's last 5 posts\" --every \"fri 16:00\" --about @alice@mastodon.social\n  clout task add \"Thank everyone who replied\" --once \"tomorrow at 9\""
+    )]
     Add {
         text: String,
         #[arg(long, value_name = "SCHEDULE", help = SCHEDULE_HELP, required_unless_present = "once")]
@@ -35,9 +38,13 @@ pub enum TaskCmd {
         if_missed: Option<String>,
     },
     /// List tasks with their next time and record
+    #[command(after_help = "Examples:\n  clout task list\n  clout --json task list")]
     #[command(visible_alias = "ls")]
     List,
     /// Mark the tasks' current occurrences done (`--next`: the coming one, early)
+    #[command(
+        after_help = "Examples:\n  clout task done 1\n  clout task done 1 2 3\n  clout task done 1 --next"
+    )]
     Done {
         /// The task ids (`clout task list` shows them)
         #[arg(value_name = "ID", required = true)]
@@ -47,6 +54,7 @@ pub enum TaskCmd {
         next: bool,
     },
     /// Skip the tasks' current occurrences (`--next`: the coming one)
+    #[command(after_help = "Examples:\n  clout task skip 1\n  clout task skip 1 --next")]
     Skip {
         /// The task ids (`clout task list` shows them)
         #[arg(value_name = "ID", required = true)]
@@ -56,11 +64,15 @@ pub enum TaskCmd {
         next: bool,
     },
     /// Remove a task (its history stays for reviews)
+    #[command(after_help = "Examples:\n  clout task rm 7")]
     Rm {
         /// The task id (`clout task list` shows it)
         id: i64,
     },
     /// Check a schedule and show its next times, without adding anything
+    #[command(
+        after_help = "Examples:\n  clout task preview \"weekdays 10:00\"\n  clout task preview \"0 9 * * 1-5\" --tz America/New_York -n 10"
+    )]
     Preview {
         schedule: String,
         #[arg(long, value_name = "ZONE")]
