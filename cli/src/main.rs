@@ -18,7 +18,8 @@ Start the daemon first (`cloutd`), then for example:
   clout queue
   clout watch
 
-WHEN phrases: `in 2h`, `tomorrow 9am`, `fri 17:30`, `2026-12-01 09:00`, RFC 3339.";
+WHEN phrases: `in 2h`, `tomorrow 9am`, `tomorrow at 9`, `monday morning`, `fri 17:30`,
+`Dec 24`, `next week`, `eod`, `2026-12-01 09:00`, RFC 3339 (README: \"Time phrases\").";
 
 /// clout: keep the rhythm of your social media program.
 ///
@@ -28,19 +29,25 @@ WHEN phrases: `in 2h`, `tomorrow 9am`, `fri 17:30`, `2026-12-01 09:00`, RFC 3339
 #[command(name = "clout", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// cloutd's socket [default: $XDG_RUNTIME_DIR/clout/cloutd.sock]
-    #[arg(long, global = true, env = "CLOUT_SOCKET", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = "Global options", env = "CLOUT_SOCKET", value_name = "PATH")]
     socket: Option<PathBuf>,
     /// Reach cloutd over TCP instead: https://HOST:PORT (cloutd --listen); wins over --socket
-    #[arg(long, global = true, env = "CLOUT_ENDPOINT", value_name = "URL")]
+    #[arg(long, global = true, help_heading = "Global options", env = "CLOUT_ENDPOINT", value_name = "URL")]
     endpoint: Option<String>,
     /// File (mode 0600) with the bearer token for --endpoint
-    #[arg(long, global = true, env = "CLOUT_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "CLOUT_TOKEN_FILE",
+        value_name = "FILE"
+    )]
     token_file: Option<PathBuf>,
     /// CA certificate (PEM) to trust for --endpoint [default: the system's roots]
-    #[arg(long, global = true, env = "CLOUT_CA", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = "Global options", env = "CLOUT_CA", value_name = "FILE")]
     ca: Option<PathBuf>,
     /// Print JSON instead of text (one object per line for `watch`)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     #[command(subcommand)]
     command: Command,
@@ -51,49 +58,96 @@ enum Command {
     /// Write, list, edit and schedule drafts
     #[command(subcommand)]
     Draft(commands::draft::DraftCmd),
-    /// Record that a draft was published (optionally where)
+    /// Record that drafts were published (optionally where); acknowledges their due nudges
+    #[command(
+        after_help = "Examples:\n  clout posted 3 --url https://mastodon.social/@me/1\n  clout posted 3 4 5"
+    )]
     Posted {
-        id: i64,
-        /// Where it was published
+        /// The draft ids (`clout draft list` shows them)
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+        /// Where it was published (with one ID)
         #[arg(long)]
         url: Option<String>,
     },
-    /// Skip a draft: it will not be posted
-    Skip { id: i64 },
+    /// Skip drafts: they will not be posted
+    #[command(after_help = "Examples:\n  clout skip 3\n  clout skip 3 4")]
+    Skip {
+        /// The draft ids (`clout draft list` shows them)
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+    },
     /// Mastodon and Bluesky accounts cloutd publishes drafts to
     #[command(subcommand)]
     Account(commands::account::AccountCmd),
     /// Show what is coming (posts and tasks), or shuffle, pause and resume the queue
+    #[command(
+        after_help = "Examples:\n  clout queue\n  clout queue --days 7\n  clout queue pause\n  clout queue resume"
+    )]
     Queue(commands::queue::QueueArgs),
-    /// Engagement tasks on a rhythm: add, list, done, skip, rm
-    #[command(subcommand)]
-    Task(commands::task::TaskCmd),
-    /// Your purpose, goals and time zone
-    #[command(subcommand)]
-    Program(commands::program::ProgramCmd),
-    /// Posting slots: the times your queued drafts go into
-    #[command(subcommand)]
-    Slots(commands::program::SlotsCmd),
-    /// People to learn from
-    #[command(subcommand)]
-    Follow(commands::program::FollowCmd),
+    /// Engagement tasks on a rhythm: add, list, done, skip, rm (alone: list)
+    #[command(
+        after_help = "Examples:\n  clout task\n  clout task add \"Reply to 3 posts\" --every \"weekdays 10:00\"\n  clout task done 1\n  clout task done 1 --next"
+    )]
+    Task {
+        #[command(subcommand)]
+        cmd: Option<commands::task::TaskCmd>,
+    },
+    /// Your purpose, goals and time zone (alone: show)
+    #[command(
+        after_help = "Examples:\n  clout program\n  clout program set --purpose learn --posts-per-week 3 --tz Europe/Berlin"
+    )]
+    Program {
+        #[command(subcommand)]
+        cmd: Option<commands::program::ProgramCmd>,
+    },
+    /// Posting slots: the times your queued drafts go into (alone: list)
+    #[command(
+        after_help = "Examples:\n  clout slots\n  clout slots add \"mon,wed,fri 09:00\"\n  clout slots rm 2"
+    )]
+    Slots {
+        #[command(subcommand)]
+        cmd: Option<commands::program::SlotsCmd>,
+    },
+    /// People to learn from (alone: list)
+    #[command(
+        after_help = "Examples:\n  clout follow\n  clout follow add @alice@mastodon.social -p mastodon --why \"clear threads\"\n  clout follow rm 1"
+    )]
+    Follow {
+        #[command(subcommand)]
+        cmd: Option<commands::program::FollowCmd>,
+    },
     /// Goals against what happened: streaks, consistency, queue, heatmap
+    #[command(
+        after_help = "Examples:\n  clout review\n  clout review --month\n  clout review --since yesterday\n  clout review --format markdown"
+    )]
     Review(commands::review::ReviewArgs),
     /// Record a setback (and the lesson in it)
+    #[command(
+        after_help = "Examples:\n  clout setback \"Launch thread got no replies\" --lesson \"Post threads in the morning\" --tag threads"
+    )]
     Setback(commands::review::SetbackArgs),
     /// Add the lesson of a setback
     #[command(subcommand)]
     Lesson(commands::review::LessonCmd),
     /// List lessons, by tag or words
+    #[command(
+        after_help = "Examples:\n  clout lessons\n  clout lessons --tag threads\n  clout lessons --search morning"
+    )]
     Lessons(commands::review::LessonsArgs),
     /// Export the program: `--json FILE` for backups and moves, `--ical FILE` for calendars
+    #[command(after_help = "Examples:\n  clout export --json backup.json\n  clout export --ical clout.ics")]
     Export(commands::backup::ExportArgs),
     /// Import a JSON export (one transaction; importing twice adds nothing)
+    #[command(
+        after_help = "Examples:\n  clout import backup.json\n  clout export --json - | ssh other clout import -"
+    )]
     Import {
         /// The file written by `clout export --json` (`-` for stdin)
         file: PathBuf,
     },
     /// Print nudges as they fire (reconnects and resumes if cloutd restarts)
+    #[command(after_help = "Examples:\n  clout watch\n  clout --json watch --after 120\n  clout watch -n 1")]
     Watch {
         /// Resume after this nudge id: every later nudge is printed first
         #[arg(long, value_name = "ID")]
@@ -103,6 +157,7 @@ enum Command {
         count: Option<u64>,
     },
     /// Show the nudge log
+    #[command(after_help = "Examples:\n  clout nudges\n  clout nudges --unread\n  clout nudges --all")]
     Nudges {
         /// The whole log, oldest first
         #[arg(long)]
@@ -121,19 +176,27 @@ enum Command {
     #[command(subcommand)]
     Nudge(commands::nudges::NudgeCmd),
     /// Show the daemon's version, database, socket and next due item
+    #[command(after_help = "Examples:\n  clout status\n  clout --json status")]
     Status,
     /// Print shell completions: bash, zsh, fish, elvish, powershell
+    #[command(
+        after_help = "Examples:\n  clout completions bash > ~/.local/share/bash-completion/completions/clout\n  clout completions zsh > ~/.zfunc/_clout"
+    )]
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff)
-    #[command(hide = true)]
-    Man,
+    /// Print a man page (roff): clout's, or a command's (`clout man task done | man -l -`)
+    #[command(after_help = "Examples:\n  clout man | man -l -\n  clout man task done | man -l -")]
+    Man {
+        /// The command, e.g. `draft add` or `task`
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
     quiet_on_closed_output();
     let cli = Cli::parse();
     if let Some(endpoint) = &cli.endpoint
-        && !matches!(cli.command, Command::Completions { .. } | Command::Man)
+        && !matches!(cli.command, Command::Completions { .. } | Command::Man { .. })
         && let Err(e) = client::use_endpoint(endpoint, cli.token_file.as_deref(), cli.ca.as_deref())
     {
         let style = anstyle::AnsiColor::Red.on_default().bold();
@@ -154,7 +217,7 @@ fn main() -> ExitCode {
             commands::completions::completions(shell);
             Ok(())
         }
-        Command::Man => commands::completions::man(),
+        Command::Man { command } => commands::completions::man(&command),
         command => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt.block_on(dispatch(&ctx, command)),
             Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
@@ -210,14 +273,20 @@ extern "C" fn on_sigpipe(_: libc::c_int) {
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Draft(cmd) => commands::draft::run(ctx, cmd).await,
-        Command::Posted { id, url } => commands::draft::posted(ctx, id, url).await,
-        Command::Skip { id } => commands::draft::skip(ctx, id).await,
+        Command::Posted { ids, url } => commands::draft::posted(ctx, &ids, url).await,
+        Command::Skip { ids } => commands::draft::skip(ctx, &ids).await,
         Command::Account(cmd) => commands::account::run(ctx, cmd).await,
         Command::Queue(a) => commands::queue::run(ctx, a).await,
-        Command::Task(cmd) => commands::task::run(ctx, cmd).await,
-        Command::Program(cmd) => commands::program::program(ctx, cmd).await,
-        Command::Slots(cmd) => commands::program::slots(ctx, cmd).await,
-        Command::Follow(cmd) => commands::program::follow(ctx, cmd).await,
+        Command::Task { cmd } => commands::task::run(ctx, cmd.unwrap_or(commands::task::TaskCmd::List)).await,
+        Command::Program { cmd } => {
+            commands::program::program(ctx, cmd.unwrap_or(commands::program::ProgramCmd::Show)).await
+        }
+        Command::Slots { cmd } => {
+            commands::program::slots(ctx, cmd.unwrap_or(commands::program::SlotsCmd::List)).await
+        }
+        Command::Follow { cmd } => {
+            commands::program::follow(ctx, cmd.unwrap_or(commands::program::FollowCmd::List)).await
+        }
         Command::Review(a) => commands::review::review(ctx, a).await,
         Command::Setback(a) => commands::review::setback(ctx, a).await,
         Command::Lesson(cmd) => commands::review::lesson(ctx, cmd).await,
@@ -229,6 +298,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Nudge(cmd) => commands::nudges::nudge(ctx, cmd).await,
         Command::Sink(cmd) => commands::sink::run(ctx, cmd).await,
         Command::Status => commands::status::run(ctx).await,
-        Command::Completions { .. } | Command::Man => Ok(()),
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
     }
 }

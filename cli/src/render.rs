@@ -26,15 +26,10 @@ pub fn rfc3339(t: &Option<prost_types::Timestamp>) -> Value {
     }
 }
 
-/// "Sat 29 Nov 09:00 CET", or with the year when it is not this year's.
+/// "Sat 29 Nov 09:00 CET", or with the year when it is not this year's
+/// ([`clout_time::show_time`], which cloutd's messages use too).
 pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    let lt = t.with_timezone(&tz);
-    let now = Utc::now().with_timezone(&tz);
-    if lt.format("%Y").to_string() == now.format("%Y").to_string() {
-        lt.format("%a %d %b %H:%M %Z").to_string()
-    } else {
-        lt.format("%a %d %b %Y %H:%M %Z").to_string()
-    }
+    clout_time::show_time(t, tz, Utc::now())
 }
 
 /// "in 3h 12m" / "5m ago".
@@ -51,6 +46,12 @@ pub fn relative(t: DateTime<Utc>) -> String {
         format!("{}d {}h", a / 86_400, (a % 86_400) / 3600)
     };
     if secs >= 0 { format!("in {text}") } else { format!("{text} ago") }
+}
+
+/// "1 item", "2 items", "0 items".
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 pub fn state_name(s: i32) -> &'static str {
@@ -155,6 +156,16 @@ pub fn queue_item_json(q: &v1::QueueItem) -> Value {
     })
 }
 
+/// Whether stdout is a pipe (or socket) whose reader has gone, so nothing
+/// written there would be read: a long-running command should end.
+pub fn stdout_closed() -> bool {
+    let mut fd = libc::pollfd { fd: 1, events: libc::POLLOUT, revents: 0 };
+    #[allow(unsafe_code)]
+    // SAFETY: poll on one local pollfd, with no timeout.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+}
+
 /// Prints JSON on one line (for `--json`).
 pub fn print_json(v: &Value) {
     let mut out = std::io::stdout().lock();
@@ -178,11 +189,57 @@ pub fn cut(s: &str, width: usize) -> String {
     }
 }
 
-/// A plain table: a bold header and left-aligned columns sized to fit.
+/// How many terminal cells `s` takes: two for CJK and most emoji.
+pub fn cells(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `width` cells, ending in `…` when it was cut.
+pub fn cut_cells(s: &str, width: usize) -> String {
+    if cells(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// The width of the terminal stdout is, or `None` when it is not one (a
+/// pipe, a file): tables are cut to fit a terminal only.
+pub fn terminal_width() -> Option<usize> {
+    #[allow(unsafe_code)]
+    // SAFETY: isatty and ioctl(TIOCGWINSZ) on fd 1 with a local winsize.
+    unsafe {
+        if libc::isatty(1) != 1 {
+            return None;
+        }
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0 {
+            return Some(usize::from(ws.ws_col));
+        }
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c: &usize| c > 0)
+}
+
+/// A plain table: a bold header and left-aligned columns sized to fit, by
+/// display width. On a terminal the last column (the text) is cut with `…`
+/// so that each row fits on one line.
 pub struct Table {
     header: Vec<&'static str>,
     rows: Vec<Vec<(String, Style)>>,
 }
+
+/// The narrowest the last column is cut to, in cells.
+const MIN_LAST_CELLS: usize = 12;
 
 impl Table {
     pub fn new(header: Vec<&'static str>) -> Table {
@@ -194,16 +251,30 @@ impl Table {
     }
 
     pub fn print(&self) {
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        let mut out = anstream::stdout().lock();
+        for line in self.lines(terminal_width()) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+
+    /// The table's lines, styled, with the last column cut to fit `width` cells.
+    fn lines(&self, width: Option<usize>) -> Vec<String> {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| cells(h)).collect();
         for r in &self.rows {
             for (i, (c, _)) in r.iter().enumerate() {
                 if let Some(w) = widths.get_mut(i) {
-                    *w = (*w).max(c.chars().count());
+                    *w = (*w).max(cells(c));
                 }
             }
         }
-        let mut out = anstream::stdout().lock();
         let last = self.header.len().saturating_sub(1);
+        let before: usize = widths.iter().take(last).map(|w| w + 2).sum();
+        let room = width.map(|w| w.saturating_sub(before).max(MIN_LAST_CELLS));
+        let fit = |c: &str| match room {
+            Some(room) => cut_cells(c, room),
+            None => c.to_string(),
+        };
+        let mut lines = Vec::with_capacity(self.rows.len() + 1);
         let mut line = String::new();
         for (i, h) in self.header.iter().enumerate() {
             if i == last {
@@ -212,18 +283,63 @@ impl Table {
                 line.push_str(&format!("{h:<w$}  ", w = widths[i]));
             }
         }
-        let _ = writeln!(out, "{BOLD}{line}{BOLD:#}");
+        lines.push(format!("{BOLD}{}{BOLD:#}", line.trim_end()));
         for r in &self.rows {
             let mut line = String::new();
             for (i, (c, style)) in r.iter().enumerate() {
-                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count());
                 if i == last {
-                    line.push_str(&format!("{style}{c}{style:#}"));
+                    line.push_str(&format!("{style}{}{style:#}", fit(c)));
                 } else {
+                    let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cells(c));
                     line.push_str(&format!("{style}{c}{style:#}{}  ", " ".repeat(pad)));
                 }
             }
-            let _ = writeln!(out, "{}", line.trim_end());
+            lines.push(line.trim_end().to_string());
         }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(t: &Table, width: Option<usize>) -> Vec<String> {
+        t.lines(width).iter().map(|l| anstream::adapter::strip_str(l).to_string()).collect()
+    }
+
+    #[test]
+    fn columns_are_padded_by_display_width() {
+        let mut t = Table::new(vec!["ID", "WHO", "WHAT"]);
+        t.row(vec![("1".into(), Style::new()), ("日本語".into(), Style::new()), ("a".into(), Style::new())]);
+        t.row(vec![("2".into(), Style::new()), ("🙂x".into(), Style::new()), ("b".into(), Style::new())]);
+        t.row(vec![("3".into(), Style::new()), ("abc".into(), Style::new()), ("c".into(), Style::new())]);
+        let lines = plain(&t, None);
+        assert_eq!(lines, vec!["ID  WHO     WHAT", "1   日本語  a", "2   🙂x     b", "3   abc     c"]);
+        // Every WHAT starts in the same cell.
+        for l in &lines[1..] {
+            assert_eq!(cells(l), 13, "{l}");
+        }
+    }
+
+    #[test]
+    fn on_a_terminal_the_text_is_cut_to_fit() {
+        let mut t = Table::new(vec!["ID", "WHAT"]);
+        let long = "Shipping week: three things I learned about small teams";
+        t.row(vec![("1".into(), Style::new()), (long.into(), Style::new())]);
+        t.row(vec![("2".into(), Style::new()), ("日本語のテキストはとても長いです".into(), Style::new())]);
+        let lines = plain(&t, Some(30));
+        assert_eq!(lines[1], "1   Shipping week: three thin…");
+        assert!(lines.iter().all(|l| cells(l) <= 30), "{lines:?}");
+        assert!(lines[2].ends_with('…') && cells(&lines[2]) <= 30, "{}", lines[2]);
+        // Off a terminal nothing is cut.
+        assert!(plain(&t, None)[1].ends_with("small teams"));
+    }
+
+    #[test]
+    fn cutting_counts_cells() {
+        assert_eq!(cut_cells("abcdef", 4), "abc…");
+        assert_eq!(cut_cells("日本語", 4), "日…");
+        assert_eq!(cut_cells("日本語", 6), "日本語");
     }
 }

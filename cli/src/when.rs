@@ -9,7 +9,11 @@
 //! * a local date and time: `2026-12-01 09:00`, `2026-12-01T09:00:30`, `2026-12-01 5:30pm`;
 //!   a date alone means 09:00 that day;
 //! * a duration from now: `in 90s`, `in 1h30m`, `in 2 hours`, `in an hour`, `+2h`;
-//! * `today 17:30`, `tomorrow 9am`, `tomorrow` (09:00), `today` (09:00), `tonight` (20:00);
+//! * `today 17:30`, `tomorrow 9am`, `tomorrow` (09:00), `today` (09:00), `tonight` (20:00),
+//!   `eod` (17:00), `this morning`; after a day, a bare hour (`tomorrow 9`) or a part of the
+//!   day (`monday morning`, `fri evening`);
+//! * a day of a month: `dec 24`, `24 dec 18:00`, `december 24 2027`;
+//! * `next week`: next Monday at 09:00;
 //! * a weekday: `fri 17:30`, `friday 5:30pm`, `mon` (09:00), `next fri 9am`;
 //! * a time alone: `17:30`, `5pm`, `noon`, `midnight`.
 //!
@@ -32,8 +36,8 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{
-    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeDelta,
-    TimeZone, Utc, Weekday,
+    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
+    Weekday,
 };
 use chrono_tz::Tz;
 pub use clout_time::local_tz;
@@ -50,23 +54,41 @@ Accepted WHEN forms (any letter case; local times are in the local time zone):
   in 1h30m               a duration from now (also in 90s, in 2 hours, in 3 days, in 1 week)
   +2h                    the same as in 2h
   today 17:30            today at a time (also today 5pm; today alone means 09:00)
-  tomorrow 9am           tomorrow at a time (also tomorrow 09:00; tomorrow alone means 09:00)
-  tonight                today at 20:00
+  tomorrow 9am           tomorrow at a time (also tomorrow at 9, tomorrow 09:00; alone: 09:00)
+  tonight                today at 20:00 (eod: 17:00; this morning/afternoon/evening)
+  monday morning         a day and a part of it: morning 09:00, afternoon 14:00, evening 18:00
+  dec 24                 the next December 24 (also 24 dec 18:00, dec 24 2027; alone: 09:00)
+  next week              next Monday at 09:00
   fri 17:30              the first Friday 17:30 still ahead, maybe today (also friday 5:30pm, mon)
   next fri 9am           like fri 9am but never today: 1 to 7 days ahead (next mon alone: 09:00)
   17:30                  today at 17:30 if still ahead, else tomorrow (also 5pm, 9:15am, noon)";
+
+/// Text listing the accepted forms of a past date (`clout review --since`).
+pub const SINCE_FORMS: &str = "\
+Accepted SINCE forms (local dates; the period starts at 00:00 that day):
+  2026-11-01             a date
+  yesterday              also today
+  mon                    the last Monday, maybe today (also monday, fri)
+  last mon               the Monday before today: 1 to 7 days back
+  last week              the Monday that started last week
+  3 days ago             also 2 weeks ago, 1 day ago
+  nov 1                  the last November 1st, maybe today (also 1 nov, november 1 2025)";
 
 /// Why a WHEN phrase was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WhenError {
     /// Could not read the phrase (the input as given).
     Unreadable(String),
+    /// Could not read a past date (`--since`; the input as given).
+    UnreadableDate(String),
     /// The phrase names a time that is not strictly after now.
     Past {
         /// The phrase as given.
         input: String,
         /// The instant the phrase was read as.
         understood: DateTime<Utc>,
+        /// The zone it is shown in.
+        zone: Tz,
     },
     /// A wall-clock time that does not exist in the zone (skipped when the clocks go forward),
     /// e.g. `2027-03-14 02:30` in America/New_York.
@@ -84,11 +106,14 @@ impl fmt::Display for WhenError {
             WhenError::Unreadable(input) => {
                 write!(f, "cannot read the time `{}`\n{ACCEPTED_FORMS}", Shown(input))
             }
-            WhenError::Past { input, understood } => write!(
+            WhenError::UnreadableDate(input) => {
+                write!(f, "cannot read the date `{}`\n{SINCE_FORMS}", Shown(input))
+            }
+            WhenError::Past { input, understood, zone } => write!(
                 f,
                 "the time `{}` is in the past: it was read as {}\n{ACCEPTED_FORMS}",
                 Shown(input),
-                understood.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                clout_time::show_time(*understood, *zone, Utc::now())
             ),
             WhenError::Nonexistent { input, zone } => write!(
                 f,
@@ -154,6 +179,53 @@ pub fn parse_when(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Ut
     reader.resolve(phrase)
 }
 
+/// Reads a past local date (`clout review --since`): `2026-11-01`, `yesterday`, `mon`,
+/// `last mon`, `last week`, `3 days ago`, `nov 1` ([`SINCE_FORMS`]), as seen from `now` in
+/// `tz`. A weekday or a month day is the last one on or before today.
+pub fn parse_since(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<NaiveDate, WhenError> {
+    let unreadable = || WhenError::UnreadableDate(input.to_owned());
+    let s = normalise(input).ok_or_else(unreadable)?;
+    let today = clout_time::wall_time(tz, now.naive_utc()).ok_or_else(unreadable)?.date();
+    let back = |days: u64| today.checked_sub_days(Days::new(days));
+    let words: Vec<&str> = s.split(' ').collect();
+    let last_weekday =
+        |day: Weekday, first: u64| (first..=first + 6).filter_map(back).find(|d| d.weekday() == day);
+    let date = match words.as_slice() {
+        [one] if one.len() > 4 && one.as_bytes().get(4) == Some(&b'-') => parse_date(one),
+        ["today"] => Some(today),
+        ["yesterday"] => back(1),
+        ["last", "week"] => {
+            back(7).map(|d| d - TimeDelta::days(i64::from(d.weekday().num_days_from_monday())))
+        }
+        ["last", day] => last_weekday(parse_weekday(day).ok_or_else(unreadable)?, 1),
+        [day] if parse_weekday(day).is_some() => last_weekday(parse_weekday(day).ok_or_else(unreadable)?, 0),
+        [n, unit, "ago"] => {
+            let n = u64::from(parse_digits(n, 1, 4).ok_or_else(unreadable)?);
+            match *unit {
+                "day" | "days" => back(n),
+                "week" | "weeks" => back(n * 7),
+                _ => None,
+            }
+        }
+        [a, b, rest @ ..] => {
+            let (month, day) = month_day(a, b).ok_or_else(unreadable)?;
+            match rest {
+                [] => (0..=4)
+                    .filter_map(|y| NaiveDate::from_ymd_opt(today.year() - y, month, day))
+                    .find(|d| *d <= today),
+                [year] => NaiveDate::from_ymd_opt(
+                    parse_digits(year, 4, 4).ok_or_else(unreadable)? as i32,
+                    month,
+                    day,
+                ),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    date.ok_or_else(unreadable)
+}
+
 /// Longest phrase read, in bytes after normalising; anything longer is unreadable.
 const MAX_PHRASE_LEN: usize = 200;
 
@@ -199,6 +271,12 @@ enum DayRef {
     Weekday {
         day: Weekday,
         next: bool,
+    },
+    /// A day of a month (`dec 24`): of the given year, else the first one still ahead.
+    Date {
+        month: u32,
+        day: u32,
+        year: Option<i32>,
     },
     /// No day named: today if still ahead, else tomorrow.
     Bare,
@@ -371,12 +449,18 @@ fn parse_digits(s: &str, min: usize, max: usize) -> Option<u32> {
     s.parse().ok()
 }
 
-/// Parses `[today|tomorrow|[next] WEEKDAY] [at] [TIME]` and `tonight`.
+/// Parses `[today|tomorrow|[next] WEEKDAY|MONTH DAY [YEAR]] [at] [TIME]`, `tonight`, `eod`,
+/// `next week` and `this morning`/`afternoon`/`evening`.
 fn parse_day_phrase(words: &[&str]) -> Option<Phrase> {
     let (day, rest) = match words {
         ["tonight"] => {
             return Some(Phrase::Day(DayRef::Today, NaiveTime::MIN + TimeDelta::hours(20)));
         }
+        ["eod"] | ["end", "of", "day"] => return Some(Phrase::Day(DayRef::Today, part_of_day("eod")?)),
+        ["next", "week"] => {
+            return Some(Phrase::Day(DayRef::Weekday { day: Weekday::Mon, next: true }, nine()));
+        }
+        ["this", part] => return Some(Phrase::Day(DayRef::Today, part_of_day(part)?)),
         ["today", rest @ ..] => (DayRef::Today, rest),
         ["tomorrow", rest @ ..] => (DayRef::Tomorrow, rest),
         ["next", day, rest @ ..] => {
@@ -387,6 +471,15 @@ fn parse_day_phrase(words: &[&str]) -> Option<Phrase> {
             let day = parse_weekday(day)?;
             (DayRef::Weekday { day, next: false }, rest)
         }
+        [a, b, rest @ ..] if month_day(a, b).is_some() => {
+            let (month, day) = month_day(a, b)?;
+            match rest {
+                [year, rest @ ..] if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
+                    (DayRef::Date { month, day, year: Some(year.parse().ok()?) }, rest)
+                }
+                rest => (DayRef::Date { month, day, year: None }, rest),
+            }
+        }
         rest => (DayRef::Bare, rest),
     };
     let rest = match rest {
@@ -396,9 +489,65 @@ fn parse_day_phrase(words: &[&str]) -> Option<Phrase> {
     let time = match (day, rest) {
         (DayRef::Bare, []) => return None,
         (_, []) => nine(),
+        (_, [part]) if part_of_day(part).is_some() => part_of_day(part)?,
+        // With a day named, a bare hour is one: `tomorrow 9`, `fri at 17`.
+        (day, [hour]) if day != DayRef::Bare && parse_digits(hour, 1, 2).is_some_and(|h| h < 24) => {
+            NaiveTime::MIN + TimeDelta::hours(i64::from(parse_digits(hour, 1, 2)?))
+        }
         (_, rest) => parse_time(&rest.join(" "))?,
     };
     Some(Phrase::Day(day, time))
+}
+
+/// `morning` (09:00), `afternoon` (14:00), `evening` (18:00), `night` (20:00), `eod` (17:00).
+fn part_of_day(word: &str) -> Option<NaiveTime> {
+    let hour = match word {
+        "morning" => 9,
+        "afternoon" => 14,
+        "eod" => 17,
+        "evening" => 18,
+        "night" => 20,
+        _ => return None,
+    };
+    Some(NaiveTime::MIN + TimeDelta::hours(hour))
+}
+
+/// `jan` … `dec`, `january` … `december`, `sept`: the month's number.
+fn parse_month(word: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    if word == "sept" {
+        return Some(9);
+    }
+    MONTHS
+        .iter()
+        .position(|m| word == *m || (word.len() == 3 && m.starts_with(word)))
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// `dec 24` or `24 dec` (also `24th`, `december 24`): the month and the day.
+fn month_day(a: &str, b: &str) -> Option<(u32, u32)> {
+    let day = |w: &str| {
+        let w = ["st", "nd", "rd", "th"].iter().find_map(|s| w.strip_suffix(s)).unwrap_or(w);
+        parse_digits(w, 1, 2).filter(|d| (1..=31).contains(d))
+    };
+    match (parse_month(a), parse_month(b)) {
+        (Some(m), None) => Some((m, day(b)?)),
+        (None, Some(m)) => Some((m, day(a)?)),
+        _ => None,
+    }
 }
 
 /// Places phrases on the calendar of one zone, relative to one `now`.
@@ -443,6 +592,21 @@ impl Reader<'_> {
                         self.first_ahead(dates, time)
                     }
                     DayRef::Bare => self.first_ahead((0..=1).filter_map(in_days), time),
+                    DayRef::Date { month, day, year: Some(year) } => {
+                        let date =
+                            NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| self.unreadable())?;
+                        self.at_local(date.and_time(time))
+                    }
+                    DayRef::Date { month, day, year: None } => {
+                        // Up to 4 years on, so that `feb 29` finds the next leap year.
+                        let dates =
+                            (0..=4).filter_map(|y| NaiveDate::from_ymd_opt(today.year() + y, month, day));
+                        let mut dates = dates.peekable();
+                        if dates.peek().is_none() {
+                            return Err(self.unreadable());
+                        }
+                        self.first_ahead(dates, time)
+                    }
                 }
             }
         }
@@ -459,7 +623,7 @@ impl Reader<'_> {
         if instant > self.now {
             Ok(instant)
         } else {
-            Err(WhenError::Past { input: self.input.to_owned(), understood: instant })
+            Err(WhenError::Past { input: self.input.to_owned(), understood: instant, zone: self.tz })
         }
     }
 
@@ -494,7 +658,7 @@ impl Reader<'_> {
                 None => {}
             }
         }
-        Err(WhenError::Past { input: self.input.to_owned(), understood })
+        Err(WhenError::Past { input: self.input.to_owned(), understood, zone: self.tz })
     }
 }
 
@@ -533,7 +697,7 @@ mod tests {
 
     fn past(input: &str, now: &str, tz: Tz) -> DateTime<Utc> {
         match parse_when(input, utc(now), tz) {
-            Err(WhenError::Past { input: i, understood }) => {
+            Err(WhenError::Past { input: i, understood, .. }) => {
                 assert_eq!(i, input);
                 understood
             }
@@ -1049,7 +1213,12 @@ mod tests {
             "next fri fri",
             "tomorrow at",
             "tomorrow blah",
-            "tomorrow 9",
+            "tomorrow 24",
+            "tomorrow 9 9",
+            "dec 32",
+            "dec dec",
+            "feb 30",
+            "this blah",
             "today tomorrow",
             "tonight 9pm",
             "at",
@@ -1106,12 +1275,16 @@ mod tests {
         let e = parse_when("today 9am", utc(NOW), UTC).expect_err("09:00 has passed");
         assert_eq!(
             e,
-            WhenError::Past { input: "today 9am".to_owned(), understood: utc("2026-11-27T09:00:00Z") }
+            WhenError::Past {
+                input: "today 9am".to_owned(),
+                understood: utc("2026-11-27T09:00:00Z"),
+                zone: UTC
+            }
         );
         let text = e.to_string();
         assert!(text.contains("`today 9am`"), "{text}");
         assert!(text.contains("in the past"), "{text}");
-        assert!(text.contains("2026-11-27T09:00:00Z"), "{text}");
+        assert!(text.contains("read as Fri 27 Nov ") && text.contains(" 09:00 UTC"), "{text}");
         assert!(text.ends_with(ACCEPTED_FORMS), "{text}");
     }
 
@@ -1122,7 +1295,8 @@ mod tests {
             parse_when(" Today  9AM ", utc(NOW), UTC),
             Err(WhenError::Past {
                 input: " Today  9AM ".to_owned(),
-                understood: utc("2026-11-27T09:00:00Z")
+                understood: utc("2026-11-27T09:00:00Z"),
+                zone: UTC
             })
         );
     }
@@ -1145,6 +1319,10 @@ mod tests {
             "tomorrow 9am",
             "tomorrow 09:00",
             "tonight",
+            "tomorrow at 9",
+            "monday morning",
+            "dec 24",
+            "next week",
             "fri 17:30",
             "friday 5:30pm",
             "mon",
@@ -1235,6 +1413,62 @@ mod tests {
                 ("tomorrow 9 A.M.", "2026-11-28T09:00:00Z"),
             ],
         );
+    }
+
+    #[test]
+    fn everyday_phrases() {
+        // NOW is Friday 2026-11-27 10:00 UTC.
+        check(
+            NOW,
+            UTC,
+            &[
+                ("tomorrow at 9", "2026-11-28T09:00:00Z"),
+                ("tomorrow 9", "2026-11-28T09:00:00Z"),
+                ("tomorrow 21", "2026-11-28T21:00:00Z"),
+                ("fri at 17", "2026-11-27T17:00:00Z"),
+                ("monday morning", "2026-11-30T09:00:00Z"),
+                ("tomorrow evening", "2026-11-28T18:00:00Z"),
+                ("this afternoon", "2026-11-27T14:00:00Z"),
+                ("Dec 24", "2026-12-24T09:00:00Z"),
+                ("24 dec 18:00", "2026-12-24T18:00:00Z"),
+                ("december 24th at 5pm", "2026-12-24T17:00:00Z"),
+                ("nov 1", "2027-11-01T09:00:00Z"),
+                ("nov 27 11:00", "2026-11-27T11:00:00Z"),
+                ("jan 5 2028", "2028-01-05T09:00:00Z"),
+                ("feb 29", "2028-02-29T09:00:00Z"),
+                ("next week", "2026-11-30T09:00:00Z"),
+                ("eod", "2026-11-27T17:00:00Z"),
+                ("end of day", "2026-11-27T17:00:00Z"),
+                ("fri eod", "2026-11-27T17:00:00Z"),
+            ],
+        );
+        // Berlin is an hour ahead of UTC in winter.
+        assert_eq!(at("monday morning", NOW, Berlin), utc("2026-11-30T08:00:00Z"));
+        assert_eq!(past("eod", "2026-11-27T18:00:00Z", UTC), utc("2026-11-27T17:00:00Z"));
+    }
+
+    #[test]
+    fn since_dates() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+        let since = |s: &str| parse_since(s, utc(NOW), UTC);
+        assert_eq!(since("2026-11-01"), Ok(d(2026, 11, 1)));
+        assert_eq!(since("today"), Ok(d(2026, 11, 27)));
+        assert_eq!(since("Yesterday"), Ok(d(2026, 11, 26)));
+        assert_eq!(since("mon"), Ok(d(2026, 11, 23)));
+        assert_eq!(since("fri"), Ok(d(2026, 11, 27)));
+        assert_eq!(since("last fri"), Ok(d(2026, 11, 20)));
+        assert_eq!(since("last week"), Ok(d(2026, 11, 16)));
+        assert_eq!(since("3 days ago"), Ok(d(2026, 11, 24)));
+        assert_eq!(since("2 weeks ago"), Ok(d(2026, 11, 13)));
+        assert_eq!(since("nov 1"), Ok(d(2026, 11, 1)));
+        assert_eq!(since("dec 24"), Ok(d(2025, 12, 24)));
+        assert_eq!(since("1 nov 2025"), Ok(d(2025, 11, 1)));
+        // At 02:00 UTC on Friday it is still Thursday in New York.
+        assert_eq!(parse_since("yesterday", utc("2026-11-27T02:00:00Z"), New_York), Ok(d(2026, 11, 25)));
+        for bad in ["", "blah", "tomorrow", "3 bananas ago", "last", "dec 32"] {
+            assert_eq!(since(bad), Err(WhenError::UnreadableDate(bad.to_owned())), "{bad}");
+        }
+        assert!(since("blah").expect_err("bad").to_string().ends_with(SINCE_FORMS));
     }
 
     #[test]

@@ -47,6 +47,10 @@ impl Check {
 pub const CAPPED_KINDS: [&str; 6] =
     ["queue_dry", "behind_goal", "streak_at_risk", "weekly_review", "task_missed", "lesson"];
 
+/// Capped kinds that come first: each counts only these against the cap, so
+/// missed tasks and lessons never crowd them out.
+pub const PRECEDENCE_KINDS: [&str; 2] = ["streak_at_risk", "behind_goal"];
+
 /// What to do with an item that came due while cloutd was down or the queue was paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -180,7 +180,10 @@ pub(crate) fn check_time(
     let t = t.ok_or_else(|| invalid("a time is required"))?;
     let at = from_ts(t).ok_or_else(|| invalid("the time is out of range"))?;
     if at < now - chrono::Duration::seconds(PAST_TOLERANCE_SECS) {
-        return Err(invalid(format!("the time {} is in the past", at.to_rfc3339())));
+        return Err(invalid(format!(
+            "the time {} is in the past",
+            crate::model::local_time(at, clout_time::local_tz())
+        )));
     }
     if at.timestamp() > 7_258_118_400 {
         return Err(invalid("the time is after the year 2199"));
@@ -318,10 +321,11 @@ impl v1::draft_service_server::DraftService for Api {
         &self,
         req: Request<v1::ListDraftsRequest>,
     ) -> Result<Response<v1::ListDraftsResponse>, Status> {
-        let states =
-            req.into_inner().states.into_iter().map(state_from_proto).collect::<Result<Vec<_>, _>>()?;
+        let r = req.into_inner();
+        let states = r.states.into_iter().map(state_from_proto).collect::<Result<Vec<_>, _>>()?;
         let drafts = self.core.store.list_drafts(&states).await?;
-        Ok(Response::new(v1::ListDraftsResponse { drafts: drafts.into_iter().map(Into::into).collect() }))
+        let drafts = drafts.into_iter().filter(|d| d.matches(&r.tags, &r.search)).map(Into::into).collect();
+        Ok(Response::new(v1::ListDraftsResponse { drafts }))
     }
 
     async fn update_draft(
@@ -451,7 +455,12 @@ impl v1::queue_service_server::QueueService for Api {
             .then(|| Utc::now() + chrono::Duration::seconds(r.horizon_seconds.min(100 * 365 * 86_400)));
         let limit = if r.limit == 0 { 1000 } else { r.limit.min(100_000) };
         let items = self.core.store.upcoming(until, limit).await?;
-        Ok(Response::new(v1::UpcomingResponse { items: items.into_iter().map(Into::into).collect() }))
+        let program = self.core.store.program().await?;
+        Ok(Response::new(v1::UpcomingResponse {
+            items: items.into_iter().map(Into::into).collect(),
+            paused: program.paused,
+            paused_at: program.paused_at.map(ts),
+        }))
     }
 
     async fn shuffle(
@@ -570,14 +579,40 @@ impl v1::nudge_service_server::NudgeService for Api {
         Ok(Response::new(v1::Nudge { acked: true, ..n.into() }))
     }
 
+    async fn ack_many(
+        &self,
+        req: Request<v1::AckManyRequest>,
+    ) -> Result<Response<v1::AckManyResponse>, Status> {
+        let r = req.into_inner();
+        if r.ids.is_empty() && !r.all && r.kinds.is_empty() {
+            return Err(invalid("name the nudges: ids, all, or kinds"));
+        }
+        if !r.ids.is_empty() && r.all {
+            return Err(invalid("give ids or all, not both"));
+        }
+        let ids = r.ids.iter().map(|&id| check_id(id)).collect::<Result<Vec<_>, _>>()?;
+        let acked = self.core.store.ack_many(&ids, &r.kinds, Utc::now()).await?;
+        Ok(Response::new(v1::AckManyResponse { acked }))
+    }
+
     async fn snooze(&self, req: Request<v1::SnoozeRequest>) -> Result<Response<v1::SnoozeResponse>, Status> {
         let r = req.into_inner();
         let id = check_id(r.id)?;
-        if !(60..=30 * 86_400).contains(&r.seconds) {
-            return Err(invalid("snooze for 1 minute to 30 days, e.g. --for 1h"));
-        }
         let now = Utc::now();
-        let until = now + chrono::Duration::seconds(r.seconds);
+        let (until, ok) = match r.until.as_ref() {
+            Some(t) => {
+                let until = from_ts(t).ok_or_else(|| invalid("the time is out of range"))?;
+                // A little slack for the time the request took on its way.
+                (until, (55..=30 * 86_400 + 60).contains(&(until - now).num_seconds()))
+            }
+            None => (
+                now + chrono::Duration::seconds(r.seconds.clamp(0, 31 * 86_400)),
+                (60..=30 * 86_400).contains(&r.seconds),
+            ),
+        };
+        if !ok {
+            return Err(invalid("snooze for 1 minute to 30 days, e.g. --for 1h or --for tomorrow"));
+        }
         let n = self.core.store.snooze_nudge(id, until, now).await?;
         self.core.changed();
         Ok(Response::new(v1::SnoozeResponse {
@@ -595,7 +630,13 @@ impl v1::daemon_service_server::DaemonService for Api {
         let store = &self.core.store;
         let health = self.core.health.check(store).await;
         let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let program = store.program().await?;
+        let next = store.next_pending().await?;
         Ok(Response::new(v1::StatusResponse {
+            paused: program.paused,
+            paused_at: program.paused_at.map(ts),
+            next_due_kind: next.as_ref().map(|(_, kind, _)| kind.clone()).unwrap_or_default(),
+            next_due_id: next.as_ref().map_or(0, |(_, _, id)| *id),
             healthy: health.healthy,
             problems: health.problems,
             lag_ms: millis(health.lag),
@@ -615,7 +656,7 @@ impl v1::daemon_service_server::DaemonService for Api {
             started_at: Some(ts(self.core.started_at)),
             database: store.redacted_url().to_string(),
             socket: self.core.socket.display().to_string(),
-            next_due_at: store.next_due().await?.map(ts),
+            next_due_at: next.map(|(at, _, _)| ts(at)),
             pending_items: store.pending_count().await?,
             nudges: store.nudge_count().await?,
         }))

@@ -652,7 +652,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
             INVALID,
             drafts,
             list_drafts,
-            v1::ListDraftsRequest { states }
+            v1::ListDraftsRequest { states, ..Default::default() }
         )
         .says("unknown draft state");
     }
@@ -896,7 +896,14 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
     rpc!(t, "ListNudges: empty", OK, nudges, list_nudges, v1::ListNudgesRequest::default());
     for id in [0, -1, i64::MIN] {
         rpc!(t, format!("Ack: id {id}"), INVALID, nudges, ack, v1::AckRequest { id });
-        rpc!(t, format!("Snooze: id {id}"), INVALID, nudges, snooze, v1::SnoozeRequest { id, seconds: 3600 });
+        rpc!(
+            t,
+            format!("Snooze: id {id}"),
+            INVALID,
+            nudges,
+            snooze,
+            v1::SnoozeRequest { id, seconds: 3600, until: None }
+        );
     }
     for id in [999, i64::MAX] {
         rpc!(t, format!("Ack: unknown id {id}"), NOT_FOUND, nudges, ack, v1::AckRequest { id })
@@ -907,7 +914,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
             NOT_FOUND,
             nudges,
             snooze,
-            v1::SnoozeRequest { id, seconds: 3600 }
+            v1::SnoozeRequest { id, seconds: 3600, until: None }
         );
     }
     for seconds in [0, 59, -3600, 30 * 86_400 + 1, i64::MAX, i64::MIN] {
@@ -917,7 +924,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
             INVALID,
             nudges,
             snooze,
-            v1::SnoozeRequest { id: nudge, seconds }
+            v1::SnoozeRequest { id: nudge, seconds, until: None }
         )
         .says("snooze for");
     }
@@ -1080,8 +1087,22 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
             v1::RemoveFollowRequest { id }
         );
         rpc!(t, format!("RemoveTask: id {what}"), want, tasks, remove_task, v1::RemoveTaskRequest { id });
-        rpc!(t, format!("DoneTask: id {what}"), want, tasks, done_task, v1::ResolveTaskRequest { id });
-        rpc!(t, format!("SkipTask: id {what}"), want, tasks, skip_task, v1::ResolveTaskRequest { id });
+        rpc!(
+            t,
+            format!("DoneTask: id {what}"),
+            want,
+            tasks,
+            done_task,
+            v1::ResolveTaskRequest { id, next: false }
+        );
+        rpc!(
+            t,
+            format!("SkipTask: id {what}"),
+            want,
+            tasks,
+            skip_task,
+            v1::ResolveTaskRequest { id, next: false }
+        );
         rpc!(t, format!("RemoveSink: id {what}"), want, sinks, remove_sink, v1::RemoveSinkRequest { id });
         rpc!(t, format!("TestSink: id {what}"), want, sinks, test_sink, v1::TestSinkRequest { id });
         rpc!(
@@ -1243,10 +1264,24 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
         }
     );
     rpc!(t, "ListTasks: empty", OK, tasks, list_tasks, v1::ListTasksRequest {});
-    rpc!(t, "DoneTask: no occurrence waiting", FAILED, tasks, done_task, v1::ResolveTaskRequest { id: task })
-        .says("no occurrence");
-    rpc!(t, "SkipTask: no occurrence waiting", FAILED, tasks, skip_task, v1::ResolveTaskRequest { id: task })
-        .says("no occurrence");
+    rpc!(
+        t,
+        "DoneTask: no occurrence waiting",
+        FAILED,
+        tasks,
+        done_task,
+        v1::ResolveTaskRequest { id: task, next: false }
+    )
+    .says("no occurrence");
+    rpc!(
+        t,
+        "SkipTask: no occurrence waiting",
+        FAILED,
+        tasks,
+        skip_task,
+        v1::ResolveTaskRequest { id: task, next: false }
+    )
+    .says("no occurrence");
     rpc!(
         t,
         "PreviewSchedule: empty",

@@ -109,3 +109,38 @@ fn a_connection_closed_by_the_daemon_is_still_an_error() {
         assert!(!stderr(&out).trim().is_empty(), "clout failed without a word");
     }
 }
+
+/// `clout watch | head -1`: once the reader is gone, the watch ends by itself
+/// even while no nudge comes to write.
+#[test]
+fn a_watch_ends_when_its_reader_goes_away() {
+    let home = Home::new();
+    let _d = home.start();
+    for args in [&["watch"][..], &["--json", "watch"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        let mut child = Command::new(bin("clout"))
+            .args(args)
+            .env("CLOUT_SOCKET", home.socket())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run clout watch");
+        std::thread::sleep(Duration::from_millis(500));
+        drop(reader);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("clout {args:?} kept running with nobody reading");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success() || status.signal() == Some(libc::SIGPIPE), "{args:?}: {status:?}");
+    }
+}

@@ -382,6 +382,12 @@ fn a_desktop_sink_without_a_bus_is_an_error_not_a_crash() {
     if !out.status.success() {
         let err = stderr(&out);
         assert!(err.contains("D-Bus") || err.contains("notify-send"), "{err}");
+        // `sink list` shows it failing, with the test's error.
+        let sink = home.json(&["sink", "list"])[0].clone();
+        assert_eq!(sink["healthy"], false, "{sink}");
+        assert!(sink["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{sink}");
+        let list = clout_e2e::stdout(&home.clout(&["sink", "list"]));
+        assert!(list.contains("failing"), "{list}");
     }
     // The daemon is still there.
     assert_eq!(home.json(&["sink", "list"]).as_array().map(Vec::len), Some(1));

@@ -66,7 +66,9 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
 }
 
 async fn ical(cl: &crate::client::Client) -> Result<String> {
-    let drafts = call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states: vec![] })?.drafts;
+    let drafts =
+        call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states: vec![], ..Default::default() })?
+            .drafts;
     let upcoming = call!(
         cl,
         queue,

@@ -27,6 +27,12 @@ pub enum DraftCmd {
         /// Only drafts in this state (repeatable)
         #[arg(long, short, value_parser = ["draft", "scheduled", "due", "published", "skipped", "publishing", "partial", "failed"])]
         state: Vec<String>,
+        /// Only drafts with this tag (repeatable: every one)
+        #[arg(long, short, value_name = "TAG")]
+        tag: Vec<String>,
+        /// Only drafts whose title or text holds all these words
+        #[arg(long, value_name = "WORDS")]
+        search: Option<String>,
     },
     /// Show one draft in full, with each account's publishing attempts
     Show { id: i64 },
@@ -123,7 +129,7 @@ pub struct EditArgs {
 pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
     match cmd {
         DraftCmd::Add(a) => add(ctx, a).await,
-        DraftCmd::List { state } => list(ctx, state).await,
+        DraftCmd::List { state, tag, search } => list(ctx, state, tag, search.unwrap_or_default()).await,
         DraftCmd::Show { id } => {
             let cl = ctx.client().await?;
             let d = call!(cl, drafts, get_draft, v1::GetDraftRequest { id })?;
@@ -168,18 +174,28 @@ pub async fn run(ctx: &Ctx, cmd: DraftCmd) -> Result<()> {
     }
 }
 
-pub async fn posted(ctx: &Ctx, id: i64, url: Option<String>) -> Result<()> {
+pub async fn posted(ctx: &Ctx, ids: &[i64], url: Option<String>) -> Result<()> {
+    if ids.len() > 1 && url.is_some() {
+        bail!("--url names where one post was published: give one draft id with it");
+    }
     let cl = ctx.client().await?;
-    let d = call!(cl, drafts, mark_published, v1::MarkPublishedRequest { id, url: url.unwrap_or_default() })?;
-    done(ctx, &d, "Marked as published:");
-    Ok(())
+    let mut each = super::Each::new(ids);
+    for &id in ids {
+        let url = url.clone().unwrap_or_default();
+        let r = call!(cl, drafts, mark_published, v1::MarkPublishedRequest { id, url });
+        each.record(r.map(|d| done(ctx, &d, "Marked as published:")));
+    }
+    each.finish()
 }
 
-pub async fn skip(ctx: &Ctx, id: i64) -> Result<()> {
+pub async fn skip(ctx: &Ctx, ids: &[i64]) -> Result<()> {
     let cl = ctx.client().await?;
-    let d = call!(cl, drafts, skip_draft, v1::SkipDraftRequest { id })?;
-    done(ctx, &d, "Skipped");
-    Ok(())
+    let mut each = super::Each::new(ids);
+    for &id in ids {
+        let r = call!(cl, drafts, skip_draft, v1::SkipDraftRequest { id });
+        each.record(r.map(|d| done(ctx, &d, "Skipped")));
+    }
+    each.finish()
 }
 
 fn parse_when(ctx: &Ctx, phrase: &str) -> Result<chrono::DateTime<Utc>> {
@@ -279,8 +295,8 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
     Ok(())
 }
 
-async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
-    let states = states
+async fn list(ctx: &Ctx, states: Vec<String>, tags: Vec<String>, search: String) -> Result<()> {
+    let states: Vec<i32> = states
         .iter()
         .map(|s| match s.as_str() {
             "draft" => v1::DraftState::Draft as i32,
@@ -294,9 +310,14 @@ async fn list(ctx: &Ctx, states: Vec<String>) -> Result<()> {
         })
         .collect();
     let cl = ctx.client().await?;
-    let r = call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states })?;
+    let filtered = !states.is_empty() || !tags.is_empty() || !search.trim().is_empty();
+    let r = call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states, tags, search })?;
     if ctx.json {
         render::print_json(&serde_json::Value::Array(r.drafts.iter().map(render::draft_json).collect()));
+        return Ok(());
+    }
+    if r.drafts.is_empty() && filtered {
+        println!("No drafts match.");
         return Ok(());
     }
     if r.drafts.is_empty() {

@@ -20,6 +20,9 @@ pub enum PurposeArg {
 #[derive(Subcommand, Debug)]
 pub enum ProgramCmd {
     /// Set the purpose, goals and time zone (unset options keep their value)
+    #[command(
+        after_help = "Examples:\n  clout program set --purpose influence\n  clout program set --posts-per-week 3 --engagements-per-day 2 --tz Europe/Berlin"
+    )]
     Set {
         /// The stage you are in
         #[arg(long, value_enum)]
@@ -35,23 +38,34 @@ pub enum ProgramCmd {
         tz: Option<String>,
     },
     /// Show the program
+    #[command(after_help = "Examples:\n  clout program show\n  clout --json program")]
     Show,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum SlotsCmd {
     /// Add a posting slot: "mon,wed,fri 09:00", "weekdays 12:30", or a cron expression
+    #[command(
+        after_help = "Examples:\n  clout slots add \"mon,wed,fri 09:00\"\n  clout slots add \"weekdays 12:30\"\n  clout slots add \"30 9 * * 1-5\""
+    )]
     Add { spec: String },
     /// List the posting slots with their next times
     #[command(visible_alias = "ls")]
     List,
     /// Remove a posting slot
-    Rm { id: i64 },
+    #[command(after_help = "Examples:\n  clout slots rm 2")]
+    Rm {
+        /// The slot id (`clout slots` shows it)
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum FollowCmd {
     /// Add someone to learn from
+    #[command(
+        after_help = "Examples:\n  clout follow add @alice@mastodon.social -p mastodon --why \"clear threads\" --topic rust\n  clout follow add bob.bsky.social -p bluesky"
+    )]
     Add {
         /// Their handle, e.g. @alice@mastodon.social or alice.bsky.social
         handle: String,
@@ -69,7 +83,11 @@ pub enum FollowCmd {
     #[command(visible_alias = "ls")]
     List,
     /// Stop tracking someone
-    Rm { id: i64 },
+    #[command(after_help = "Examples:\n  clout follow rm 1")]
+    Rm {
+        /// The follow id (`clout follow` shows it)
+        id: i64,
+    },
 }
 
 fn purpose_name(p: i32) -> &'static str {

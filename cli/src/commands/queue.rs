@@ -23,10 +23,15 @@ pub struct QueueArgs {
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
     /// Reorder the drafts that sit in posting slots
+    #[command(after_help = "Examples:\n  clout queue shuffle")]
     Shuffle,
     /// Stop firing: nothing comes due until `clout queue resume`
+    #[command(
+        after_help = "Examples:\n  clout queue pause\n  clout status        # says the queue is paused"
+    )]
     Pause,
     /// Fire again; what came due during the pause fires at once, marked late
+    #[command(after_help = "Examples:\n  clout queue resume")]
     Resume,
 }
 
@@ -77,8 +82,21 @@ pub async fn run(ctx: &Ctx, a: QueueArgs) -> Result<()> {
     let r = call!(cl, queue, upcoming, v1::UpcomingRequest { horizon_seconds, limit: a.limit })?;
     if ctx.json {
         let items: Vec<_> = r.items.iter().map(render::queue_item_json).collect();
-        render::print_json(&serde_json::json!({ "items": items }));
+        render::print_json(&serde_json::json!({
+            "items": items,
+            "paused": r.paused,
+            "paused_at": render::rfc3339(&r.paused_at),
+        }));
         return Ok(());
+    }
+    if r.paused {
+        let since = render::time(&r.paused_at).map(|t| format!(" since {}", render::local(t, ctx.tz)));
+        anstream::println!(
+            "{}Paused{}: nothing here fires until `clout queue resume`.{}",
+            render::YELLOW,
+            since.unwrap_or_default(),
+            render::YELLOW.render_reset()
+        );
     }
     if r.items.is_empty() {
         match a.days {

@@ -28,7 +28,7 @@ pub struct ReviewArgs {
     /// The last 30 days
     #[arg(long, conflicts_with = "since")]
     month: bool,
-    /// From this local date (YYYY-MM-DD) until now
+    /// From this local date until now: 2026-11-01, yesterday, mon, last week, 3 days ago, nov 1
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
     /// Output format (`--json` gives JSON)
@@ -157,8 +157,7 @@ fn period(ctx: &Ctx, a: &ReviewArgs) -> Result<(chrono::DateTime<Utc>, chrono::D
     let until = Utc::now();
     let since = match &a.since {
         Some(d) => {
-            let date = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
-                .with_context(|| format!("cannot read the date `{d}`: use YYYY-MM-DD, e.g. 2026-11-01"))?;
+            let date = crate::when::parse_since(d, until, ctx.tz)?;
             let start = date.and_hms_opt(0, 0, 0).context("invalid date")?;
             let since = ctx
                 .tz

@@ -34,6 +34,10 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "database": s.database,
             "socket": s.socket,
             "next_due_at": next.map(|t| t.to_rfc3339()),
+            "next_due_kind": s.next_due_kind,
+            "next_due_id": (s.next_due_id != 0).then_some(s.next_due_id),
+            "paused": s.paused,
+            "paused_at": render::rfc3339(&s.paused_at),
             "pending_items": s.pending_items,
             "nudges": s.nudges,
             "sinks": sink_json,
@@ -75,11 +79,26 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         println!("Loops:     {}", loops.join("; "));
         println!("Socket:    {}", s.socket);
         println!("Database:  {}", s.database);
+        if s.paused {
+            let since = render::time(&s.paused_at).map(|t| format!(" since {}", render::local(t, ctx.tz)));
+            anstream::println!(
+                "Queue:     {YELLOW}paused{}{YELLOW:#}: nothing fires until `clout queue resume`",
+                since.unwrap_or_default()
+            );
+        }
         match next {
-            Some(t) => println!("Next due:  {} ({})", render::local(t, ctx.tz), render::relative(t)),
+            Some(t) => {
+                let what = match s.next_due_kind.as_str() {
+                    "post" => format!(": draft {}", s.next_due_id),
+                    "task" => format!(": task {}", s.next_due_id),
+                    _ => String::new(),
+                };
+                let held = if s.paused { ", held by the pause" } else { "" };
+                println!("Next due:  {} ({}){what}{held}", render::local(t, ctx.tz), render::relative(t));
+            }
             None => println!("Next due:  nothing scheduled"),
         }
-        println!("Pending:   {} item(s)", s.pending_items);
+        println!("Pending:   {}", render::plural(s.pending_items, "item", "items"));
         println!("Nudges:    {} in the log", s.nudges);
         if sinks.is_empty() {
             println!(

@@ -17,6 +17,9 @@ or the cron crate's 6/7 fields";
 #[derive(Subcommand, Debug)]
 pub enum TaskCmd {
     /// Add an engagement task, e.g. "Reply to 3 posts from people I follow"
+    #[command(
+        after_help = "Examples:\n  clout task add \"Reply to 3 posts from people I follow\" --every \"weekdays 10:00\"\n  clout task add \"Study @alice's last 5 posts\" --every \"fri 16:00\" --about @alice@mastodon.social\n  clout task add \"Thank everyone who replied\" --once \"tomorrow at 9\""
+    )]
     Add {
         text: String,
         #[arg(long, value_name = "SCHEDULE", help = SCHEDULE_HELP, required_unless_present = "once")]
@@ -35,15 +38,41 @@ pub enum TaskCmd {
         if_missed: Option<String>,
     },
     /// List tasks with their next time and record
+    #[command(after_help = "Examples:\n  clout task list\n  clout --json task list")]
     #[command(visible_alias = "ls")]
     List,
-    /// Mark the task's current occurrence done
-    Done { id: i64 },
-    /// Skip the task's current occurrence
-    Skip { id: i64 },
+    /// Mark the tasks' current occurrences done (`--next`: the coming one, early)
+    #[command(
+        after_help = "Examples:\n  clout task done 1\n  clout task done 1 2 3\n  clout task done 1 --next"
+    )]
+    Done {
+        /// The task ids (`clout task list` shows them)
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+        /// Mark the next occurrence done before it comes due; the task moves on past it
+        #[arg(long)]
+        next: bool,
+    },
+    /// Skip the tasks' current occurrences (`--next`: the coming one)
+    #[command(after_help = "Examples:\n  clout task skip 1\n  clout task skip 1 --next")]
+    Skip {
+        /// The task ids (`clout task list` shows them)
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+        /// Skip the next occurrence before it comes due
+        #[arg(long)]
+        next: bool,
+    },
     /// Remove a task (its history stays for reviews)
-    Rm { id: i64 },
+    #[command(after_help = "Examples:\n  clout task rm 7")]
+    Rm {
+        /// The task id (`clout task list` shows it)
+        id: i64,
+    },
     /// Check a schedule and show its next times, without adding anything
+    #[command(
+        after_help = "Examples:\n  clout task preview \"weekdays 10:00\"\n  clout task preview \"0 9 * * 1-5\" --tz America/New_York -n 10"
+    )]
     Preview {
         schedule: String,
         #[arg(long, value_name = "ZONE")]
@@ -69,6 +98,44 @@ fn task_json(t: &v1::Task) -> serde_json::Value {
         "missed": t.missed,
         "created_at": render::rfc3339(&t.created_at),
     })
+}
+
+async fn resolve(ctx: &Ctx, ids: &[i64], next: bool, done: bool) -> Result<()> {
+    let cl = ctx.client().await?;
+    let mut each = super::Each::new(ids);
+    for &id in ids {
+        let req = v1::ResolveTaskRequest { id, next };
+        let r = if done { call!(cl, tasks, done_task, req) } else { call!(cl, tasks, skip_task, req) };
+        each.record(r.map(|t| print_resolved(ctx, &t, done, next)));
+    }
+    each.finish()
+}
+
+/// "Done: task 3 “…”, the occurrence of Wed 02 Dec 10:00 CET", then its next time.
+fn print_resolved(ctx: &Ctx, t: &v1::Task, done: bool, next: bool) {
+    if ctx.json {
+        let mut v = task_json(t);
+        v["resolved_due_at"] = render::rfc3339(&t.resolved_due_at);
+        render::print_json(&v);
+        return;
+    }
+    let verb = match (done, next) {
+        (true, false) => "Done",
+        (true, true) => "Done early",
+        (false, false) => "Skipped",
+        (false, true) => "Skipped early",
+    };
+    let which = render::time(&t.resolved_due_at)
+        .map(|at| format!(", the occurrence of {}", render::local(at, ctx.tz)))
+        .unwrap_or_default();
+    anstream::println!(
+        "{verb}: task {BOLD}{}{BOLD:#} \u{201c}{}\u{201d}{which}",
+        t.id,
+        render::cut(&t.text, 50)
+    );
+    if let Some(next) = render::time(&t.next_due_at) {
+        println!("Next: {} ({})", render::local(next, ctx.tz), render::relative(next));
+    }
 }
 
 fn when_label(ctx: &Ctx, t: &Option<prost_types::Timestamp>) -> String {
@@ -162,28 +229,8 @@ pub async fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
             }
             table.print();
         }
-        TaskCmd::Done { id } | TaskCmd::Skip { id } => {
-            let done = matches!(cmd, TaskCmd::Done { .. });
-            let cl = ctx.client().await?;
-            let t = if done {
-                call!(cl, tasks, done_task, v1::ResolveTaskRequest { id })?
-            } else {
-                call!(cl, tasks, skip_task, v1::ResolveTaskRequest { id })?
-            };
-            if ctx.json {
-                render::print_json(&task_json(&t));
-            } else {
-                let verb = if done { "Done" } else { "Skipped" };
-                anstream::println!(
-                    "{verb}: task {BOLD}{}{BOLD:#} \u{201c}{}\u{201d}",
-                    t.id,
-                    render::cut(&t.text, 50)
-                );
-                if let Some(next) = render::time(&t.next_due_at) {
-                    println!("Next: {} ({})", render::local(next, ctx.tz), render::relative(next));
-                }
-            }
-        }
+        TaskCmd::Done { ids, next } => resolve(ctx, &ids, next, true).await?,
+        TaskCmd::Skip { ids, next } => resolve(ctx, &ids, next, false).await?,
         TaskCmd::Rm { id } => {
             let cl = ctx.client().await?;
             call!(cl, tasks, remove_task, v1::RemoveTaskRequest { id })?;
@@ -208,8 +255,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
                 anstream::println!("{DIM}In {}:{DIM:#}", p.tz);
                 let zone: chrono_tz::Tz = p.tz.parse().unwrap_or(ctx.tz);
                 for t in p.next.iter().filter_map(clout_proto::from_ts) {
-                    let there = t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z");
-                    println!("  {there}  ({})", render::relative(t));
+                    println!("  {}  ({})", render::local(t, zone), render::relative(t));
                 }
             }
         }

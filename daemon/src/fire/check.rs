@@ -19,7 +19,7 @@ pub async fn fire(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
     }
     let facts = facts(tx, ctx).await?;
     if let Some(message) = rules::check_message(check, &facts)
-        && !ctx.capped(tx).await?
+        && !ctx.capped(tx, check.kind()).await?
     {
         let n = ctx.nudge(check.kind(), message, row.due_at);
         fired.nudges.extend(tx.insert_nudge(n, format!("check:{}:{}", row.ref_id, row.due_at)).await?);

@@ -14,7 +14,7 @@ pub async fn fire(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
         fired.next_due = Some(until);
         return Ok(fired);
     }
-    if ctx.policy.rules.lessons && !ctx.capped(tx).await? {
+    if ctx.policy.rules.lessons && !ctx.capped(tx, "lesson").await? {
         let n = ctx.nudge("lesson", lesson_message(&body, &setback), row.due_at);
         fired.nudges.extend(tx.insert_nudge(n, format!("lesson:{}:{}", row.ref_id, row.due_at)).await?);
     }

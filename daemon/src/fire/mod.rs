@@ -37,13 +37,21 @@ pub struct FireCtx {
 }
 
 impl FireCtx {
-    /// Whether the daily cap on consistency nudges is reached (0 = no cap).
-    async fn capped(&self, tx: &mut Tx) -> Result<bool> {
+    /// Whether the daily cap on consistency nudges is reached for a nudge of
+    /// `kind` (0 = no cap). `streak_at_risk` and `behind_goal` come first:
+    /// they count only each other, so missed tasks and lessons never crowd
+    /// them out.
+    async fn capped(&self, tx: &mut Tx, kind: &str) -> Result<bool> {
         if self.policy.daily_cap == 0 {
             return Ok(false);
         }
         let since = to_ms(rules::day_start(from_ms(self.now_ms), self.tz));
-        Ok(tx.consistency_nudges_since(since).await? >= i64::from(self.policy.daily_cap))
+        let kinds = if rules::PRECEDENCE_KINDS.contains(&kind) {
+            &rules::PRECEDENCE_KINDS[..]
+        } else {
+            &rules::CAPPED_KINDS[..]
+        };
+        Ok(tx.nudges_of_kinds_since(since, kinds).await? >= i64::from(self.policy.daily_cap))
     }
 
     /// Where quiet hours hold a nudge back: the end of the quiet time.

@@ -111,10 +111,24 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// Whether the draft has every tag of `tags`, and its title or text every
+    /// word of `search` (any letter case).
+    pub fn matches(&self, tags: &[String], search: &str) -> bool {
+        let haystack = format!("{}\n{}", self.title, self.text).to_lowercase();
+        tags.iter().all(|t| self.tags.iter().any(|d| d.eq_ignore_ascii_case(t.trim_start_matches('#'))))
+            && search.split_whitespace().all(|w| haystack.contains(&w.to_lowercase()))
+    }
+
     /// A short human label: the title, else the first line of the text.
     pub fn label(&self) -> String {
         label(&self.title, &self.text)
     }
+}
+
+/// An instant as messages show it: in the program's zone, to the minute
+/// (`Wed 02 Dec 10:00 CET`), the format `clout` uses on every screen.
+pub fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    clout_time::show_time(t, tz, Utc::now())
 }
 
 /// The title, else the first line of the text, cut to 60 characters.

@@ -71,15 +71,26 @@ impl v1::sink_service_server::SinkService for Api {
     ) -> Result<Response<v1::TestSinkResponse>, Status> {
         let id = check_id(req.into_inner().id)?;
         let sink = self.core.store.get_sink(id).await?;
+        let now = chrono::Utc::now();
         match self.core.sinks.deliver(&sink, &test_nudge(id)).await {
             Ok(()) => {
-                // It works now: a sink waiting out a backoff is tried again at once.
+                // It works now: healthy again, and a sink waiting out a
+                // backoff is tried again at once.
                 if sink.failures > 0 {
+                    self.core.store.sink_delivered(id, sink.cursor, now).await?;
                     self.core.sinks.changed();
                 }
                 Ok(Response::new(v1::TestSinkResponse { ok: true, error: String::new() }))
             }
-            Err(e) => Ok(Response::new(v1::TestSinkResponse { ok: false, error: e.to_string() })),
+            Err(e) => {
+                // `clout sink list` shows it failing, with this error; the
+                // delivery loop keeps its own schedule.
+                let error = e.to_string();
+                let failures = sink.failures.saturating_add(1);
+                let next = sink.next_attempt_at.unwrap_or(now);
+                self.core.store.sink_failed(id, &error, failures, now, next).await?;
+                Ok(Response::new(v1::TestSinkResponse { ok: false, error }))
+            }
         }
     }
 }

@@ -25,10 +25,29 @@ fn task_to_proto(t: Task) -> v1::Task {
         skipped: t.skipped,
         missed: t.missed,
         created_at: Some(ts(t.created_at)),
+        resolved_due_at: None,
     }
 }
 
 impl Api {
+    async fn resolve(
+        &self,
+        r: v1::ResolveTaskRequest,
+        state: &'static str,
+    ) -> Result<Response<v1::Task>, Status> {
+        let id = check_id(r.id)?;
+        let store = &self.core.store;
+        let (task, occurrence) = if r.next {
+            store.resolve_next(id, state, Utc::now()).await?
+        } else {
+            store.resolve_task(id, state, Utc::now()).await?
+        };
+        if r.next {
+            self.core.changed();
+        }
+        Ok(Response::new(v1::Task { resolved_due_at: Some(ts(occurrence)), ..task_to_proto(task) }))
+    }
+
     async fn zone_or_program(&self, tz: &str) -> Result<chrono_tz::Tz, Status> {
         if tz.trim().is_empty() { Ok(self.core.store.program().await?.tz) } else { parse_zone(tz.trim()) }
     }
@@ -82,13 +101,11 @@ impl v1::task_service_server::TaskService for Api {
     }
 
     async fn done_task(&self, req: Request<v1::ResolveTaskRequest>) -> Result<Response<v1::Task>, Status> {
-        let id = check_id(req.into_inner().id)?;
-        Ok(Response::new(task_to_proto(self.core.store.resolve_task(id, "done", Utc::now()).await?)))
+        self.resolve(req.into_inner(), "done").await
     }
 
     async fn skip_task(&self, req: Request<v1::ResolveTaskRequest>) -> Result<Response<v1::Task>, Status> {
-        let id = check_id(req.into_inner().id)?;
-        Ok(Response::new(task_to_proto(self.core.store.resolve_task(id, "skipped", Utc::now()).await?)))
+        self.resolve(req.into_inner(), "skipped").await
     }
 
     async fn preview_schedule(

@@ -528,6 +528,16 @@ impl Store {
                 };
                 let _ = insert_nudge!(tx, n, format!("published:{id}"));
             }
+            // The person said what became of it: its due nudge, and the
+            // `published` nudge of a post they recorded themselves, are seen.
+            sqlx::query(
+                "UPDATE nudges SET acked_at = $1 WHERE draft_id = $2 AND acked_at IS NULL \
+                 AND kind IN ('post_due', 'published')",
+            )
+            .bind(to_ms(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE drafts SET state = $1, published_at = $2, published_url = $3, updated_at = $4 WHERE id = $5")
                 .bind(state.as_str())
                 .bind(published_at)
@@ -589,6 +599,20 @@ impl Store {
         .fetch_one(p)
         .await)?;
         Ok(ms.map(from_ms))
+    }
+
+    /// The earliest pending post or task occurrence, paused or not: what
+    /// `clout status` calls "next due". Rule checks, lessons and snoozes are
+    /// not work to do, so they are left out. Returns its time, kind and id.
+    pub async fn next_pending(&self) -> Result<Option<(DateTime<Utc>, String, i64)>> {
+        let row: Option<(i64, String, i64)> = on_pool!(self, |p| {
+            sqlx::query_as(
+            "SELECT due_at, kind, ref_id FROM schedule WHERE kind IN ('post', 'task') ORDER BY due_at, id LIMIT 1"
+        )
+        .fetch_optional(p)
+        .await
+        })?;
+        Ok(row.map(|(at, kind, id)| (from_ms(at), kind, id)))
     }
 
     pub async fn pending_count(&self) -> Result<u64> {

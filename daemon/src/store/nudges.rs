@@ -88,6 +88,45 @@ impl Store {
         self.nudge(id).await
     }
 
+    /// Marks the nudges `ids` as seen, or with no ids every unread nudge (of
+    /// `kinds`, when given). An unknown id fails and changes nothing.
+    /// Returns the ids that were unread.
+    pub async fn ack_many(&self, ids: &[i64], kinds: &[String], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let acked = in_tx!(self, |tx| {
+            let unread: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, kind FROM nudges WHERE acked_at IS NULL ORDER BY id")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for &id in ids {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM nudges WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if n == 0 {
+                    return Err(Error::NotFound { what: "nudge", id });
+                }
+            }
+            let pick: Vec<i64> = unread
+                .into_iter()
+                .filter(|(id, kind)| {
+                    (ids.is_empty() || ids.contains(id)) && (kinds.is_empty() || kinds.contains(kind))
+                })
+                .map(|(id, _)| id)
+                .collect();
+            for chunk in pick.chunks(500) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!("UPDATE nudges SET acked_at = $1 WHERE id IN ({})", marks.join(", "));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ms(now));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            pick
+        });
+        Ok(acked)
+    }
+
     /// Marks a nudge as seen and schedules it to nudge again at `until`.
     pub async fn snooze_nudge(&self, id: i64, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Nudge> {
         in_tx!(self, |tx| {

@@ -326,7 +326,7 @@ impl Store {
         })?;
         let due_tasks: Vec<(i64, String, i64)> = on_pool!(self, |p| sqlx::query_as(
             "SELECT t.id, t.body, o.due_at FROM task_occurrences o JOIN tasks t ON t.id = o.task_id \
-             WHERE o.state = 'due' ORDER BY o.due_at"
+             WHERE o.state = 'due' AND t.removed_at IS NULL ORDER BY o.due_at"
         )
         .fetch_all(p)
         .await)?;

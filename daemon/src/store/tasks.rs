@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 
 use super::{Pool, Store};
 use crate::error::{Error, Result};
-use crate::model::{NewTask, QueueItem, Task, from_ms, to_ms};
+use crate::model::{NewTask, QueueItem, Task, from_ms, local_time, to_ms};
 use crate::recurrence::Schedule;
 
 /// At most this many missed occurrences are recorded one by one when a
@@ -195,12 +195,39 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the task's current occurrence `done` or `skipped`.
-    pub async fn resolve_task(&self, id: i64, state: &'static str, now: DateTime<Utc>) -> Result<Task> {
+    /// Fails with a sentence when task `id` was removed: nothing of it waits.
+    async fn check_not_removed(&self, id: i64) -> Result<()> {
+        let removed: Option<(Option<i64>,)> =
+            on_pool!(self, |p| sqlx::query_as("SELECT removed_at FROM tasks WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await)?;
+        if let Some((Some(at),)) = removed {
+            return Err(Error::FailedPrecondition(format!(
+                "task {id} was removed on {}, so nothing of it waits to be done; its history stays in \
+                 `clout review`, and `clout task list` shows the tasks you have",
+                local_time(from_ms(at), self.program().await?.tz)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks the task's current occurrence `done` or `skipped`. Returns the
+    /// task and the occurrence resolved.
+    pub async fn resolve_task(
+        &self,
+        id: i64,
+        state: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<(Task, DateTime<Utc>)> {
+        self.check_not_removed(id).await?;
         let task = self.task(id).await?;
         let Some(current) = task.current_due_at else {
             let next = match task.next_due_at {
-                Some(t) => format!("; its next occurrence is due {}", t.to_rfc3339()),
+                Some(t) => format!(
+                    "; its next occurrence is due {} (`clout task done {id} --next` marks that one done early)",
+                    local_time(t, self.program().await?.tz)
+                ),
                 None => String::new(),
             };
             return Err(Error::FailedPrecondition(format!(
@@ -219,7 +246,59 @@ impl Store {
         .await
         .map(|r| r.rows_affected())
         })?;
-        self.task(id).await
+        Ok((self.task(id).await?, current))
+    }
+
+    /// Marks the task's next occurrence `done` or `skipped` before it fires,
+    /// and moves its schedule row on past it. Refused while an occurrence
+    /// waits: that one is resolved first. Returns the task and the occurrence.
+    pub async fn resolve_next(
+        &self,
+        id: i64,
+        state: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<(Task, DateTime<Utc>)> {
+        self.check_not_removed(id).await?;
+        let task = self.task(id).await?;
+        if let Some(current) = task.current_due_at {
+            return Err(Error::FailedPrecondition(format!(
+                "task {id} has an occurrence waiting since {}: `clout task done {id}` resolves that one first",
+                local_time(current, self.program().await?.tz)
+            )));
+        }
+        let Some(next) = task.next_due_at else {
+            return Err(Error::FailedPrecondition(format!("task {id} has no occurrence left")));
+        };
+        let tz: Tz = task.tz.parse().unwrap_or(chrono_tz::UTC);
+        let after = Schedule::parse(&task.every).ok().and_then(|s| s.next_after(next, tz));
+        in_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO task_occurrences (task_id, due_at, state, fired_at, resolved_at, late) \
+                 VALUES ($1, $2, $3, NULL, $4, 0) ON CONFLICT (task_id, due_at) DO NOTHING",
+            )
+            .bind(id)
+            .bind(to_ms(next))
+            .bind(state)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await?;
+            match after {
+                Some(at) => {
+                    sqlx::query("UPDATE schedule SET due_at = $1 WHERE kind = 'task' AND ref_id = $2")
+                        .bind(to_ms(at))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                }
+                None => {
+                    sqlx::query("DELETE FROM schedule WHERE kind = 'task' AND ref_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                }
+            };
+        });
+        Ok((self.task(id).await?, next))
     }
 
     /// Upcoming task occurrences up to `until`, expanded from each task's next due time.

@@ -147,14 +147,18 @@ impl Tx {
     }
 
     /// Consistency nudges fired since `since_ms`, for the daily cap.
-    pub async fn consistency_nudges_since(&mut self, since_ms: i64) -> Result<i64> {
-        let (n,): (i64,) = on_tx!(self, |t| sqlx::query_as(
-            "SELECT COUNT(*) FROM nudges WHERE fired_at >= $1 AND kind IN \
-             ('queue_dry', 'behind_goal', 'streak_at_risk', 'weekly_review', 'task_missed', 'lesson')",
-        )
-        .bind(since_ms)
-        .fetch_one(&mut **t)
-        .await)?;
+    /// How many nudges of `kinds` fired since `since_ms` (the daily cap).
+    pub async fn nudges_of_kinds_since(&mut self, since_ms: i64, kinds: &[&str]) -> Result<i64> {
+        let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql =
+            format!("SELECT COUNT(*) FROM nudges WHERE fired_at >= $1 AND kind IN ({})", marks.join(", "));
+        let (n,): (i64,) = on_tx!(self, |t| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(since_ms);
+            for k in kinds {
+                q = q.bind(*k);
+            }
+            q.fetch_one(&mut **t).await
+        })?;
         Ok(n)
     }
 
@@ -354,13 +358,19 @@ impl Tx {
         Ok(n)
     }
 
-    /// The nudge a snooze brings back: kind, message, draft and task.
+    /// The nudge a snooze brings back: kind, message, draft and task; none
+    /// when its draft was deleted (or, for `post_due`, is no longer due) or
+    /// its task removed.
     pub async fn snoozed(
         &mut self,
         nudge: i64,
     ) -> Result<Option<(String, String, Option<i64>, Option<i64>)>> {
         Ok(on_tx!(self, |t| sqlx::query_as(
-            "SELECT kind, message, draft_id, task_id FROM nudges WHERE id = $1"
+            "SELECT n.kind, n.message, n.draft_id, n.task_id FROM nudges n WHERE n.id = $1 \
+             AND (n.draft_id IS NULL OR EXISTS (SELECT 1 FROM drafts d WHERE d.id = n.draft_id \
+                  AND (n.kind <> 'post_due' OR d.state = 'due'))) \
+             AND (n.task_id IS NULL OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = n.task_id \
+                  AND t.removed_at IS NULL))"
         )
         .bind(nudge)
         .fetch_optional(&mut **t)
