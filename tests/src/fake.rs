@@ -13,7 +13,9 @@
 //!   `GET /api/v2/instance`, every URL counts as `characters_reserved_per_url`
 //!   (23), a remote mention `@user@domain` counts as `@user`, and the content
 //!   warning counts too; a content warning makes the status sensitive;
-//!   validation failures answer 422 `{"error":"Validation failed: ..."}`.
+//!   validation failures answer 422 `{"error":"Validation failed: ..."}`;
+//!   `in_reply_to_id` makes a reply (kept in the Status entity's field of that
+//!   name), and an id that names no status answers 404 `Record not found`.
 //! - Bluesky (docs.bsky.app, atproto.com/specs): XRPC errors are
 //!   `{"error","message"}`; procedures need `Content-Type: application/json`;
 //!   `com.atproto.server.createSession` issues an access and a refresh token,
@@ -27,7 +29,8 @@
 //!
 //! Scripting: [`Fake::fail_next`] answers the next request to a path with a
 //! canned response and does not apply it; [`Fake::hold_next`] applies the next
-//! one and never answers it.
+//! one and never answers it; [`Fake::fail_request`] and [`Fake::hold_request`]
+//! do the same to the Nth request to a path (part N of a thread).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
@@ -176,6 +179,23 @@ impl Fake {
         *self.state().holds.entry(path.to_string()).or_default() += 1;
     }
 
+    /// The `nth` request to `path` (1 is the first since the fake started) is
+    /// handled but never answered, like [`Fake::hold_next`].
+    pub fn hold_request(&self, path: &str, nth: usize) {
+        self.state().holds_at.insert((path.to_string(), nth));
+    }
+
+    /// The `nth` request to `path` (1 is the first since the fake started) is
+    /// answered with this status and JSON body and not applied, like [`Fake::fail_next`].
+    pub fn fail_request(&self, path: &str, nth: usize, status: u16, body: &str) {
+        let reply = Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string(),
+        };
+        self.state().canned_at.insert((path.to_string(), nth), reply);
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
@@ -300,6 +320,9 @@ struct State {
     requests: Vec<Recorded>,
     canned: HashMap<String, VecDeque<Reply>>,
     holds: HashMap<String, usize>,
+    /// (path, ordinal) of requests to hold, and to answer with a canned reply.
+    holds_at: HashSet<(String, usize)>,
+    canned_at: HashMap<(String, usize), Reply>,
     // Mastodon
     max_characters: u64,
     mastodon_revoked: bool,
@@ -324,6 +347,8 @@ impl State {
             requests: Vec::new(),
             canned: HashMap::new(),
             holds: HashMap::new(),
+            holds_at: HashSet::new(),
+            canned_at: HashMap::new(),
             max_characters: 500,
             mastodon_revoked: false,
             next_status_id: FIRST_STATUS_ID,
@@ -339,8 +364,12 @@ impl State {
         }
     }
 
-    /// Consumes one `hold_next` for `path`, if any.
+    /// Consumes one `hold_next` or `hold_request` for `path`, if any.
     fn take_hold(&mut self, path: &str) -> bool {
+        let nth = self.requests.iter().filter(|r| r.path == path).count();
+        if self.holds_at.remove(&(path.to_string(), nth)) {
+            return true;
+        }
         match self.holds.get_mut(path) {
             Some(n) if *n > 0 => {
                 *n -= 1;
@@ -423,6 +452,13 @@ impl State {
             return mastodon_error(422, &message);
         }
         let language = Some(param_str(&params, "language")).filter(|l| !l.is_empty());
+        // A reply names the status it answers; an unknown one is 404, as Mastodon answers.
+        let in_reply_to = Some(param_str(&params, "in_reply_to_id")).filter(|r| !r.is_empty());
+        if let Some(parent) = &in_reply_to
+            && !self.statuses.iter().any(|s| s["id"] == *parent)
+        {
+            return mastodon_error(404, "Record not found");
+        }
         let id = self.next_status_id.to_string();
         self.next_status_id += 1;
         let status = json!({
@@ -434,6 +470,7 @@ impl State {
             "spoiler_text": spoiler,
             "sensitive": param_bool(&params, "sensitive") || !spoiler.is_empty(),
             "language": language,
+            "in_reply_to_id": in_reply_to,
             "content": status_html(&text),
             "account": self.account(),
         });
@@ -654,7 +691,9 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Result<Response<Full<B
     let (reply, hold) = {
         let mut st = lock(&state);
         st.requests.push(recorded.clone());
-        match st.canned.get_mut(&recorded.path).and_then(VecDeque::pop_front) {
+        let nth = st.requests.iter().filter(|r| r.path == recorded.path).count();
+        let at = st.canned_at.remove(&(recorded.path.clone(), nth));
+        match at.or_else(|| st.canned.get_mut(&recorded.path).and_then(VecDeque::pop_front)) {
             Some(canned) => (canned, false),
             None => {
                 let hold = st.take_hold(&recorded.path);

@@ -5,9 +5,9 @@ use crate::http::Method;
 use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};
-use super::{Checked, Failure, Posted, classify, text};
-use crate::model::Account;
-use crate::model::publication::Claim;
+use super::{Checked, Failure, classify, text};
+use crate::model::publication::{Claim, PostedPart, part_key};
+use crate::model::{Account, Network};
 
 fn failure(a: &Answer) -> Failure {
     classify(a.status, wait_hint(a), a.message())
@@ -17,9 +17,13 @@ fn unreachable(message: String) -> Failure {
     Failure::Temporary { http_status: 0, message, after: None }
 }
 
-/// The status a draft becomes.
-pub fn status_body(claim: &Claim) -> Value {
-    let mut body = json!({ "status": claim.text });
+/// The status one part of a draft becomes; a later part of a thread replies
+/// to the part before it, with the same visibility.
+pub fn status_body(claim: &Claim, text: &str, reply_to: Option<&PostedPart>) -> Value {
+    let mut body = json!({ "status": text });
+    if let Some(parent) = reply_to {
+        body["in_reply_to_id"] = json!(parent.remote_id);
+    }
     if !claim.visibility.is_empty() {
         body["visibility"] = json!(claim.visibility);
     }
@@ -33,11 +37,22 @@ pub fn status_body(claim: &Claim) -> Value {
     body
 }
 
-pub async fn publish(http: &Http, a: &Account, token: &str, claim: &Claim) -> Result<Posted, Failure> {
+/// Posts part `position` of the draft, replying to `reply_to` (the part
+/// before it), with that part's own Idempotency-Key.
+pub async fn post_part(
+    http: &Http,
+    a: &Account,
+    token: &str,
+    claim: &Claim,
+    position: u32,
+    reply_to: Option<&PostedPart>,
+) -> Result<PostedPart, Failure> {
     let url = format!("{}/api/v1/statuses", a.server);
-    let key = claim.publication.idem_key.as_str();
+    let key = part_key(Network::Mastodon, &claim.publication.idem_key, position);
+    let text = claim.parts.get(position as usize).map_or("", String::as_str);
+    let body = status_body(claim, text, reply_to);
     let answer = http
-        .call(Method::POST, &url, Some(token), &[("Idempotency-Key", key)], Some(&status_body(claim)))
+        .call(Method::POST, &url, Some(token), &[("Idempotency-Key", key.as_str())], Some(&body))
         .await
         .map_err(unreachable)?;
     if !answer.ok() {
@@ -56,7 +71,13 @@ pub async fn publish(http: &Http, a: &Account, token: &str, claim: &Claim) -> Re
         "" => answer.str("uri"),
         u => u,
     };
-    Ok(Posted { url: link.to_string(), remote_id: id.to_string() })
+    Ok(PostedPart {
+        position,
+        idem_key: key,
+        remote_id: id.to_string(),
+        cid: String::new(),
+        url: link.to_string(),
+    })
 }
 
 pub async fn check(http: &Http, a: &Account, token: &str) -> Result<Checked, Failure> {

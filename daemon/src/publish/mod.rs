@@ -22,6 +22,7 @@
 mod bluesky;
 pub mod http;
 mod mastodon;
+pub mod split;
 pub mod text;
 
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ use tokio::task::JoinSet;
 
 use crate::Core;
 use crate::model::Invalid;
-use crate::model::publication::{Claim, Outcome};
+use crate::model::publication::{Claim, Outcome, PostedPart};
 use crate::model::{Account, Network};
 
 /// Tries per publication before a temporary error counts as permanent.
@@ -60,13 +61,6 @@ pub enum Failure {
     Temporary { http_status: u16, message: String, after: Option<Duration> },
     /// Trying again would fail the same way; the message says what to do.
     Permanent { http_status: u16, message: String },
-}
-
-/// What a confirmed post is known by.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Posted {
-    pub url: String,
-    pub remote_id: String,
 }
 
 /// What a successful account check learned.
@@ -365,7 +359,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
 async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
     let _busy = core.health.publisher.busy();
     let p = &claim.publication;
-    let work = attempt(&core, &claim);
+    let work = attempt(&core, &me, &claim);
     tokio::pin!(work);
     let outcome = loop {
         tokio::select! {
@@ -408,7 +402,7 @@ async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
 }
 
 /// One attempt at one publication.
-async fn attempt(core: &Core, claim: &Claim) -> Outcome {
+async fn attempt(core: &Core, me: &str, claim: &Claim) -> Outcome {
     let p = &claim.publication;
     let now = Utc::now();
     let failed = |message: String| Outcome::Failed { http_status: 0, message };
@@ -430,19 +424,15 @@ async fn attempt(core: &Core, claim: &Claim) -> Outcome {
     }
     // Checked when the draft was added, but an import or a lower instance limit
     // since then could make it unfit: never post what would be cut or lose its warning.
-    if let Err(e) = check_fits(&account, &claim.text, &claim.content_warning) {
+    if let Err(e) = check_parts_fit(&account, &claim.parts, &claim.content_warning) {
         return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id));
     }
     let secret = match core.publish.secret(&account) {
         Ok(s) => s,
         Err(e) => return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id)),
     };
-    let result = match account.network {
-        Network::Mastodon => mastodon::publish(&core.publish.http, &account, &secret, claim).await,
-        Network::Bluesky => bluesky::publish(&core.publish, &account, &secret, claim).await,
-    };
-    match result {
-        Ok(posted) => Outcome::Published { url: posted.url, remote_id: posted.remote_id },
+    match post_thread(core, me, &account, &secret, claim).await {
+        Ok(first) => Outcome::Published { url: first.url, remote_id: first.remote_id },
         Err(Failure::Permanent { http_status, message }) => Outcome::Failed {
             http_status,
             message: format!("{message}{}", what_to_do(&account, http_status, p.draft_id)),
@@ -464,6 +454,72 @@ async fn attempt(core: &Core, claim: &Claim) -> Outcome {
             }
         }
     }
+}
+
+/// Posts the parts not yet confirmed, in order, each replying to the one
+/// before, and keeps each as soon as the server confirms it: a thread cut off
+/// resumes at its first unconfirmed part and never posts a part twice or out
+/// of order. Answers the first part, which the thread is known by.
+async fn post_thread(
+    core: &Core,
+    me: &str,
+    account: &Account,
+    secret: &str,
+    claim: &Claim,
+) -> Result<PostedPart, Failure> {
+    let p = &claim.publication;
+    let mut thread: Vec<PostedPart> = Vec::with_capacity(claim.parts.len());
+    for position in 0..claim.parts.len() as u32 {
+        if let Some(done) = claim.done.iter().find(|d| d.position == position) {
+            thread.push(done.clone());
+            continue;
+        }
+        let posted = match account.network {
+            Network::Mastodon => {
+                mastodon::post_part(&core.publish.http, account, secret, claim, position, thread.last()).await
+            }
+            Network::Bluesky => {
+                bluesky::post_part(&core.publish, account, secret, claim, position, &thread).await
+            }
+        }?;
+        match core.store.record_posted_part(p.id, me, &posted, Utc::now()).await {
+            Ok(true) => {}
+            // Another daemon took the claim over; it goes on from what it finds.
+            Ok(false) => {
+                return Err(Failure::Temporary {
+                    http_status: 0,
+                    message: "another daemon took this publication over".into(),
+                    after: None,
+                });
+            }
+            Err(e) => {
+                return Err(Failure::Temporary {
+                    http_status: 0,
+                    message: format!("cannot record part {} as published: {e}", position + 1),
+                    after: None,
+                });
+            }
+        }
+        thread.push(posted);
+    }
+    thread.into_iter().next().ok_or_else(|| Failure::Permanent {
+        http_status: 0,
+        message: "the draft has no text to publish".into(),
+    })
+}
+
+/// Checks every part of a thread against an account; the error names the part.
+pub fn check_parts_fit(a: &Account, parts: &[String], content_warning: &str) -> Result<(), Invalid> {
+    for (i, part) in parts.iter().enumerate() {
+        check_fits(a, part, content_warning).map_err(|e| {
+            if parts.len() == 1 {
+                e
+            } else {
+                Invalid::new(e.field, format!("part {} of {}: {}", i + 1, parts.len(), e.reason))
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// The advice that follows a permanent error.

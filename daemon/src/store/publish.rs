@@ -74,6 +74,7 @@ struct PublicationRow {
     remote_id: String,
     last_error: String,
     published_at: Option<i64>,
+    differences: String,
 }
 
 impl From<PublicationRow> for Publication {
@@ -94,12 +95,14 @@ impl From<PublicationRow> for Publication {
             last_error: r.last_error,
             published_at: r.published_at.map(from_ms),
             history: Vec::new(),
+            parts: Vec::new(),
+            differences: r.differences,
         }
     }
 }
 
 const PUBLICATION_COLUMNS: &str = "SELECT id, draft_id, account_id, account_name, network, state, idem_key, \
-     attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at FROM publications";
+     attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at, differences FROM publications";
 
 pub use crate::model::publication::{Claim, Outcome, idempotency_key};
 
@@ -341,6 +344,11 @@ impl Store {
         .fetch_all(p)
         .await)?;
         let mut out: Vec<Publication> = rows.into_iter().map(Publication::from).collect();
+        for (pid, part) in self.posted_parts_of_draft(draft_id).await? {
+            if let Some(p) = out.iter_mut().find(|p| p.id == pid) {
+                p.parts.push(part);
+            }
+        }
         for (pid, at, outcome, status, message) in attempts {
             if let Some(p) = out.iter_mut().find(|p| p.id == pid) {
                 p.history.push(PublishAttempt {
@@ -468,15 +476,20 @@ impl Store {
                     .fetch_optional(p)
                     .await)?;
             let Some(row) = row else { continue };
-            let draft: Option<(String, String, String, String, String)> =
-                on_pool!(self, |p| sqlx::query_as(
-                    "SELECT title, body, visibility, content_warning, language FROM drafts WHERE id = $1"
+            let draft: Option<(String, String, String, String, String, String)> = on_pool!(self, |p| {
+                sqlx::query_as(
+                    "SELECT title, body, visibility, content_warning, language, thread FROM drafts WHERE id = $1"
                 )
                 .bind(row.draft_id)
                 .fetch_optional(p)
-                .await)?;
-            let Some((title, text, visibility, content_warning, language)) = draft else { continue };
+                .await
+            })?;
+            let Some((title, text, visibility, content_warning, language, thread)) = draft else { continue };
+            let thread: Vec<String> = serde_json::from_str(&thread).unwrap_or_default();
+            let done = self.posted_parts(id).await?;
             claims.push(Claim {
+                parts: model::parts(&text, &thread),
+                done,
                 publication: row.into(),
                 interrupted: state == "publishing",
                 interrupted_at: started.map(from_ms),
