@@ -15,7 +15,12 @@
 //!   warning counts too; a content warning makes the status sensitive;
 //!   validation failures answer 422 `{"error":"Validation failed: ..."}`;
 //!   `in_reply_to_id` makes a reply (kept in the Status entity's field of that
-//!   name), and an id that names no status answers 404 `Record not found`.
+//!   name), and an id that names no status answers 404 `Record not found`;
+//!   `GET /api/v1/accounts/:id/statuses` lists the account's statuses newest
+//!   first, `limit` 20 by default and 40 at most. Two modes copy servers that
+//!   differ from Mastodon: one forgets Idempotency-Keys on a restart (they are
+//!   kept in memory), one makes statuses without `spoiler_text` or turns
+//!   `unlisted` into `public`.
 //! - Bluesky (docs.bsky.app, atproto.com/specs): XRPC errors are
 //!   `{"error","message"}`; procedures need `Content-Type: application/json`;
 //!   `com.atproto.server.createSession` issues an access and a refresh token,
@@ -130,6 +135,24 @@ impl Fake {
     /// From now on every authenticated Mastodon call answers 401.
     pub fn revoke_mastodon_token(&self) {
         self.state().mastodon_revoked = true;
+    }
+
+    /// Forgets every Idempotency-Key, as a server that keeps them in memory
+    /// does when it restarts.
+    pub fn forget_idempotency_keys(&self) {
+        self.state().idempotency.clear();
+    }
+
+    /// From now on statuses are made without their `spoiler_text`, as servers
+    /// that have no content warnings make them.
+    pub fn ignore_spoiler_text(&self) {
+        self.state().ignore_spoiler = true;
+    }
+
+    /// From now on `unlisted` statuses are made `public`, as servers without
+    /// that visibility make them.
+    pub fn without_unlisted(&self) {
+        self.state().no_unlisted = true;
     }
 
     /// The statuses created, in order.
@@ -329,6 +352,8 @@ struct State {
     next_status_id: u64,
     statuses: Vec<Value>,
     idempotency: HashMap<String, Value>,
+    ignore_spoiler: bool,
+    no_unlisted: bool,
     // Bluesky
     handles: HashMap<String, String>,
     next_token: u64,
@@ -354,6 +379,8 @@ impl State {
             next_status_id: FIRST_STATUS_ID,
             statuses: Vec::new(),
             idempotency: HashMap::new(),
+            ignore_spoiler: false,
+            no_unlisted: false,
             handles: HashMap::from([(Fake::BSKY_HANDLE.to_string(), Fake::BSKY_DID.to_string())]),
             next_token: 1,
             access: HashMap::new(),
@@ -434,9 +461,12 @@ impl State {
             Err(reply) => return reply,
         };
         let text = param_str(&params, "status");
-        let spoiler = param_str(&params, "spoiler_text");
+        let mut spoiler = param_str(&params, "spoiler_text");
+        if self.ignore_spoiler {
+            spoiler.clear();
+        }
         let mut visibility = param_str(&params, "visibility");
-        if visibility.is_empty() {
+        if visibility.is_empty() || (self.no_unlisted && visibility == "unlisted") {
             visibility = "public".into();
         }
         if text.trim().is_empty() {
@@ -479,6 +509,16 @@ impl State {
             self.idempotency.insert(key, status.clone());
         }
         json_reply(200, status)
+    }
+
+    /// `GET /api/v1/accounts/:id/statuses`: the account's statuses, newest
+    /// first, at most `limit` (default 20, at most 40); an unknown id is 404.
+    fn account_statuses(&mut self, req: &Recorded) -> Reply {
+        if req.path != "/api/v1/accounts/1/statuses" {
+            return mastodon_error(404, "Record not found");
+        }
+        let limit = req.param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 40);
+        json_reply(200, Value::Array(self.statuses.iter().rev().take(limit).cloned().collect()))
     }
 
     // ---- Bluesky ----
@@ -644,6 +684,9 @@ fn route(st: &mut State, req: &Recorded) -> Reply {
         ("GET", "/api/v2/instance") => st.instance(req),
         ("GET", "/api/v1/accounts/verify_credentials") => st.mastodon(req, State::verify_credentials),
         ("POST", "/api/v1/statuses") => st.mastodon(req, State::create_status),
+        ("GET", p) if p.starts_with("/api/v1/accounts/") && p.ends_with("/statuses") => {
+            st.mastodon(req, State::account_statuses)
+        }
         ("POST", "/xrpc/com.atproto.server.createSession") => st.create_session(req),
         ("POST", "/xrpc/com.atproto.server.refreshSession") => st.refresh_session(req),
         ("GET", "/xrpc/com.atproto.server.getSession") => st.bluesky(req, State::get_session),

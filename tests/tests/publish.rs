@@ -204,11 +204,10 @@ fn kill_9_mid_publish_and_restart_never_posts_twice() {
 
     let _d = home.start();
     let shown = wait_state(&home, id, "published", WAIT);
-    assert_eq!(fake.statuses().len(), 1, "Mastodon got the same key and answered with the same status");
+    assert_eq!(fake.statuses().len(), 1, "Mastodon's status was found among the account's");
     assert_eq!(fake.records().len(), 1, "Bluesky's record was found by its key");
-    let sent = fake.requests_to(STATUSES);
-    assert_eq!(sent.len(), 2);
-    assert_eq!(sent[0].header("idempotency-key"), sent[1].header("idempotency-key"));
+    assert_eq!(fake.requests_to(STATUSES).len(), 1, "the retry looked the status up instead");
+    assert!(!fake.requests_to("/api/v1/accounts/1/statuses").is_empty());
     assert_eq!(fake.requests_to(CREATE_RECORD).len(), 1, "the retry looked the record up instead");
     assert!(!fake.requests_to("/xrpc/com.atproto.repo.getRecord").is_empty());
     for i in 0..2 {

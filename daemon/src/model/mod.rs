@@ -269,6 +269,9 @@ pub struct Publication {
     pub parts: Vec<publication::PostedPart>,
     /// What the server made differently from what was asked; empty if nothing.
     pub differences: String,
+    /// When an attempt whose outcome is not known (cut off, no answer) began:
+    /// the next try looks on the server for a post made since then.
+    pub unsure_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

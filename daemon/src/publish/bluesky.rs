@@ -8,7 +8,7 @@ use crate::http::Method;
 use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};
-use super::{Failure, Hub, Session, classify, text};
+use super::{Failure, Hub, Posted, Session, classify, text};
 use crate::model::publication::{Claim, PostedPart, part_key};
 use crate::model::{Account, Network};
 
@@ -147,7 +147,7 @@ pub async fn post_part(
     claim: &Claim,
     position: u32,
     thread: &[PostedPart],
-) -> Result<PostedPart, Failure> {
+) -> Result<Posted, Failure> {
     let http = &hub.http;
     let key = part_key(Network::Bluesky, &claim.publication.idem_key, position);
     let rkey = key.as_str();
@@ -160,12 +160,15 @@ pub async fn post_part(
             s
         }
     };
-    let posted = |s: &Session, uri: String, cid: String| PostedPart {
-        position,
-        idem_key: key.clone(),
-        url: post_url(&s.handle, &s.did, rkey),
-        remote_id: if uri.is_empty() { format!("at://{}/{POST}/{rkey}", s.did) } else { uri },
-        cid,
+    let posted = |s: &Session, uri: String, cid: String| Posted {
+        part: PostedPart {
+            position,
+            idem_key: key.clone(),
+            url: post_url(&s.handle, &s.did, rkey),
+            remote_id: if uri.is_empty() { format!("at://{}/{POST}/{rkey}", s.did) } else { uri },
+            cid,
+        },
+        differences: Vec::new(),
     };
     // A retry: the earlier try may have made the post before its answer was lost.
     if claim.publication.attempts > 1

@@ -17,7 +17,9 @@
 //! key of the Bluesky post. A retry after a lost answer, or after cloutd was
 //! killed mid-request, can therefore never post twice: Mastodon answers with
 //! the status it already made, and on Bluesky the publisher first looks the
-//! record up by its key.
+//! record up by its key. Since some Mastodon-API servers forget keys (in
+//! memory only, or after an hour), a retry after an attempt whose outcome is
+//! not known also looks for the status among the account's recent ones.
 
 mod bluesky;
 pub mod http;
@@ -50,9 +52,6 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 pub const LEASE: Duration = Duration::from_secs(30);
 /// Publications claimed (and published in parallel) at a time.
 pub const BATCH: u32 = 8;
-/// Mastodon keeps an idempotency key for an hour; an attempt cut off longer
-/// ago than this is not repeated blindly.
-pub const MASTODON_KEY_WINDOW: Duration = Duration::from_secs(55 * 60);
 
 /// Why an attempt did not publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +60,14 @@ pub enum Failure {
     Temporary { http_status: u16, message: String, after: Option<Duration> },
     /// Trying again would fail the same way; the message says what to do.
     Permanent { http_status: u16, message: String },
+}
+
+/// A part the server confirmed, and what it made differently from what was
+/// asked (a dropped content warning, another visibility).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    pub part: PostedPart,
+    pub differences: Vec<String>,
 }
 
 /// What a successful account check learned.
@@ -413,15 +420,6 @@ async fn attempt(core: &Core, me: &str, claim: &Claim) -> Outcome {
         },
         None => return failed(format!("the account `{}` was removed", p.account)),
     };
-    if claim.interrupted
-        && account.network == Network::Mastodon
-        && claim.interrupted_at.is_some_and(|t| (now - t).to_std().unwrap_or_default() > MASTODON_KEY_WINDOW)
-    {
-        return failed(format!(
-            "cloutd stopped mid-request over an hour ago, and Mastodon forgets idempotency keys after an hour, so trying again could post twice. Look at your profile: if the post is there, run `clout posted {} --url URL`; if not, `clout draft retry {}`",
-            p.draft_id, p.draft_id
-        ));
-    }
     // Checked when the draft was added, but an import or a lower instance limit
     // since then could make it unfit: never post what would be cut or lose its warning.
     if let Err(e) = check_parts_fit(&account, &claim.parts, &claim.content_warning) {
@@ -469,20 +467,27 @@ async fn post_thread(
 ) -> Result<PostedPart, Failure> {
     let p = &claim.publication;
     let mut thread: Vec<PostedPart> = Vec::with_capacity(claim.parts.len());
+    // Only the first part this attempt sends can have been made by an attempt
+    // whose outcome is not known: the parts after it were never sent.
+    let mut unsure = p.unsure_since;
     for position in 0..claim.parts.len() as u32 {
         if let Some(done) = claim.done.iter().find(|d| d.position == position) {
             thread.push(done.clone());
             continue;
         }
+        let http = &core.publish.http;
         let posted = match account.network {
             Network::Mastodon => {
-                mastodon::post_part(&core.publish.http, account, secret, claim, position, thread.last()).await
+                mastodon::post_part(http, account, secret, claim, position, thread.last(), unsure.take())
+                    .await
             }
             Network::Bluesky => {
                 bluesky::post_part(&core.publish, account, secret, claim, position, &thread).await
             }
         }?;
-        match core.store.record_posted_part(p.id, me, &posted, Utc::now()).await {
+        unsure = None;
+        let Posted { part: posted, differences } = posted;
+        match core.store.record_posted_part(p.id, me, &posted, &differences, Utc::now()).await {
             Ok(true) => {}
             // Another daemon took the claim over; it goes on from what it finds.
             Ok(false) => {

@@ -42,24 +42,38 @@ impl Store {
         Ok(rows.into_iter().map(part).collect())
     }
 
-    /// Keeps a part the server confirmed, if `owner` still holds the claim on
-    /// the publication (false when it lost it: another daemon took over).
+    /// Keeps a part the server confirmed, with what the server made
+    /// differently from what was asked (`differences`, each kept once), if
+    /// `owner` still holds the claim on the publication (false when it lost
+    /// it: another daemon took over). Its outcome is known now.
     pub async fn record_posted_part(
         &self,
         publication: i64,
         owner: &str,
         p: &PostedPart,
+        differences: &[String],
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let held = in_tx!(self, |tx| {
-            let held: Option<(i64,)> = sqlx::query_as(
-                "SELECT id FROM publications WHERE id = $1 AND lease_owner = $2 AND state = 'publishing'",
+            let held: Option<(String,)> = sqlx::query_as(
+                "SELECT differences FROM publications WHERE id = $1 AND lease_owner = $2 AND state = 'publishing'",
             )
             .bind(publication)
             .bind(owner)
             .fetch_optional(&mut *tx)
             .await?;
-            if held.is_some() {
+            if let Some((known,)) = &held {
+                let mut all: Vec<&str> = known.split("; ").filter(|d| !d.is_empty()).collect();
+                for d in differences {
+                    if !all.contains(&d.as_str()) {
+                        all.push(d);
+                    }
+                }
+                sqlx::query("UPDATE publications SET differences = $2, unsure_since = NULL WHERE id = $1")
+                    .bind(publication)
+                    .bind(all.join("; "))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO publication_parts (publication_id, position, idem_key, remote_id, cid, url, published_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (publication_id, position) DO NOTHING",

@@ -75,6 +75,7 @@ struct PublicationRow {
     last_error: String,
     published_at: Option<i64>,
     differences: String,
+    unsure_since: Option<i64>,
 }
 
 impl From<PublicationRow> for Publication {
@@ -97,12 +98,13 @@ impl From<PublicationRow> for Publication {
             history: Vec::new(),
             parts: Vec::new(),
             differences: r.differences,
+            unsure_since: r.unsure_since.map(from_ms),
         }
     }
 }
 
 const PUBLICATION_COLUMNS: &str = "SELECT id, draft_id, account_id, account_name, network, state, idem_key, \
-     attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at, differences FROM publications";
+     attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at, differences, unsure_since FROM publications";
 
 pub use crate::model::publication::{Claim, Outcome, idempotency_key};
 
@@ -452,6 +454,13 @@ impl Store {
                     .bind("cloutd stopped before the server answered; trying again with the same key")
                     .execute(&mut *tx)
                     .await?;
+                    // Whether the server made the post is not known: look before posting again.
+                    sqlx::query(
+                        "UPDATE publications SET unsure_since = COALESCE(unsure_since, started_at) WHERE id = $1",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 let (tries,): (i64,) = sqlx::query_as(
                     "UPDATE publications SET state = 'publishing', lease_owner = $2, lease_until = $3, \
@@ -550,7 +559,8 @@ impl Store {
                 Outcome::Published { url, remote_id } => {
                     sqlx::query(
                         "UPDATE publications SET state = 'published', url = $2, remote_id = $3, published_at = $4, \
-                         last_error = '', lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL WHERE id = $1",
+                         last_error = '', lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, \
+                         unsure_since = NULL WHERE id = $1",
                     )
                     .bind(id)
                     .bind(url)
@@ -559,14 +569,18 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                Outcome::Retry { at, message, .. } => {
+                Outcome::Retry { at, message, http_status } => {
+                    // No answer: the server may have made the post; the next try looks first.
                     sqlx::query(
                         "UPDATE publications SET state = 'pending', next_attempt_at = $2, last_error = $3, \
-                         lease_owner = NULL, lease_until = NULL WHERE id = $1",
+                         lease_owner = NULL, lease_until = NULL, \
+                         unsure_since = CASE WHEN $4 THEN COALESCE(unsure_since, started_at) ELSE unsure_since END \
+                         WHERE id = $1",
                     )
                     .bind(id)
                     .bind(to_ms(*at))
                     .bind(message)
+                    .bind(*http_status == 0)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -634,8 +648,26 @@ impl Store {
                 )),
                 Outcome::Retry { .. } => None,
             };
+            let mut notes: Vec<(&str, String, String)> = note.into_iter().collect();
+            if let Outcome::Published { url, .. } = outcome {
+                let (differences,): (String,) =
+                    sqlx::query_as("SELECT differences FROM publications WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if !differences.is_empty() {
+                    notes.push((
+                        "published_differently",
+                        format!(
+                            "Published \u{201c}{label}\u{201d} to {account} at {url}, but not as asked: {differences}. \
+                             Look at it there, and edit or delete it if that matters"
+                        ),
+                        format!("published_differently:{draft_id}:{account}"),
+                    ));
+                }
+            }
             let mut out = Vec::new();
-            if let Some((kind, message, key)) = note {
+            for (kind, message, key) in notes {
                 let n = Nudge {
                     id: 0,
                     kind: kind.into(),
