@@ -89,6 +89,7 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "language": d.language,
         "fire_error": d.fire_error,
         "thread": d.thread,
+        "no_card": d.no_card,
         "publications": d.publications.iter().map(publication_json).collect::<Vec<_>>(),
     })
 }

@@ -263,6 +263,7 @@ impl From<Draft> for v1::Draft {
             language: d.language,
             fire_error: d.fire_error.unwrap_or_default(),
             thread: d.thread,
+            no_card: d.no_card,
         }
     }
 }
@@ -318,6 +319,7 @@ impl v1::draft_service_server::DraftService for Api {
             accounts: accounts::check_accounts(self, &r.accounts, &parts, &content_warning).await?,
             text: parts[0].clone(),
             thread: parts[1..].to_vec(),
+            no_card: r.no_card,
             title: check_title(&r.title)?,
             platforms: check_labels("platform", &r.platforms)?,
             tags: check_labels("tag", &r.tags)?,
@@ -372,6 +374,7 @@ impl v1::draft_service_server::DraftService for Api {
             content_warning: r.content_warning.as_deref().map(accounts::check_content_warning).transpose()?,
             language: r.language.as_deref().map(accounts::check_language).transpose()?,
             thread: None,
+            no_card: r.no_card,
         };
         // The parts, their warning and their accounts must fit together.
         let cur = self.core.store.get_draft(id).await?;

@@ -1,6 +1,8 @@
 -- Threads: a draft's first part stays in `body`; the parts after it, in
 -- order, are a JSON array of strings here ('[]' for a single post).
 ALTER TABLE drafts ADD COLUMN thread TEXT NOT NULL DEFAULT '[]';
+-- 1: no link card on Bluesky (`--no-card`).
+ALTER TABLE drafts ADD COLUMN no_card BIGINT NOT NULL DEFAULT 0;
 
 -- Each part of a publication that the server confirmed, kept as soon as it is
 -- confirmed: a thread cut off half-way resumes after the last part here and

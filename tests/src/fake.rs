@@ -30,7 +30,13 @@
 //!   `app.bsky.feed.post` record (`$type`, `text` of at most 3000 bytes and 300
 //!   graphemes, an atproto datetime `createdAt`, facet byte ranges, reply
 //!   references) and that the record key is a TID; a record key already taken
-//!   answers 500, as the reference PDS does.
+//!   answers 500, as the reference PDS does. `com.atproto.repo.uploadBlob`
+//!   takes the blob as the body with its MIME type as Content-Type and
+//!   answers `{"blob": {"$type":"blob","ref":{"$link":CID},"mimeType","size"}}`;
+//!   an `app.bsky.embed.external` embed needs `external` with `uri`, `title`
+//!   and `description`, and its optional `thumb` must be an uploaded image blob
+//!   of at most 1,000,000 bytes. `reply` holds `root` and `parent` strong
+//!   references (`uri`, `cid`). [`Fake::serve`] serves web pages for link cards.
 //!
 //! Scripting: [`Fake::fail_next`] answers the next request to a path with a
 //! canned response and does not apply it; [`Fake::hold_next`] applies the next
@@ -65,6 +71,8 @@ pub struct Recorded {
     /// Header names are lowercase.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body's bytes (an uploaded image is not text).
+    pub raw: Vec<u8>,
     pub at: Instant,
 }
 
@@ -155,6 +163,17 @@ impl Fake {
         self.state().no_unlisted = true;
     }
 
+    /// Serves `body` with `content_type` at `path` (a web page for link
+    /// cards, or its image) to any GET.
+    pub fn serve(&self, path: &str, content_type: &str, body: &[u8]) {
+        self.state().pages.insert(path.to_string(), (content_type.to_string(), body.to_vec()));
+    }
+
+    /// The blobs uploaded with `uploadBlob`: (CID, MIME type, size).
+    pub fn blobs(&self) -> Vec<(String, String, usize)> {
+        self.state().blobs.clone()
+    }
+
     /// The statuses created, in order.
     pub fn statuses(&self) -> Vec<Value> {
         self.state().statuses.clone()
@@ -192,7 +211,7 @@ impl Fake {
             let kind = if looks_json { "application/json" } else { "text/plain; charset=utf-8" };
             all.push(("content-type".into(), kind.into()));
         }
-        let reply = Reply { status, headers: all, body: body.to_string() };
+        let reply = Reply { status, headers: all, body: body.as_bytes().to_vec() };
         self.state().canned.entry(path.to_string()).or_default().push_back(reply);
     }
 
@@ -214,7 +233,7 @@ impl Fake {
         let reply = Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string(),
+            body: body.as_bytes().to_vec(),
         };
         self.state().canned_at.insert((path.to_string(), nth), reply);
     }
@@ -280,7 +299,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    body: Vec<u8>,
 }
 
 impl Reply {
@@ -303,7 +322,7 @@ fn json_reply(status: u16, body: Value) -> Reply {
     Reply {
         status,
         headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
-        body: body.to_string(),
+        body: body.to_string().into_bytes(),
     }
 }
 
@@ -330,6 +349,8 @@ const FIRST_STATUS_ID: u64 = 109_000_000_000_000_001;
 const URL_LENGTH: usize = 23;
 const VISIBILITIES: [&str; 4] = ["public", "unlisted", "private", "direct"];
 const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+/// The largest thumbnail `app.bsky.embed.external` takes (its lexicon's maxSize).
+const BLOB_LIMIT: usize = 1_000_000;
 const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 struct StoredRecord {
@@ -361,6 +382,10 @@ struct State {
     access: HashMap<String, bool>,
     refresh: HashSet<String>,
     records: Vec<StoredRecord>,
+    /// Uploaded blobs: (CID, MIME type, size).
+    blobs: Vec<(String, String, usize)>,
+    /// Pages and images served by `serve`: path -> (content type, body).
+    pages: HashMap<String, (String, Vec<u8>)>,
     last_tid: u64,
     next_cid: u64,
 }
@@ -386,6 +411,8 @@ impl State {
             access: HashMap::new(),
             refresh: HashSet::new(),
             records: Vec::new(),
+            blobs: Vec::new(),
+            pages: HashMap::new(),
             last_tid: 0,
             next_cid: 1,
         }
@@ -605,6 +632,14 @@ impl State {
         if let Err(reply) = check_post(record) {
             return reply;
         }
+        // A thumbnail must be a blob this repository holds, of the type it was uploaded as.
+        if let Some(thumb) = record.pointer("/embed/external/thumb") {
+            let cid = thumb.pointer("/ref/$link").and_then(Value::as_str).unwrap_or("");
+            let mime = thumb.get("mimeType").and_then(Value::as_str).unwrap_or("");
+            if !self.blobs.iter().any(|(c, m, _)| c == cid && m == mime) {
+                return invalid_post(&format!("Could not find blob: {cid}"));
+            }
+        }
         let rkey = match rkey {
             Some(rkey) if self.records.iter().any(|r| r.rkey == rkey) => {
                 return xrpc_error(500, "InternalServerError", "Internal Server Error");
@@ -654,6 +689,20 @@ impl State {
         }
     }
 
+    /// `com.atproto.repo.uploadBlob`: the body is the blob, its Content-Type
+    /// its MIME type; answers the blob reference records embed.
+    fn upload_blob(&mut self, req: &Recorded) -> Reply {
+        let mime = req.header("content-type").unwrap_or("").to_string();
+        if req.raw.len() > BLOB_LIMIT {
+            return xrpc_error(400, "BlobTooLarge", "This file is too large");
+        }
+        let cid = self.next_cid();
+        self.blobs.push((cid.clone(), mime.clone(), req.raw.len()));
+        let blob =
+            json!({ "$type": "blob", "ref": { "$link": cid }, "mimeType": mime, "size": req.raw.len() });
+        json_reply(200, json!({ "blob": blob }))
+    }
+
     /// A fresh TID: microseconds since the epoch, 10 bits of clock id, strictly increasing.
     fn next_tid(&mut self) -> String {
         let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
@@ -693,6 +742,11 @@ fn route(st: &mut State, req: &Recorded) -> Reply {
         ("POST", "/xrpc/com.atproto.repo.createRecord") => st.bluesky(req, State::create_record),
         ("GET", "/xrpc/com.atproto.repo.getRecord") => st.get_record(req),
         ("GET", "/xrpc/com.atproto.identity.resolveHandle") => st.resolve_handle(req),
+        ("POST", "/xrpc/com.atproto.repo.uploadBlob") => st.bluesky(req, State::upload_blob),
+        ("GET", p) if st.pages.contains_key(p) => {
+            let (kind, body) = st.pages[p].clone();
+            Reply { status: 200, headers: vec![("content-type".into(), kind)], body }
+        }
         _ => xrpc_error(404, "MethodNotImplemented", "Method Not Implemented"),
     }
 }
@@ -729,6 +783,7 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Result<Response<Full<B
             })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body.to_vec(),
         at: Instant::now(),
     };
     let (reply, hold) = {
@@ -956,6 +1011,9 @@ fn check_post(record: &Value) -> Result<(), Reply> {
     if let Some(facets) = record.get("facets") {
         check_facets(text, facets)?;
     }
+    if let Some(embed) = record.get("embed") {
+        check_external(embed)?;
+    }
     if let Some(reply) = record.get("reply") {
         check_reply(reply)?;
     }
@@ -976,6 +1034,29 @@ fn check_facets(text: &str, facets: &Value) -> Result<(), Reply> {
         }
         if !facet.get("features").is_some_and(Value::is_array) {
             return Err(invalid_post(&format!("Record/facets/{i} must have the property \"features\"")));
+        }
+    }
+    Ok(())
+}
+
+/// An `app.bsky.embed.external`: `external` with string `uri`, `title` and
+/// `description`, and an optional `thumb` blob of an image of at most 1,000,000 bytes.
+fn check_external(embed: &Value) -> Result<(), Reply> {
+    if embed["$type"] != "app.bsky.embed.external" {
+        return Err(invalid_post("Record/embed has an unknown $type"));
+    }
+    for field in ["uri", "title", "description"] {
+        if !embed["external"].get(field).is_some_and(Value::is_string) {
+            return Err(invalid_post(&format!("Record/embed/external must have the property \"{field}\"")));
+        }
+    }
+    if let Some(thumb) = embed["external"].get("thumb") {
+        let image = thumb["mimeType"].as_str().is_some_and(|m| m.starts_with("image/"));
+        let size = thumb["size"].as_u64().unwrap_or(u64::MAX);
+        if thumb["$type"] != "blob" || !image || size > BLOB_LIMIT as u64 {
+            return Err(invalid_post(
+                "Record/embed/external/thumb must be an image blob of at most 1000000 bytes",
+            ));
         }
     }
     Ok(())

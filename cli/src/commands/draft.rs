@@ -66,6 +66,9 @@ pub struct AddArgs {
     /// Number the parts of a thread: `1/3` at the end of each
     #[arg(long)]
     number: bool,
+    /// No link card on Bluesky (a post with a link gets one with the page's title and image)
+    #[arg(long)]
+    no_card: bool,
     /// A short title for lists
     #[arg(long)]
     title: Option<String>,
@@ -119,6 +122,12 @@ pub struct EditArgs {
     /// Make it a single post again: remove the parts after the first
     #[arg(long, conflicts_with = "thread")]
     no_thread: bool,
+    /// No link card on Bluesky
+    #[arg(long)]
+    no_card: bool,
+    /// A link card on Bluesky again (the default)
+    #[arg(long, conflicts_with = "no_card")]
+    card: bool,
     /// New title
     #[arg(long)]
     title: Option<String>,
@@ -240,6 +249,7 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
             thread: parts,
             split: a.split,
             number: a.number,
+            no_card: a.no_card,
         }
     )?;
     done(ctx, &d, "Added");
@@ -252,6 +262,8 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
     let nothing = e.text.is_none()
         && e.thread.is_empty()
         && !e.no_thread
+        && !e.no_card
+        && !e.card
         && e.title.is_none()
         && e.platform.is_empty()
         && e.tag.is_empty()
@@ -310,6 +322,7 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
             visibility: e.publish.visibility,
             content_warning: e.publish.cw,
             language: e.publish.lang,
+            no_card: (e.no_card || e.card).then_some(e.no_card),
             replace_thread: thread.is_some(),
             thread: thread.unwrap_or_default(),
         }
@@ -419,6 +432,10 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
+    let mut extra = extra;
+    if d.no_card {
+        extra.push("no link card".into());
+    }
     if !extra.is_empty() {
         let _ = writeln!(out, "Options:   {}", extra.join(", "));
     }

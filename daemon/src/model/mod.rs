@@ -108,6 +108,8 @@ pub struct Draft {
     pub language: String,
     /// The parts after the first (`text`), in order: a thread. Empty for one post.
     pub thread: Vec<String>,
+    /// No link card on Bluesky.
+    pub no_card: bool,
     /// Where the daemon publishes it; empty for a draft the person posts.
     pub publications: Vec<Publication>,
     /// Why firing it kept failing, when it was set aside.
@@ -162,6 +164,7 @@ pub struct NewDraft {
     pub language: String,
     /// The parts after the first, in order.
     pub thread: Vec<String>,
+    pub no_card: bool,
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -177,6 +180,7 @@ pub struct DraftPatch {
     pub language: Option<String>,
     /// Replaces the parts after the first.
     pub thread: Option<Vec<String>>,
+    pub no_card: Option<bool>,
 }
 
 /// A network the daemon publishes to.

@@ -36,6 +36,8 @@ pub struct Claim {
     pub parts: Vec<String>,
     /// Parts the server already confirmed, by earlier attempts.
     pub done: Vec<PostedPart>,
+    /// No link card on Bluesky.
+    pub no_card: bool,
 }
 
 /// One part of a publication that the server confirmed.

@@ -88,7 +88,14 @@ fn strong_ref(p: &PostedPart) -> Value {
 /// The post record for one part of a draft, with its link, mention and tag
 /// facets; a later part of a thread replies to the part before it
 /// (`parent`), under the first (`root`).
-pub async fn record(http: &Http, a: &Account, claim: &Claim, text: &str, thread: &[PostedPart]) -> Value {
+pub async fn record(
+    http: &Http,
+    a: &Account,
+    claim: &Claim,
+    text: &str,
+    thread: &[PostedPart],
+    embed: Option<Value>,
+) -> Value {
     let facets = text::detect_facets(text);
     let mut dids = std::collections::HashMap::new();
     for f in &facets {
@@ -114,10 +121,35 @@ pub async fn record(http: &Http, a: &Account, claim: &Claim, text: &str, thread:
     if !claim.language.is_empty() {
         rec["langs"] = json!([claim.language]);
     }
+    if let Some(embed) = embed {
+        rec["embed"] = embed;
+    }
     if let (Some(root), Some(parent)) = (thread.first(), thread.last()) {
         rec["reply"] = json!({ "root": strong_ref(root), "parent": strong_ref(parent) });
     }
     rec
+}
+
+/// An `app.bsky.embed.external` card for the first link of `text`, with the
+/// page's image uploaded as its thumbnail blob; None when the page gives no
+/// card. Nothing here fails the post: a card that cannot be made is left out,
+/// and a thumbnail that cannot be uploaded too.
+async fn card_embed(hub: &Hub, a: &Account, session: &Session, text: &str) -> Option<Value> {
+    let card = hub.cards.for_text(text).await?;
+    let mut external = json!({ "uri": card.uri, "title": card.title, "description": card.description });
+    if let Some((bytes, mime)) = card.thumb {
+        let url = xrpc(a, "com.atproto.repo.uploadBlob");
+        match hub.http.upload(&url, &session.access, mime, bytes).await {
+            Ok(answer) if answer.ok() && answer.body["blob"].is_object() => {
+                external["thumb"] = answer.body["blob"].clone();
+            }
+            Ok(answer) => {
+                tracing::warn!(account = %a.name, "the link card's image was not uploaded: {}", answer.message())
+            }
+            Err(e) => tracing::warn!(account = %a.name, "the link card's image was not uploaded: {e}"),
+        }
+    }
+    Some(json!({ "$type": "app.bsky.embed.external", "external": external }))
 }
 
 /// Looks the post up by its record key; its URI and CID when it exists.
@@ -176,7 +208,8 @@ pub async fn post_part(
     {
         return Ok(posted(&session, uri, cid));
     }
-    let rec = record(http, a, claim, text, thread).await;
+    let embed = if claim.no_card { None } else { card_embed(hub, a, &session, text).await };
+    let rec = record(http, a, claim, text, thread, embed).await;
     let mut renewed = false;
     loop {
         let body = json!({ "repo": session.did, "collection": POST, "rkey": rkey, "record": rec });

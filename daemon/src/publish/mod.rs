@@ -22,6 +22,7 @@
 //! not known also looks for the status among the account's recent ones.
 
 mod bluesky;
+pub mod card;
 pub mod http;
 mod mastodon;
 pub mod split;
@@ -95,6 +96,8 @@ pub struct Hub {
     sessions: Mutex<HashMap<i64, Session>>,
     /// Secrets of accounts declared in the config file, by account name.
     config_secrets: RwLock<HashMap<String, String>>,
+    /// Link cards' pages and images.
+    pub cards: card::Cards,
 }
 
 impl Default for Hub {
@@ -110,6 +113,7 @@ impl Hub {
             http: http::Http::new(),
             sessions: Mutex::new(HashMap::new()),
             config_secrets: RwLock::new(HashMap::new()),
+            cards: card::Cards::new(),
         }
     }
 

@@ -120,6 +120,9 @@ pub struct DraftX {
     /// A thread: the parts after the first (`text`), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread: Vec<String>,
+    /// No link card on Bluesky.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_card: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -345,6 +348,7 @@ impl Store {
                 content_warning: d.content_warning,
                 language: d.language,
                 thread: d.thread,
+                no_card: d.no_card,
             })
             .collect();
         let accounts = self

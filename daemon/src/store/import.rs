@@ -247,6 +247,7 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
             Val::Text(&d.content_warning),
             Val::Text(&d.language),
             Val::Text(thread),
+            Val::Int(bool_int(d.no_card)),
         ]);
         let (state, error) = if publishing {
             (
@@ -292,6 +293,7 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
             "content_warning",
             "language",
             "thread",
+            "no_card",
         ],
         &rows,
         "",

@@ -485,20 +485,23 @@ impl Store {
                     .fetch_optional(p)
                     .await)?;
             let Some(row) = row else { continue };
-            let draft: Option<(String, String, String, String, String, String)> = on_pool!(self, |p| {
+            let draft: Option<(String, String, String, String, String, String, i64)> = on_pool!(self, |p| {
                 sqlx::query_as(
-                    "SELECT title, body, visibility, content_warning, language, thread FROM drafts WHERE id = $1"
+                    "SELECT title, body, visibility, content_warning, language, thread, no_card FROM drafts WHERE id = $1"
                 )
                 .bind(row.draft_id)
                 .fetch_optional(p)
                 .await
             })?;
-            let Some((title, text, visibility, content_warning, language, thread)) = draft else { continue };
+            let Some((title, text, visibility, content_warning, language, thread, no_card)) = draft else {
+                continue;
+            };
             let thread: Vec<String> = serde_json::from_str(&thread).unwrap_or_default();
             let done = self.posted_parts(id).await?;
             claims.push(Claim {
                 parts: model::parts(&text, &thread),
                 done,
+                no_card: no_card != 0,
                 publication: row.into(),
                 interrupted: state == "publishing",
                 interrupted_at: started.map(from_ms),
