@@ -89,6 +89,8 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "content_warning": d.content_warning,
         "language": d.language,
         "fire_error": d.fire_error,
+        "thread": d.thread,
+        "no_card": d.no_card,
         "publications": d.publications.iter().map(publication_json).collect::<Vec<_>>(),
     })
 }
@@ -104,6 +106,8 @@ pub fn publication_json(p: &v1::Publication) -> Value {
         "next_attempt_at": rfc3339(&p.next_attempt_at),
         "published_at": rfc3339(&p.published_at),
         "last_error": p.last_error,
+        "differences": p.differences,
+        "parts": p.parts.iter().map(|x| json!({ "number": x.number, "url": x.url, "remote_id": x.remote_id })).collect::<Vec<_>>(),
         "history": p.history.iter().map(|h| json!({
             "at": rfc3339(&h.at),
             "outcome": h.outcome,

@@ -75,7 +75,7 @@ pub struct Request {
     method: Method,
     url: String,
     headers: Vec<(String, String)>,
-    body: Option<String>,
+    body: Option<Vec<u8>>,
 }
 
 impl Request {
@@ -94,7 +94,12 @@ impl Request {
     }
 
     /// A body with its content type.
-    pub fn body(mut self, content_type: &str, body: String) -> Request {
+    pub fn body(self, content_type: &str, body: String) -> Request {
+        self.bytes(content_type, body.into_bytes())
+    }
+
+    /// A body of bytes (an image) with its content type.
+    pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Request {
         self.body = Some(body);
         self.header(CONTENT_TYPE.as_str(), content_type)
     }
@@ -112,8 +117,9 @@ impl Request {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The body as text; "" when there is none or it is not UTF-8.
     pub fn body_text(&self) -> &str {
-        self.body.as_deref().unwrap_or("")
+        self.body.as_deref().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
     }
 }
 
@@ -125,7 +131,7 @@ impl std::fmt::Debug for Request {
             .field("method", &self.method)
             .field("origin", &origin(&self.url))
             .field("headers", &names)
-            .field("body_bytes", &self.body.as_ref().map(String::len))
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
             .finish()
     }
 }

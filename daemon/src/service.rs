@@ -20,6 +20,7 @@ mod program;
 mod review;
 pub mod sinks;
 mod tasks;
+mod thread;
 
 pub use review::MAX_IMPORT_BYTES;
 
@@ -121,6 +122,27 @@ pub(crate) fn parse_missed(s: &str) -> Result<Option<crate::rules::MissedPolicy>
 
 pub(crate) fn check_id(id: i64) -> Result<i64, Status> {
     if id <= 0 { Err(invalid(format!("invalid id {id}: ids are positive whole numbers"))) } else { Ok(id) }
+}
+
+/// Checks a draft's parts (its text, then its thread): at most
+/// [`model::MAX_PARTS`], each a text that [`check_text`] accepts; the error
+/// names the part.
+pub(crate) fn check_parts(text: &str, thread: &[String]) -> Result<Vec<String>, Status> {
+    let total = 1 + thread.len();
+    if total > model::MAX_PARTS {
+        return Err(invalid(format!(
+            "the thread has {total} parts; the limit is {}: make it two drafts",
+            model::MAX_PARTS
+        )));
+    }
+    let mut out = Vec::with_capacity(total);
+    for (i, part) in std::iter::once(text).chain(thread.iter().map(String::as_str)).enumerate() {
+        let checked = check_text(part).map_err(|e| {
+            if total == 1 { e } else { invalid(format!("part {} of {total}: {}", i + 1, e.message())) }
+        })?;
+        out.push(checked);
+    }
+    Ok(out)
 }
 
 pub(crate) fn check_text(text: &str) -> Result<String, Status> {
@@ -243,6 +265,8 @@ impl From<Draft> for v1::Draft {
             content_warning: d.content_warning,
             language: d.language,
             fire_error: d.fire_error.unwrap_or_default(),
+            thread: d.thread,
+            no_card: d.no_card,
         }
     }
 }
@@ -284,11 +308,21 @@ impl v1::draft_service_server::DraftService for Api {
     async fn add_draft(&self, req: Request<v1::AddDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let r = req.into_inner();
         let now = Utc::now();
-        let text = check_text(&r.text)?;
         let content_warning = accounts::check_content_warning(&r.content_warning)?;
+        let mut parts = check_parts(&r.text, &r.thread)?;
+        if r.split {
+            let (_, named) = accounts::resolve_accounts(self, &r.accounts).await?;
+            parts = thread::split(parts, &named, &content_warning, r.number);
+        }
+        if r.number {
+            parts = crate::publish::split::number(parts);
+        }
+        let parts = check_parts(&parts[0], &parts[1..])?;
         let new = NewDraft {
-            accounts: accounts::check_accounts(self, &r.accounts, &text, &content_warning).await?,
-            text,
+            accounts: accounts::check_accounts(self, &r.accounts, &parts, &content_warning).await?,
+            text: parts[0].clone(),
+            thread: parts[1..].to_vec(),
+            no_card: r.no_card,
             title: check_title(&r.title)?,
             platforms: check_labels("platform", &r.platforms)?,
             tags: check_labels("tag", &r.tags)?,
@@ -343,17 +377,24 @@ impl v1::draft_service_server::DraftService for Api {
             visibility: r.visibility.as_deref().map(accounts::check_visibility).transpose()?,
             content_warning: r.content_warning.as_deref().map(accounts::check_content_warning).transpose()?,
             language: r.language.as_deref().map(accounts::check_language).transpose()?,
+            thread: None,
+            no_card: r.no_card,
         };
-        // The text, its warning and its accounts must fit together.
+        // The parts, their warning and their accounts must fit together.
         let cur = self.core.store.get_draft(id).await?;
-        let text = patch.text.clone().unwrap_or(cur.text);
+        let text = patch.text.clone().unwrap_or_else(|| cur.text.clone());
+        let thread = if r.replace_thread { r.thread.clone() } else { cur.thread.clone() };
+        let parts = check_parts(&text, &thread)?;
+        if r.replace_thread {
+            patch.thread = Some(parts[1..].to_vec());
+        }
         let cw = patch.content_warning.clone().unwrap_or(cur.content_warning);
         let names: Vec<String> = if r.replace_accounts {
             r.accounts.clone()
         } else {
             cur.publications.iter().filter(|p| p.account_id.is_some()).map(|p| p.account.clone()).collect()
         };
-        let names = accounts::check_accounts(self, &names, &text, &cw).await?;
+        let names = accounts::check_accounts(self, &names, &parts, &cw).await?;
         if r.replace_accounts {
             patch.accounts = Some(names);
         }

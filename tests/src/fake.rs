@@ -13,7 +13,14 @@
 //!   `GET /api/v2/instance`, every URL counts as `characters_reserved_per_url`
 //!   (23), a remote mention `@user@domain` counts as `@user`, and the content
 //!   warning counts too; a content warning makes the status sensitive;
-//!   validation failures answer 422 `{"error":"Validation failed: ..."}`.
+//!   validation failures answer 422 `{"error":"Validation failed: ..."}`;
+//!   `in_reply_to_id` makes a reply (kept in the Status entity's field of that
+//!   name), and an id that names no status answers 404 `Record not found`;
+//!   `GET /api/v1/accounts/:id/statuses` lists the account's statuses newest
+//!   first, `limit` 20 by default and 40 at most. Two modes copy servers that
+//!   differ from Mastodon: one forgets Idempotency-Keys on a restart (they are
+//!   kept in memory), one makes statuses without `spoiler_text` or turns
+//!   `unlisted` into `public`.
 //! - Bluesky (docs.bsky.app, atproto.com/specs): XRPC errors are
 //!   `{"error","message"}`; procedures need `Content-Type: application/json`;
 //!   `com.atproto.server.createSession` issues an access and a refresh token,
@@ -23,11 +30,18 @@
 //!   `app.bsky.feed.post` record (`$type`, `text` of at most 3000 bytes and 300
 //!   graphemes, an atproto datetime `createdAt`, facet byte ranges, reply
 //!   references) and that the record key is a TID; a record key already taken
-//!   answers 500, as the reference PDS does.
+//!   answers 500, as the reference PDS does. `com.atproto.repo.uploadBlob`
+//!   takes the blob as the body with its MIME type as Content-Type and
+//!   answers `{"blob": {"$type":"blob","ref":{"$link":CID},"mimeType","size"}}`;
+//!   an `app.bsky.embed.external` embed needs `external` with `uri`, `title`
+//!   and `description`, and its optional `thumb` must be an uploaded image blob
+//!   of at most 1,000,000 bytes. `reply` holds `root` and `parent` strong
+//!   references (`uri`, `cid`). [`Fake::serve`] serves web pages for link cards.
 //!
 //! Scripting: [`Fake::fail_next`] answers the next request to a path with a
 //! canned response and does not apply it; [`Fake::hold_next`] applies the next
-//! one and never answers it.
+//! one and never answers it; [`Fake::fail_request`] and [`Fake::hold_request`]
+//! do the same to the Nth request to a path (part N of a thread).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
@@ -57,6 +71,8 @@ pub struct Recorded {
     /// Header names are lowercase.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body's bytes (an uploaded image is not text).
+    pub raw: Vec<u8>,
     pub at: Instant,
 }
 
@@ -129,6 +145,35 @@ impl Fake {
         self.state().mastodon_revoked = true;
     }
 
+    /// Forgets every Idempotency-Key, as a server that keeps them in memory
+    /// does when it restarts.
+    pub fn forget_idempotency_keys(&self) {
+        self.state().idempotency.clear();
+    }
+
+    /// From now on statuses are made without their `spoiler_text`, as servers
+    /// that have no content warnings make them.
+    pub fn ignore_spoiler_text(&self) {
+        self.state().ignore_spoiler = true;
+    }
+
+    /// From now on `unlisted` statuses are made `public`, as servers without
+    /// that visibility make them.
+    pub fn without_unlisted(&self) {
+        self.state().no_unlisted = true;
+    }
+
+    /// Serves `body` with `content_type` at `path` (a web page for link
+    /// cards, or its image) to any GET.
+    pub fn serve(&self, path: &str, content_type: &str, body: &[u8]) {
+        self.state().pages.insert(path.to_string(), (content_type.to_string(), body.to_vec()));
+    }
+
+    /// The blobs uploaded with `uploadBlob`: (CID, MIME type, size).
+    pub fn blobs(&self) -> Vec<(String, String, usize)> {
+        self.state().blobs.clone()
+    }
+
     /// The statuses created, in order.
     pub fn statuses(&self) -> Vec<Value> {
         self.state().statuses.clone()
@@ -166,7 +211,7 @@ impl Fake {
             let kind = if looks_json { "application/json" } else { "text/plain; charset=utf-8" };
             all.push(("content-type".into(), kind.into()));
         }
-        let reply = Reply { status, headers: all, body: body.to_string() };
+        let reply = Reply { status, headers: all, body: body.as_bytes().to_vec() };
         self.state().canned.entry(path.to_string()).or_default().push_back(reply);
     }
 
@@ -174,6 +219,23 @@ impl Fake {
     /// its connection hangs until the client gives up or the fake is dropped.
     pub fn hold_next(&self, path: &str) {
         *self.state().holds.entry(path.to_string()).or_default() += 1;
+    }
+
+    /// The `nth` request to `path` (1 is the first since the fake started) is
+    /// handled but never answered, like [`Fake::hold_next`].
+    pub fn hold_request(&self, path: &str, nth: usize) {
+        self.state().holds_at.insert((path.to_string(), nth));
+    }
+
+    /// The `nth` request to `path` (1 is the first since the fake started) is
+    /// answered with this status and JSON body and not applied, like [`Fake::fail_next`].
+    pub fn fail_request(&self, path: &str, nth: usize, status: u16, body: &str) {
+        let reply = Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        };
+        self.state().canned_at.insert((path.to_string(), nth), reply);
     }
 
     /// Every request received, in order.
@@ -237,7 +299,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    body: Vec<u8>,
 }
 
 impl Reply {
@@ -260,7 +322,7 @@ fn json_reply(status: u16, body: Value) -> Reply {
     Reply {
         status,
         headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
-        body: body.to_string(),
+        body: body.to_string().into_bytes(),
     }
 }
 
@@ -287,6 +349,8 @@ const FIRST_STATUS_ID: u64 = 109_000_000_000_000_001;
 const URL_LENGTH: usize = 23;
 const VISIBILITIES: [&str; 4] = ["public", "unlisted", "private", "direct"];
 const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+/// The largest thumbnail `app.bsky.embed.external` takes (its lexicon's maxSize).
+const BLOB_LIMIT: usize = 1_000_000;
 const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 struct StoredRecord {
@@ -300,12 +364,17 @@ struct State {
     requests: Vec<Recorded>,
     canned: HashMap<String, VecDeque<Reply>>,
     holds: HashMap<String, usize>,
+    /// (path, ordinal) of requests to hold, and to answer with a canned reply.
+    holds_at: HashSet<(String, usize)>,
+    canned_at: HashMap<(String, usize), Reply>,
     // Mastodon
     max_characters: u64,
     mastodon_revoked: bool,
     next_status_id: u64,
     statuses: Vec<Value>,
     idempotency: HashMap<String, Value>,
+    ignore_spoiler: bool,
+    no_unlisted: bool,
     // Bluesky
     handles: HashMap<String, String>,
     next_token: u64,
@@ -313,6 +382,10 @@ struct State {
     access: HashMap<String, bool>,
     refresh: HashSet<String>,
     records: Vec<StoredRecord>,
+    /// Uploaded blobs: (CID, MIME type, size).
+    blobs: Vec<(String, String, usize)>,
+    /// Pages and images served by `serve`: path -> (content type, body).
+    pages: HashMap<String, (String, Vec<u8>)>,
     last_tid: u64,
     next_cid: u64,
 }
@@ -324,23 +397,33 @@ impl State {
             requests: Vec::new(),
             canned: HashMap::new(),
             holds: HashMap::new(),
+            holds_at: HashSet::new(),
+            canned_at: HashMap::new(),
             max_characters: 500,
             mastodon_revoked: false,
             next_status_id: FIRST_STATUS_ID,
             statuses: Vec::new(),
             idempotency: HashMap::new(),
+            ignore_spoiler: false,
+            no_unlisted: false,
             handles: HashMap::from([(Fake::BSKY_HANDLE.to_string(), Fake::BSKY_DID.to_string())]),
             next_token: 1,
             access: HashMap::new(),
             refresh: HashSet::new(),
             records: Vec::new(),
+            blobs: Vec::new(),
+            pages: HashMap::new(),
             last_tid: 0,
             next_cid: 1,
         }
     }
 
-    /// Consumes one `hold_next` for `path`, if any.
+    /// Consumes one `hold_next` or `hold_request` for `path`, if any.
     fn take_hold(&mut self, path: &str) -> bool {
+        let nth = self.requests.iter().filter(|r| r.path == path).count();
+        if self.holds_at.remove(&(path.to_string(), nth)) {
+            return true;
+        }
         match self.holds.get_mut(path) {
             Some(n) if *n > 0 => {
                 *n -= 1;
@@ -405,9 +488,12 @@ impl State {
             Err(reply) => return reply,
         };
         let text = param_str(&params, "status");
-        let spoiler = param_str(&params, "spoiler_text");
+        let mut spoiler = param_str(&params, "spoiler_text");
+        if self.ignore_spoiler {
+            spoiler.clear();
+        }
         let mut visibility = param_str(&params, "visibility");
-        if visibility.is_empty() {
+        if visibility.is_empty() || (self.no_unlisted && visibility == "unlisted") {
             visibility = "public".into();
         }
         if text.trim().is_empty() {
@@ -423,6 +509,13 @@ impl State {
             return mastodon_error(422, &message);
         }
         let language = Some(param_str(&params, "language")).filter(|l| !l.is_empty());
+        // A reply names the status it answers; an unknown one is 404, as Mastodon answers.
+        let in_reply_to = Some(param_str(&params, "in_reply_to_id")).filter(|r| !r.is_empty());
+        if let Some(parent) = &in_reply_to
+            && !self.statuses.iter().any(|s| s["id"] == *parent)
+        {
+            return mastodon_error(404, "Record not found");
+        }
         let id = self.next_status_id.to_string();
         self.next_status_id += 1;
         let status = json!({
@@ -434,6 +527,7 @@ impl State {
             "spoiler_text": spoiler,
             "sensitive": param_bool(&params, "sensitive") || !spoiler.is_empty(),
             "language": language,
+            "in_reply_to_id": in_reply_to,
             "content": status_html(&text),
             "account": self.account(),
         });
@@ -442,6 +536,16 @@ impl State {
             self.idempotency.insert(key, status.clone());
         }
         json_reply(200, status)
+    }
+
+    /// `GET /api/v1/accounts/:id/statuses`: the account's statuses, newest
+    /// first, at most `limit` (default 20, at most 40); an unknown id is 404.
+    fn account_statuses(&mut self, req: &Recorded) -> Reply {
+        if req.path != "/api/v1/accounts/1/statuses" {
+            return mastodon_error(404, "Record not found");
+        }
+        let limit = req.param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 40);
+        json_reply(200, Value::Array(self.statuses.iter().rev().take(limit).cloned().collect()))
     }
 
     // ---- Bluesky ----
@@ -528,6 +632,14 @@ impl State {
         if let Err(reply) = check_post(record) {
             return reply;
         }
+        // A thumbnail must be a blob this repository holds, of the type it was uploaded as.
+        if let Some(thumb) = record.pointer("/embed/external/thumb") {
+            let cid = thumb.pointer("/ref/$link").and_then(Value::as_str).unwrap_or("");
+            let mime = thumb.get("mimeType").and_then(Value::as_str).unwrap_or("");
+            if !self.blobs.iter().any(|(c, m, _)| c == cid && m == mime) {
+                return invalid_post(&format!("Could not find blob: {cid}"));
+            }
+        }
         let rkey = match rkey {
             Some(rkey) if self.records.iter().any(|r| r.rkey == rkey) => {
                 return xrpc_error(500, "InternalServerError", "Internal Server Error");
@@ -577,6 +689,20 @@ impl State {
         }
     }
 
+    /// `com.atproto.repo.uploadBlob`: the body is the blob, its Content-Type
+    /// its MIME type; answers the blob reference records embed.
+    fn upload_blob(&mut self, req: &Recorded) -> Reply {
+        let mime = req.header("content-type").unwrap_or("").to_string();
+        if req.raw.len() > BLOB_LIMIT {
+            return xrpc_error(400, "BlobTooLarge", "This file is too large");
+        }
+        let cid = self.next_cid();
+        self.blobs.push((cid.clone(), mime.clone(), req.raw.len()));
+        let blob =
+            json!({ "$type": "blob", "ref": { "$link": cid }, "mimeType": mime, "size": req.raw.len() });
+        json_reply(200, json!({ "blob": blob }))
+    }
+
     /// A fresh TID: microseconds since the epoch, 10 bits of clock id, strictly increasing.
     fn next_tid(&mut self) -> String {
         let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
@@ -607,12 +733,20 @@ fn route(st: &mut State, req: &Recorded) -> Reply {
         ("GET", "/api/v2/instance") => st.instance(req),
         ("GET", "/api/v1/accounts/verify_credentials") => st.mastodon(req, State::verify_credentials),
         ("POST", "/api/v1/statuses") => st.mastodon(req, State::create_status),
+        ("GET", p) if p.starts_with("/api/v1/accounts/") && p.ends_with("/statuses") => {
+            st.mastodon(req, State::account_statuses)
+        }
         ("POST", "/xrpc/com.atproto.server.createSession") => st.create_session(req),
         ("POST", "/xrpc/com.atproto.server.refreshSession") => st.refresh_session(req),
         ("GET", "/xrpc/com.atproto.server.getSession") => st.bluesky(req, State::get_session),
         ("POST", "/xrpc/com.atproto.repo.createRecord") => st.bluesky(req, State::create_record),
         ("GET", "/xrpc/com.atproto.repo.getRecord") => st.get_record(req),
         ("GET", "/xrpc/com.atproto.identity.resolveHandle") => st.resolve_handle(req),
+        ("POST", "/xrpc/com.atproto.repo.uploadBlob") => st.bluesky(req, State::upload_blob),
+        ("GET", p) if st.pages.contains_key(p) => {
+            let (kind, body) = st.pages[p].clone();
+            Reply { status: 200, headers: vec![("content-type".into(), kind)], body }
+        }
         _ => xrpc_error(404, "MethodNotImplemented", "Method Not Implemented"),
     }
 }
@@ -649,12 +783,15 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Result<Response<Full<B
             })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body.to_vec(),
         at: Instant::now(),
     };
     let (reply, hold) = {
         let mut st = lock(&state);
         st.requests.push(recorded.clone());
-        match st.canned.get_mut(&recorded.path).and_then(VecDeque::pop_front) {
+        let nth = st.requests.iter().filter(|r| r.path == recorded.path).count();
+        let at = st.canned_at.remove(&(recorded.path.clone(), nth));
+        match at.or_else(|| st.canned.get_mut(&recorded.path).and_then(VecDeque::pop_front)) {
             Some(canned) => (canned, false),
             None => {
                 let hold = st.take_hold(&recorded.path);
@@ -874,6 +1011,9 @@ fn check_post(record: &Value) -> Result<(), Reply> {
     if let Some(facets) = record.get("facets") {
         check_facets(text, facets)?;
     }
+    if let Some(embed) = record.get("embed") {
+        check_external(embed)?;
+    }
     if let Some(reply) = record.get("reply") {
         check_reply(reply)?;
     }
@@ -894,6 +1034,29 @@ fn check_facets(text: &str, facets: &Value) -> Result<(), Reply> {
         }
         if !facet.get("features").is_some_and(Value::is_array) {
             return Err(invalid_post(&format!("Record/facets/{i} must have the property \"features\"")));
+        }
+    }
+    Ok(())
+}
+
+/// An `app.bsky.embed.external`: `external` with string `uri`, `title` and
+/// `description`, and an optional `thumb` blob of an image of at most 1,000,000 bytes.
+fn check_external(embed: &Value) -> Result<(), Reply> {
+    if embed["$type"] != "app.bsky.embed.external" {
+        return Err(invalid_post("Record/embed has an unknown $type"));
+    }
+    for field in ["uri", "title", "description"] {
+        if !embed["external"].get(field).is_some_and(Value::is_string) {
+            return Err(invalid_post(&format!("Record/embed/external must have the property \"{field}\"")));
+        }
+    }
+    if let Some(thumb) = embed["external"].get("thumb") {
+        let image = thumb["mimeType"].as_str().is_some_and(|m| m.starts_with("image/"));
+        let size = thumb["size"].as_u64().unwrap_or(u64::MAX);
+        if thumb["$type"] != "blob" || !image || size > BLOB_LIMIT as u64 {
+            return Err(invalid_post(
+                "Record/embed/external/thumb must be an image blob of at most 1000000 bytes",
+            ));
         }
     }
     Ok(())

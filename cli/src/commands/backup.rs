@@ -87,7 +87,9 @@ async fn ical(cl: &crate::client::Client) -> Result<String> {
             Event::new()
                 .uid(&format!("clout-draft-{}@clout", d.id))
                 .summary(&format!("Post: {}", render::label(&d.title, &d.text, 60)))
-                .description(&d.text)
+                .description(
+                    &std::iter::once(&d.text).chain(&d.thread).cloned().collect::<Vec<_>>().join("\n---\n"),
+                )
                 .starts(at)
                 .ends(at + Duration::minutes(15))
                 .done(),

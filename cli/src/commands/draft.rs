@@ -59,8 +59,22 @@ pub enum DraftCmd {
 
 #[derive(Args, Debug)]
 pub struct AddArgs {
-    /// The text; `-` reads stdin; omit it on a terminal to write it in $EDITOR
+    /// The text; `-` reads stdin; omit it on a terminal to write it in $EDITOR. From stdin or
+    /// the editor, a line holding only `---` starts the next part of a thread
     text: Option<OsString>,
+    /// The next part of a thread, published as a reply to the part before (repeatable, in order)
+    #[arg(long, value_name = "TEXT")]
+    thread: Vec<String>,
+    /// Cut a part that is too long for the accounts (without accounts: for Bluesky's 300) into
+    /// a thread, at sentence boundaries
+    #[arg(long)]
+    split: bool,
+    /// Number the parts of a thread: `1/3` at the end of each
+    #[arg(long)]
+    number: bool,
+    /// No link card on Bluesky (a post with a link gets one with the page's title and image)
+    #[arg(long)]
+    no_card: bool,
     /// A short title for lists
     #[arg(long)]
     title: Option<String>,
@@ -104,9 +118,22 @@ pub struct PublishArgs {
 #[derive(Args, Debug)]
 pub struct EditArgs {
     id: i64,
-    /// New text; `-` reads stdin. With no change given, opens $EDITOR on the text.
+    /// New text; `-` reads stdin. With no change given, opens $EDITOR on the text. From stdin
+    /// or the editor, a line holding only `---` starts the next part of a thread
     #[arg(long)]
     text: Option<OsString>,
+    /// Replace the parts after the first (repeatable, in order)
+    #[arg(long, value_name = "TEXT")]
+    thread: Vec<String>,
+    /// Make it a single post again: remove the parts after the first
+    #[arg(long, conflicts_with = "thread")]
+    no_thread: bool,
+    /// No link card on Bluesky
+    #[arg(long)]
+    no_card: bool,
+    /// A link card on Bluesky again (the default)
+    #[arg(long, conflicts_with = "no_card")]
+    card: bool,
     /// New title
     #[arg(long)]
     title: Option<String>,
@@ -205,17 +232,19 @@ fn parse_when(ctx: &Ctx, phrase: &str) -> Result<chrono::DateTime<Utc>> {
 async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
     // Read and check everything before contacting the daemon.
     let at = a.at.as_deref().map(|w| parse_when(ctx, w)).transpose()?;
-    let text = match a.text {
-        Some(t) if t == "-" => read_stdin()?,
-        Some(t) => os_text(t)?,
+    let mut parts = match a.text {
+        Some(t) if t == "-" => split_parts(&read_stdin()?),
+        Some(t) => vec![os_text(t)?],
         None => {
             if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
                 bail!("no text given: pass it as an argument, or `-` to read it from stdin");
             }
-            edit_text("")?
+            split_parts(&edit_text("")?)
         }
     };
-    check_text(&text)?;
+    parts.extend(a.thread);
+    check_parts(&parts)?;
+    let text = parts.remove(0);
     let cl = ctx.client().await?;
     let d = call!(
         cl,
@@ -233,6 +262,10 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
             visibility: a.publish.visibility.unwrap_or_default(),
             content_warning: a.publish.cw.unwrap_or_default(),
             language: a.publish.lang.unwrap_or_default(),
+            thread: parts,
+            split: a.split,
+            number: a.number,
+            no_card: a.no_card,
         }
     )?;
     done(ctx, &d, "Added");
@@ -243,6 +276,10 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
     let cl = ctx.client().await?;
     let p = &e.publish;
     let nothing = e.text.is_none()
+        && e.thread.is_empty()
+        && !e.no_thread
+        && !e.no_card
+        && !e.card
         && e.title.is_none()
         && e.platform.is_empty()
         && e.tag.is_empty()
@@ -252,24 +289,36 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
         && p.visibility.is_none()
         && p.cw.is_none()
         && p.lang.is_none();
+    // Text read from stdin or the editor carries the whole thread.
+    let mut thread = (!e.thread.is_empty() || e.no_thread).then_some(e.thread);
+    let whole = |all: String, thread: &mut Option<Vec<String>>| {
+        let mut parts = split_parts(&all);
+        let first = parts.remove(0);
+        *thread = Some(parts);
+        first
+    };
     let text = match e.text {
-        Some(t) if t == "-" => Some(read_stdin()?),
+        Some(t) if t == "-" => Some(whole(read_stdin()?, &mut thread)),
         Some(t) => Some(os_text(t)?),
         None if nothing => {
             if !std::io::stdin().is_terminal() {
-                bail!("nothing to change: give --text, --title, --tag, --platform or --clear-tags");
+                bail!("nothing to change: give --text, --thread, --title, --tag, --platform or --clear-tags");
             }
             let cur = call!(cl, drafts, get_draft, v1::GetDraftRequest { id: e.id })?;
-            let new = edit_text(&cur.text)?;
-            if new == cur.text {
+            let old = join_parts(&cur.text, &cur.thread);
+            let new = edit_text(&old)?;
+            if new == old {
                 println!("No change to draft {}", e.id);
                 return Ok(());
             }
-            Some(new)
+            Some(whole(new, &mut thread))
         }
         None => None,
     };
     if let Some(t) = &text {
+        check_text(t)?;
+    }
+    for t in thread.iter().flatten() {
         check_text(t)?;
     }
     let d = call!(
@@ -289,6 +338,9 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
             visibility: e.publish.visibility,
             content_warning: e.publish.cw,
             language: e.publish.lang,
+            no_card: (e.no_card || e.card).then_some(e.no_card),
+            replace_thread: thread.is_some(),
+            thread: thread.unwrap_or_default(),
         }
     )?;
     done(ctx, &d, "Updated");
@@ -401,11 +453,25 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
+    let mut extra = extra;
+    if d.no_card {
+        extra.push("no link card".into());
+    }
     if !extra.is_empty() {
         let _ = writeln!(out, "Options:   {}", extra.join(", "));
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "{}", d.text);
+    if d.thread.is_empty() {
+        let _ = writeln!(out, "{}", d.text);
+    } else {
+        let n = d.thread.len() + 1;
+        for (i, part) in std::iter::once(&d.text).chain(&d.thread).enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(out, "{DIM}[{}/{n}]{DIM:#}\n{part}", i + 1);
+        }
+    }
     if d.publications.is_empty() {
         return;
     }
@@ -422,6 +488,15 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
             "{BOLD}{}{BOLD:#} ({})  {style}{}{style:#}  {}",
             p.account, p.network, p.state, p.url
         );
+        if !p.differences.is_empty() {
+            let _ = writeln!(out, "  {YELLOW}not as asked: {}{YELLOW:#}", p.differences);
+        }
+        let n = d.thread.len() + 1;
+        if n > 1 {
+            for part in &p.parts {
+                let _ = writeln!(out, "  part {}/{n}  {}", part.number, part.url);
+            }
+        }
         if let Some(t) = render::time(&p.next_attempt_at).filter(|_| p.state == "pending") {
             let _ = writeln!(out, "  next try {} ({})", render::local(t, ctx.tz), render::relative(t));
         }
@@ -472,6 +547,45 @@ fn read_stdin() -> Result<String> {
         anyhow::anyhow!("the text on stdin is not valid UTF-8; save it as UTF-8 and try again")
     })?;
     Ok(text.trim_end_matches('\n').to_string())
+}
+
+/// The parts of a text from stdin or the editor: a line holding only `---`
+/// separates them. Empty parts (a separator at the end) are dropped.
+fn split_parts(all: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    for line in all.split('\n') {
+        if line.trim_end() == "---" {
+            parts.push(String::new());
+            continue;
+        }
+        let cur = parts.last_mut().expect("one part at least");
+        if !cur.is_empty() {
+            cur.push('\n');
+        }
+        cur.push_str(line);
+    }
+    let mut parts: Vec<String> = parts
+        .into_iter()
+        .map(|p| p.trim_matches('\n').to_string())
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    if parts.is_empty() {
+        parts.push(String::new());
+    }
+    parts
+}
+
+/// The parts of a draft as the editor shows them.
+fn join_parts(text: &str, thread: &[String]) -> String {
+    std::iter::once(text).chain(thread.iter().map(String::as_str)).collect::<Vec<_>>().join("\n---\n")
+}
+
+fn check_parts(parts: &[String]) -> Result<()> {
+    let n = parts.len();
+    for (i, p) in parts.iter().enumerate() {
+        check_text(p).map_err(|e| if n == 1 { e } else { anyhow::anyhow!("part {} of {n}: {e}", i + 1) })?;
+    }
+    Ok(())
 }
 
 fn check_text(text: &str) -> Result<()> {

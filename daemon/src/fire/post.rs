@@ -50,6 +50,10 @@ pub async fn fire(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
                 message.push_str(&line);
             }
         }
+        let thread: Vec<String> = serde_json::from_str(&draft.thread).unwrap_or_default();
+        if !thread.is_empty() {
+            message.push_str(&thread_text(&model::parts(&draft.body, &thread)));
+        }
         tx.set_fired_state(row.ref_id, "due", now_ms, late).await?;
         let n =
             model::Nudge { draft_id: Some(row.ref_id), late, ..ctx.nudge("post_due", message, row.due_at) };
@@ -74,9 +78,28 @@ pub fn post_due_message(label: &str, due_ms: i64, now_ms: i64, late: bool, while
     m
 }
 
+/// A thread for the person to post, every part in order, ready to copy:
+/// post the first, then each next one as a reply to the one before.
+pub fn thread_text(parts: &[String]) -> String {
+    let n = parts.len();
+    let mut m =
+        format!(". A thread of {n} parts: post part 1, then each next part as a reply to the one before it");
+    for (i, p) in parts.iter().enumerate() {
+        m.push_str(&format!("\n\n[{}/{n}]\n{p}", i + 1));
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_nudge_gives_every_part_in_order() {
+        let m = thread_text(&["one".into(), "two".into()]);
+        assert!(m.starts_with(". A thread of 2 parts"), "{m}");
+        assert!(m.ends_with("\n\n[1/2]\none\n\n[2/2]\ntwo"), "{m}");
+    }
 
     #[test]
     fn late_posts_say_why() {

@@ -35,6 +35,8 @@ pub const MAX_TITLE_BYTES: usize = 1024;
 pub const MAX_LABEL_BYTES: usize = 64;
 /// Most tags or platforms on one draft.
 pub const MAX_LABELS: usize = 32;
+/// Most parts in one thread, the first included.
+pub const MAX_PARTS: usize = 25;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DraftState {
@@ -104,6 +106,10 @@ pub struct Draft {
     pub visibility: String,
     pub content_warning: String,
     pub language: String,
+    /// The parts after the first (`text`), in order: a thread. Empty for one post.
+    pub thread: Vec<String>,
+    /// No link card on Bluesky.
+    pub no_card: bool,
     /// Where the daemon publishes it; empty for a draft the person posts.
     pub publications: Vec<Publication>,
     /// Why firing it kept failing, when it was set aside.
@@ -123,6 +129,16 @@ impl Draft {
     pub fn label(&self) -> String {
         label(&self.title, &self.text)
     }
+
+    /// Every part in order: the text, then the thread.
+    pub fn parts(&self) -> Vec<String> {
+        parts(&self.text, &self.thread)
+    }
+}
+
+/// The text followed by the rest of its thread.
+pub fn parts(text: &str, thread: &[String]) -> Vec<String> {
+    std::iter::once(text.to_string()).chain(thread.iter().cloned()).collect()
 }
 
 /// An instant as messages show it: in the program's zone, to the minute
@@ -160,6 +176,9 @@ pub struct NewDraft {
     pub visibility: String,
     pub content_warning: String,
     pub language: String,
+    /// The parts after the first, in order.
+    pub thread: Vec<String>,
+    pub no_card: bool,
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -173,6 +192,9 @@ pub struct DraftPatch {
     pub visibility: Option<String>,
     pub content_warning: Option<String>,
     pub language: Option<String>,
+    /// Replaces the parts after the first.
+    pub thread: Option<Vec<String>>,
+    pub no_card: Option<bool>,
 }
 
 /// A network the daemon publishes to.
@@ -270,6 +292,13 @@ pub struct Publication {
     pub last_error: String,
     pub published_at: Option<DateTime<Utc>>,
     pub history: Vec<PublishAttempt>,
+    /// The parts of a thread the server confirmed so far, in order.
+    pub parts: Vec<publication::PostedPart>,
+    /// What the server made differently from what was asked; empty if nothing.
+    pub differences: String,
+    /// When an attempt whose outcome is not known (cut off, no answer) began:
+    /// the next try looks on the server for a post made since then.
+    pub unsure_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -32,6 +32,51 @@ pub struct Claim {
     pub visibility: String,
     pub content_warning: String,
     pub language: String,
+    /// Every part in order (one for a single post).
+    pub parts: Vec<String>,
+    /// Parts the server already confirmed, by earlier attempts.
+    pub done: Vec<PostedPart>,
+    /// No link card on Bluesky.
+    pub no_card: bool,
+}
+
+/// One part of a publication that the server confirmed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostedPart {
+    /// 0 is the first part.
+    pub position: u32,
+    pub idem_key: String,
+    /// The status id (Mastodon) or the record's at:// URI (Bluesky).
+    pub remote_id: String,
+    /// The Bluesky record's CID, for the next part's reply reference.
+    pub cid: String,
+    pub url: String,
+}
+
+/// The key of one part of a thread, derived from the publication's key so it
+/// is fixed from the moment the draft got the account: the first part uses
+/// the publication's key itself; Mastodon's later parts append their number,
+/// and Bluesky's later parts are the TID that many microseconds later (same
+/// clock id), so every part of a thread has a record key of its own.
+pub fn part_key(network: Network, key: &str, position: u32) -> String {
+    if position == 0 {
+        return key.to_string();
+    }
+    match network {
+        Network::Mastodon => format!("{key}-{}", position + 1),
+        Network::Bluesky => match tid_value(key) {
+            Some(v) => tid((v >> 10) + u64::from(position), (v & 1023) as u16),
+            None => derive_rkey(i64::from(position), i64::from(position), fnv1a(key.bytes()) as i64),
+        },
+    }
+}
+
+/// The 63-bit value of a TID, or None when `s` is not one.
+fn tid_value(s: &str) -> Option<u64> {
+    if !is_tid(s) {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |v, b| S32.iter().position(|c| *c == b).map(|i| (v << 5) | i as u64))
 }
 
 /// A publication's key, fixed when the row is made so every retry sends the
@@ -78,4 +123,25 @@ pub fn derive_rkey(seed_ms: i64, draft_id: i64, account_id: i64) -> String {
 /// 64-bit FNV-1a: a stable hash, unlike std's randomly seeded one.
 pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
     bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_keys_are_fixed_distinct_and_valid() {
+        let m = idempotency_key(Network::Mastodon, 7, 2, 1_700_000_000_000);
+        assert_eq!(part_key(Network::Mastodon, &m, 0), m);
+        assert_eq!(part_key(Network::Mastodon, &m, 2), format!("{m}-3"));
+        let b = idempotency_key(Network::Bluesky, 7, 2, 1_700_000_000_000);
+        assert_eq!(part_key(Network::Bluesky, &b, 0), b);
+        let keys: Vec<String> = (0..25).map(|i| part_key(Network::Bluesky, &b, i)).collect();
+        assert!(keys.iter().all(|k| is_tid(k)), "{keys:?}");
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, keys, "distinct and in order");
+        assert_eq!(tid_value(&tid(12345, 7)), Some((12345 << 10) | 7));
+    }
 }

@@ -110,7 +110,7 @@ pub fn expand(word: &str) -> &'static [&'static str] {
         "due" => &["post_due", "task_due"],
         "post" => &["post_due"],
         "task" => &["task_due"],
-        "publish" => &["published"],
+        "publish" => &["published", "published_differently"],
         "fail" => &["publish_failed"],
         "miss" => &["missed", "task_missed"],
         _ => &[],

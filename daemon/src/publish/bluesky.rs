@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};
 use super::{Failure, Hub, Posted, Session, classify, text};
-use crate::model::Account;
-use crate::model::publication::Claim;
+use crate::model::publication::{Claim, PostedPart, part_key};
+use crate::model::{Account, Network};
 
 const POST: &str = "app.bsky.feed.post";
 
@@ -80,9 +80,23 @@ pub fn post_url(handle: &str, did: &str, rkey: &str) -> String {
     format!("https://bsky.app/profile/{who}/post/{rkey}")
 }
 
-/// The post record for a draft, with its link, mention and tag facets.
-pub async fn record(http: &Http, a: &Account, claim: &Claim) -> Value {
-    let facets = text::detect_facets(&claim.text);
+/// A strong reference to a post: its at:// URI and CID.
+fn strong_ref(p: &PostedPart) -> Value {
+    json!({ "uri": p.remote_id, "cid": p.cid })
+}
+
+/// The post record for one part of a draft, with its link, mention and tag
+/// facets; a later part of a thread replies to the part before it
+/// (`parent`), under the first (`root`).
+pub async fn record(
+    http: &Http,
+    a: &Account,
+    claim: &Claim,
+    text: &str,
+    thread: &[PostedPart],
+    embed: Option<Value>,
+) -> Value {
+    let facets = text::detect_facets(text);
     let mut dids = std::collections::HashMap::new();
     for f in &facets {
         if let text::FacetKind::Mention(handle) = &f.kind {
@@ -98,7 +112,7 @@ pub async fn record(http: &Http, a: &Account, claim: &Claim) -> Value {
     let facets = text::facets_json(&facets, &resolve);
     let mut rec = json!({
         "$type": POST,
-        "text": claim.text,
+        "text": text,
         "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
     if !facets.is_empty() {
@@ -107,15 +121,48 @@ pub async fn record(http: &Http, a: &Account, claim: &Claim) -> Value {
     if !claim.language.is_empty() {
         rec["langs"] = json!([claim.language]);
     }
+    if let Some(embed) = embed {
+        rec["embed"] = embed;
+    }
+    if let (Some(root), Some(parent)) = (thread.first(), thread.last()) {
+        rec["reply"] = json!({ "root": strong_ref(root), "parent": strong_ref(parent) });
+    }
     rec
 }
 
-/// Looks the post up by its record key; Some when it exists.
-async fn existing(http: &Http, a: &Account, did: &str, rkey: &str) -> Result<Option<String>, Failure> {
+/// An `app.bsky.embed.external` card for the first link of `text`, with the
+/// page's image uploaded as its thumbnail blob; None when the page gives no
+/// card. Nothing here fails the post: a card that cannot be made is left out,
+/// and a thumbnail that cannot be uploaded too.
+async fn card_embed(hub: &Hub, a: &Account, session: &Session, text: &str) -> Option<Value> {
+    let card = hub.cards.for_text(text).await?;
+    let mut external = json!({ "uri": card.uri, "title": card.title, "description": card.description });
+    if let Some((bytes, mime)) = card.thumb {
+        let url = xrpc(a, "com.atproto.repo.uploadBlob");
+        match hub.http.upload(&url, &session.access, mime, bytes).await {
+            Ok(answer) if answer.ok() && answer.body["blob"].is_object() => {
+                external["thumb"] = answer.body["blob"].clone();
+            }
+            Ok(answer) => {
+                tracing::warn!(account = %a.name, "the link card's image was not uploaded: {}", answer.message())
+            }
+            Err(e) => tracing::warn!(account = %a.name, "the link card's image was not uploaded: {e}"),
+        }
+    }
+    Some(json!({ "$type": "app.bsky.embed.external", "external": external }))
+}
+
+/// Looks the post up by its record key; its URI and CID when it exists.
+async fn existing(
+    http: &Http,
+    a: &Account,
+    did: &str,
+    rkey: &str,
+) -> Result<Option<(String, String)>, Failure> {
     let url = format!("{}?repo={did}&collection={POST}&rkey={rkey}", xrpc(a, "com.atproto.repo.getRecord"));
     let answer = http.call(Method::GET, &url, None, &[], None).await.map_err(unreachable)?;
     if answer.ok() {
-        return Ok(Some(answer.str("uri").to_string()));
+        return Ok(Some((answer.str("uri").to_string(), answer.str("cid").to_string())));
     }
     if answer.str("error") == "RecordNotFound" || answer.status == 404 {
         return Ok(None);
@@ -123,9 +170,20 @@ async fn existing(http: &Http, a: &Account, did: &str, rkey: &str) -> Result<Opt
     Err(failure(&answer))
 }
 
-pub async fn publish(hub: &Hub, a: &Account, password: &str, claim: &Claim) -> Result<Posted, Failure> {
+/// Posts part `position` of the draft under the parts before it (`thread`,
+/// confirmed already), with that part's own record key.
+pub async fn post_part(
+    hub: &Hub,
+    a: &Account,
+    password: &str,
+    claim: &Claim,
+    position: u32,
+    thread: &[PostedPart],
+) -> Result<Posted, Failure> {
     let http = &hub.http;
-    let rkey = claim.publication.idem_key.as_str();
+    let key = part_key(Network::Bluesky, &claim.publication.idem_key, position);
+    let rkey = key.as_str();
+    let text = claim.parts.get(position as usize).map_or("", String::as_str);
     let mut session = match hub.session(a.id) {
         Some(s) => s,
         None => {
@@ -134,17 +192,24 @@ pub async fn publish(hub: &Hub, a: &Account, password: &str, claim: &Claim) -> R
             s
         }
     };
-    let posted = |s: &Session, uri: String| Posted {
-        url: post_url(&s.handle, &s.did, rkey),
-        remote_id: if uri.is_empty() { format!("at://{}/{POST}/{rkey}", s.did) } else { uri },
+    let posted = |s: &Session, uri: String, cid: String| Posted {
+        part: PostedPart {
+            position,
+            idem_key: key.clone(),
+            url: post_url(&s.handle, &s.did, rkey),
+            remote_id: if uri.is_empty() { format!("at://{}/{POST}/{rkey}", s.did) } else { uri },
+            cid,
+        },
+        differences: Vec::new(),
     };
     // A retry: the earlier try may have made the post before its answer was lost.
     if claim.publication.attempts > 1
-        && let Some(uri) = existing(http, a, &session.did, rkey).await?
+        && let Some((uri, cid)) = existing(http, a, &session.did, rkey).await?
     {
-        return Ok(posted(&session, uri));
+        return Ok(posted(&session, uri, cid));
     }
-    let rec = record(http, a, claim).await;
+    let embed = if claim.no_card { None } else { card_embed(hub, a, &session, text).await };
+    let rec = record(http, a, claim, text, thread, embed).await;
     let mut renewed = false;
     loop {
         let body = json!({ "repo": session.did, "collection": POST, "rkey": rkey, "record": rec });
@@ -159,7 +224,7 @@ pub async fn publish(hub: &Hub, a: &Account, password: &str, claim: &Claim) -> R
             .await
             .map_err(unreachable)?;
         if answer.ok() {
-            return Ok(posted(&session, answer.str("uri").to_string()));
+            return Ok(posted(&session, answer.str("uri").to_string(), answer.str("cid").to_string()));
         }
         if expired(&answer) && !renewed {
             // Refresh the session, or sign in again, then try once more.
@@ -175,9 +240,9 @@ pub async fn publish(hub: &Hub, a: &Account, password: &str, claim: &Claim) -> R
         // an error, today a 500): if it does, the post is there.
         if !(200..300).contains(&answer.status)
             && answer.status != 401
-            && let Ok(Some(uri)) = existing(http, a, &session.did, rkey).await
+            && let Ok(Some((uri, cid))) = existing(http, a, &session.did, rkey).await
         {
-            return Ok(posted(&session, uri));
+            return Ok(posted(&session, uri, cid));
         }
         if answer.status == 401 {
             hub.set_session(a.id, None);

@@ -99,6 +99,25 @@ impl Http {
     }
 }
 
+impl Http {
+    /// Sends bytes (an image) as the body, with their content type.
+    pub async fn upload(
+        &self,
+        url: &str,
+        bearer: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Answer, String> {
+        let req = Request::new(Method::POST, url)
+            .header("Accept", "application/json")
+            .bearer(bearer)
+            .bytes(content_type, bytes);
+        let resp = self.client.send(req).await.map_err(|e| e.to_string())?;
+        let body = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        Ok(Answer { status: resp.status.as_u16(), headers: resp.headers, body })
+    }
+}
+
 /// Reads Retry-After (seconds or an HTTP date), else Bluesky's ratelimit-reset.
 pub fn wait_hint(a: &Answer) -> Option<Duration> {
     let now = chrono::Utc::now();

@@ -1,13 +1,23 @@
 //! Mastodon: `POST /api/v1/statuses` with an `Idempotency-Key`, and the
 //! account check (`verify_credentials` and the instance's limits).
+//!
+//! Not every server that speaks Mastodon's API remembers keys across a
+//! restart, so before trying again after an attempt whose outcome is not
+//! known, the account's recent statuses (`GET /api/v1/accounts/:id/statuses`)
+//! are searched for the post (same text, same parent, made since that
+//! attempt began); one found is adopted instead of posted again. What the
+//! server answered is compared with what was asked: a dropped content warning
+//! or another visibility is reported, not recorded silently as a success.
 
 use crate::http::Method;
 use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};
+use chrono::{DateTime, Utc};
+
 use super::{Checked, Failure, Posted, classify, text};
-use crate::model::Account;
-use crate::model::publication::Claim;
+use crate::model::publication::{Claim, PostedPart, part_key};
+use crate::model::{Account, Network};
 
 fn failure(a: &Answer) -> Failure {
     classify(a.status, wait_hint(a), a.message())
@@ -17,9 +27,13 @@ fn unreachable(why: impl std::fmt::Display) -> Failure {
     Failure::Temporary { http_status: 0, message: why.to_string(), after: None }
 }
 
-/// The status a draft becomes.
-pub fn status_body(claim: &Claim) -> Value {
-    let mut body = json!({ "status": claim.text });
+/// The status one part of a draft becomes; a later part of a thread replies
+/// to the part before it, with the same visibility.
+pub fn status_body(claim: &Claim, text: &str, reply_to: Option<&PostedPart>) -> Value {
+    let mut body = json!({ "status": text });
+    if let Some(parent) = reply_to {
+        body["in_reply_to_id"] = json!(parent.remote_id);
+    }
     if !claim.visibility.is_empty() {
         body["visibility"] = json!(claim.visibility);
     }
@@ -33,18 +47,35 @@ pub fn status_body(claim: &Claim) -> Value {
     body
 }
 
-pub async fn publish(http: &Http, a: &Account, token: &str, claim: &Claim) -> Result<Posted, Failure> {
+/// Posts part `position` of the draft, replying to `reply_to` (the part
+/// before it), with that part's own Idempotency-Key. With `unsure_since`, an
+/// earlier attempt at this part may have made it: it is looked for first.
+pub async fn post_part(
+    http: &Http,
+    a: &Account,
+    token: &str,
+    claim: &Claim,
+    position: u32,
+    reply_to: Option<&PostedPart>,
+    unsure_since: Option<DateTime<Utc>>,
+) -> Result<Posted, Failure> {
     let url = format!("{}/api/v1/statuses", a.server);
-    let key = claim.publication.idem_key.as_str();
+    let key = part_key(Network::Mastodon, &claim.publication.idem_key, position);
+    let text = claim.parts.get(position as usize).map_or("", String::as_str);
+    if let Some(since) = unsure_since
+        && let Some(status) = find_posted(http, a, token, text, reply_to, since).await?
+    {
+        return Ok(posted(claim, &status, position, key));
+    }
+    let body = status_body(claim, text, reply_to);
     let answer = http
-        .call(Method::POST, &url, Some(token), &[("Idempotency-Key", key)], Some(&status_body(claim)))
+        .call(Method::POST, &url, Some(token), &[("Idempotency-Key", key.as_str())], Some(&body))
         .await
         .map_err(unreachable)?;
     if !answer.ok() {
         return Err(failure(&answer));
     }
-    let id = answer.str("id");
-    if id.is_empty() {
+    if answer.str("id").is_empty() {
         // Never published without the server's confirmation.
         return Err(unreachable(format!(
             "{} answered {} without a status id",
@@ -52,11 +83,94 @@ pub async fn publish(http: &Http, a: &Account, token: &str, claim: &Claim) -> Re
             answer.status
         )));
     }
-    let link = match answer.str("url") {
-        "" => answer.str("uri"),
+    Ok(posted(claim, &answer.body, position, key))
+}
+
+/// A status the server confirmed, and how it differs from what was asked.
+fn posted(claim: &Claim, status: &Value, position: u32, key: String) -> Posted {
+    let field = |name: &str| status.get(name).and_then(Value::as_str).unwrap_or("");
+    let link = match field("url") {
+        "" => field("uri"),
         u => u,
     };
-    Ok(Posted { url: link.to_string(), remote_id: id.to_string() })
+    let part = PostedPart {
+        position,
+        idem_key: key,
+        remote_id: field("id").to_string(),
+        cid: String::new(),
+        url: link.to_string(),
+    };
+    Posted { part, differences: differences(claim, status) }
+}
+
+/// What the server made differently from what the draft asked for.
+pub fn differences(claim: &Claim, status: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let visibility = status.get("visibility").and_then(Value::as_str);
+    if let Some(got) = visibility
+        && !claim.visibility.is_empty()
+        && got != claim.visibility
+    {
+        out.push(format!("the server made it {got}, not {}", claim.visibility));
+    }
+    let cw = status.get("spoiler_text").and_then(Value::as_str).unwrap_or("");
+    if !claim.content_warning.is_empty() && cw != claim.content_warning {
+        out.push(if cw.is_empty() {
+            format!("the server dropped the content warning \u{201c}{}\u{201d}", claim.content_warning)
+        } else {
+            format!("the server changed the content warning to \u{201c}{cw}\u{201d}")
+        });
+    }
+    out
+}
+
+/// Looks for the part among the account's recent statuses: the same text,
+/// replying to the same status, made since `since` (less a minute for
+/// clocks that disagree). Statuses come newest first.
+async fn find_posted(
+    http: &Http,
+    a: &Account,
+    token: &str,
+    text: &str,
+    reply_to: Option<&PostedPart>,
+    since: DateTime<Utc>,
+) -> Result<Option<Value>, Failure> {
+    let id = if a.remote_id.is_empty() {
+        let me = http
+            .call(
+                Method::GET,
+                &format!("{}/api/v1/accounts/verify_credentials", a.server),
+                Some(token),
+                &[],
+                None,
+            )
+            .await
+            .map_err(unreachable)?;
+        if !me.ok() {
+            return Err(failure(&me));
+        }
+        me.str("id").to_string()
+    } else {
+        a.remote_id.clone()
+    };
+    let url = format!("{}/api/v1/accounts/{id}/statuses?limit=20", a.server);
+    let answer = http.call(Method::GET, &url, Some(token), &[], None).await.map_err(unreachable)?;
+    if !answer.ok() {
+        return Err(failure(&answer));
+    }
+    let want = text::same_words(text);
+    let parent = reply_to.map(|p| p.remote_id.as_str());
+    let after = since - chrono::Duration::minutes(1);
+    let found = answer.body.as_array().into_iter().flatten().find(|s| {
+        let made =
+            s.get("created_at").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        let replies_to = s.get("in_reply_to_id").and_then(Value::as_str);
+        let content = s.get("content").and_then(Value::as_str).unwrap_or("");
+        made.is_some_and(|m| m >= after)
+            && replies_to == parent
+            && text::same_words(&text::html_text(content)) == want
+    });
+    Ok(found.cloned())
 }
 
 pub async fn check(http: &Http, a: &Account, token: &str) -> Result<Checked, Failure> {

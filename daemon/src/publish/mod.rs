@@ -17,11 +17,15 @@
 //! key of the Bluesky post. A retry after a lost answer, or after cloutd was
 //! killed mid-request, can therefore never post twice: Mastodon answers with
 //! the status it already made, and on Bluesky the publisher first looks the
-//! record up by its key.
+//! record up by its key. Since some Mastodon-API servers forget keys (in
+//! memory only, or after an hour), a retry after an attempt whose outcome is
+//! not known also looks for the status among the account's recent ones.
 
 mod bluesky;
+pub mod card;
 pub mod http;
 mod mastodon;
+pub mod split;
 pub mod text;
 
 use std::collections::HashMap;
@@ -36,7 +40,7 @@ use tokio::task::JoinSet;
 
 use crate::Core;
 use crate::model::Invalid;
-use crate::model::publication::{Claim, Outcome};
+use crate::model::publication::{Claim, Outcome, PostedPart};
 use crate::model::{Account, AccountCheck, Network};
 
 /// Tries per publication before a temporary error counts as permanent.
@@ -50,9 +54,6 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 pub const LEASE: Duration = Duration::from_secs(30);
 /// Publications claimed (and published in parallel) at a time.
 pub const BATCH: u32 = 8;
-/// Mastodon keeps an idempotency key for an hour; an attempt cut off longer
-/// ago than this is not repeated blindly.
-pub const MASTODON_KEY_WINDOW: Duration = Duration::from_secs(55 * 60);
 
 /// Why an attempt did not publish.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -65,11 +66,12 @@ pub enum Failure {
     Permanent { http_status: u16, message: String },
 }
 
-/// What a confirmed post is known by.
+/// A part the server confirmed, and what it made differently from what was
+/// asked (a dropped content warning, another visibility).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posted {
-    pub url: String,
-    pub remote_id: String,
+    pub part: PostedPart,
+    pub differences: Vec<String>,
 }
 
 /// What a successful account check learned.
@@ -103,6 +105,8 @@ pub struct Hub {
     sessions: Mutex<HashMap<i64, Session>>,
     /// Secrets of accounts declared in the config file, by account name.
     config_secrets: RwLock<HashMap<String, String>>,
+    /// Link cards' pages and images.
+    pub cards: card::Cards,
 }
 
 impl Default for Hub {
@@ -118,6 +122,7 @@ impl Hub {
             http: http::Http::new(),
             sessions: Mutex::new(HashMap::new()),
             config_secrets: RwLock::new(HashMap::new()),
+            cards: card::Cards::new(),
         }
     }
 
@@ -379,7 +384,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
 async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
     let _busy = core.health.publisher.busy();
     let p = &claim.publication;
-    let work = attempt(&core, &claim);
+    let work = attempt(&core, &me, &claim);
     tokio::pin!(work);
     let outcome = loop {
         tokio::select! {
@@ -422,7 +427,7 @@ async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
 }
 
 /// One attempt at one publication.
-async fn attempt(core: &Core, claim: &Claim) -> Outcome {
+async fn attempt(core: &Core, me: &str, claim: &Claim) -> Outcome {
     let p = &claim.publication;
     let now = Utc::now();
     let failed = |message: String| Outcome::Failed { http_status: 0, message };
@@ -433,30 +438,17 @@ async fn attempt(core: &Core, claim: &Claim) -> Outcome {
         },
         None => return failed(format!("the account `{}` was removed", p.account)),
     };
-    if claim.interrupted
-        && account.network == Network::Mastodon
-        && claim.interrupted_at.is_some_and(|t| (now - t).to_std().unwrap_or_default() > MASTODON_KEY_WINDOW)
-    {
-        return failed(format!(
-            "cloutd stopped mid-request over an hour ago, and Mastodon forgets idempotency keys after an hour, so trying again could post twice. Look at your profile: if the post is there, run `clout posted {} --url URL`; if not, `clout draft retry {}`",
-            p.draft_id, p.draft_id
-        ));
-    }
     // Checked when the draft was added, but an import or a lower instance limit
     // since then could make it unfit: never post what would be cut or lose its warning.
-    if let Err(e) = check_fits(&account, &claim.text, &claim.content_warning) {
+    if let Err(e) = check_parts_fit(&account, &claim.parts, &claim.content_warning) {
         return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id));
     }
     let secret = match core.publish.secret(&account) {
         Ok(s) => s,
         Err(e) => return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id)),
     };
-    let result = match account.network {
-        Network::Mastodon => mastodon::publish(&core.publish.http, &account, &secret, claim).await,
-        Network::Bluesky => bluesky::publish(&core.publish, &account, &secret, claim).await,
-    };
-    match result {
-        Ok(posted) => Outcome::Published { url: posted.url, remote_id: posted.remote_id },
+    match post_thread(core, me, &account, &secret, claim).await {
+        Ok(first) => Outcome::Published { url: first.url, remote_id: first.remote_id },
         Err(Failure::Permanent { http_status, message }) => Outcome::Failed {
             http_status,
             message: format!("{message}{}", what_to_do(&account, http_status, p.draft_id)),
@@ -478,6 +470,79 @@ async fn attempt(core: &Core, claim: &Claim) -> Outcome {
             }
         }
     }
+}
+
+/// Posts the parts not yet confirmed, in order, each replying to the one
+/// before, and keeps each as soon as the server confirms it: a thread cut off
+/// resumes at its first unconfirmed part and never posts a part twice or out
+/// of order. Answers the first part, which the thread is known by.
+async fn post_thread(
+    core: &Core,
+    me: &str,
+    account: &Account,
+    secret: &str,
+    claim: &Claim,
+) -> Result<PostedPart, Failure> {
+    let p = &claim.publication;
+    let mut thread: Vec<PostedPart> = Vec::with_capacity(claim.parts.len());
+    // Only the first part this attempt sends can have been made by an attempt
+    // whose outcome is not known: the parts after it were never sent.
+    let mut unsure = p.unsure_since;
+    for position in 0..claim.parts.len() as u32 {
+        if let Some(done) = claim.done.iter().find(|d| d.position == position) {
+            thread.push(done.clone());
+            continue;
+        }
+        let http = &core.publish.http;
+        let posted = match account.network {
+            Network::Mastodon => {
+                mastodon::post_part(http, account, secret, claim, position, thread.last(), unsure.take())
+                    .await
+            }
+            Network::Bluesky => {
+                bluesky::post_part(&core.publish, account, secret, claim, position, &thread).await
+            }
+        }?;
+        unsure = None;
+        let Posted { part: posted, differences } = posted;
+        match core.store.record_posted_part(p.id, me, &posted, &differences, Utc::now()).await {
+            Ok(true) => {}
+            // Another daemon took the claim over; it goes on from what it finds.
+            Ok(false) => {
+                return Err(Failure::Temporary {
+                    http_status: 0,
+                    message: "another daemon took this publication over".into(),
+                    after: None,
+                });
+            }
+            Err(e) => {
+                return Err(Failure::Temporary {
+                    http_status: 0,
+                    message: format!("cannot record part {} as published: {e}", position + 1),
+                    after: None,
+                });
+            }
+        }
+        thread.push(posted);
+    }
+    thread.into_iter().next().ok_or_else(|| Failure::Permanent {
+        http_status: 0,
+        message: "the draft has no text to publish".into(),
+    })
+}
+
+/// Checks every part of a thread against an account; the error names the part.
+pub fn check_parts_fit(a: &Account, parts: &[String], content_warning: &str) -> Result<(), Invalid> {
+    for (i, part) in parts.iter().enumerate() {
+        check_fits(a, part, content_warning).map_err(|e| {
+            if parts.len() == 1 {
+                e
+            } else {
+                Invalid::new(e.field, format!("part {} of {}: {}", i + 1, parts.len(), e.reason))
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// The advice that follows a permanent error.

@@ -21,6 +21,35 @@ pub const MASTODON_URL_LENGTH: usize = 23;
 /// The longest wait a Retry-After or ratelimit-reset header is trusted for.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
+/// The text of a status's HTML `content`: paragraphs and line breaks become
+/// new lines, tags go, and the entities HTML escapes text with are decoded.
+pub fn html_text(html: &str) -> String {
+    let html = html.replace("</p><p>", "\n\n").replace("<br />", "\n").replace("<br>", "\n");
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
+/// A text's words, one space apart: how a post is compared with a server's
+/// rendering of it, which may wrap or collapse white space.
+pub fn same_words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The number of extended grapheme clusters in `text`: what Bluesky's
 /// 300 limit counts.
 pub fn graphemes(text: &str) -> usize {
@@ -273,6 +302,16 @@ fn unsigned(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_html_reads_back_as_its_text() {
+        let html = "<p>Tom &amp; Jerry&#39;s &lt;show&gt;<br />line two</p><p><a href=\"https://x.example/\"><span class=\"invisible\">https://</span>x.example/</a></p>";
+        assert_eq!(html_text(html), "Tom & Jerry's <show>\nline two\n\nhttps://x.example/");
+        assert_eq!(
+            same_words(&html_text(html)),
+            same_words("Tom & Jerry's <show> line two\n\n https://x.example/")
+        );
+    }
     use chrono::TimeZone;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {

@@ -48,13 +48,22 @@ pub fn check_content_warning(cw: &str) -> Result<String, Status> {
     Ok(cw.to_string())
 }
 
-/// Resolves account names and checks the text fits each account's limit.
+/// Resolves account names and checks every part fits each account's limit.
 pub async fn check_accounts(
     api: &Api,
     names: &[String],
-    text: &str,
+    parts: &[String],
     content_warning: &str,
 ) -> Result<Vec<String>, Status> {
+    let (out, accounts) = resolve_accounts(api, names).await?;
+    for account in &accounts {
+        publish::check_parts_fit(account, parts, content_warning).map_err(|e| invalid(e.reason))?;
+    }
+    Ok(out)
+}
+
+/// The accounts a draft names, each once, in the order given.
+pub async fn resolve_accounts(api: &Api, names: &[String]) -> Result<(Vec<String>, Vec<Account>), Status> {
     let mut out: Vec<String> = Vec::new();
     for n in names {
         let n = n.trim();
@@ -65,11 +74,11 @@ pub async fn check_accounts(
     if out.len() > crate::store::publish::MAX_ACCOUNTS as usize {
         return Err(invalid("too many accounts on one draft"));
     }
+    let mut accounts = Vec::with_capacity(out.len());
     for name in &out {
-        let account = api.core.store.account_named(name).await?;
-        publish::check_fits(&account, text, content_warning).map_err(|e| invalid(e.reason))?;
+        accounts.push(api.core.store.account_named(name).await?);
     }
-    Ok(out)
+    Ok((out, accounts))
 }
 
 impl From<Account> for v1::Account {
@@ -113,6 +122,12 @@ impl From<Publication> for v1::Publication {
             next_attempt_at: p.next_attempt_at.map(ts),
             published_at: p.published_at.map(ts),
             last_error: p.last_error,
+            parts: p
+                .parts
+                .into_iter()
+                .map(|x| v1::PublishedPart { number: x.position + 1, url: x.url, remote_id: x.remote_id })
+                .collect(),
+            differences: p.differences,
             history: p
                 .history
                 .into_iter()

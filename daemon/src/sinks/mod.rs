@@ -83,6 +83,7 @@ pub fn headline(kind: &str) -> &'static str {
         "lesson" => "A lesson comes back",
         "published" => "Published",
         "publish_failed" => "Publishing failed",
+        "published_differently" => "Published, but not as asked",
         "test" => "Clout test",
         _ => "Clout",
     }

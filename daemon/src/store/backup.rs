@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pool, Store};
 use crate::error::{Error, Result};
-use crate::model::{DraftState, MAX_TEXT_BYTES, from_ms, to_ms};
+use crate::model::{DraftState, MAX_PARTS, MAX_TEXT_BYTES, from_ms, to_ms};
 use crate::recurrence::{Schedule, parse_tz};
 
 pub const FORMAT: &str = "clout-export";
@@ -117,6 +117,12 @@ pub struct DraftX {
     /// The accounts cloutd publishes the draft to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<String>,
+    /// A thread: the parts after the first (`text`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<String>,
+    /// No link card on Bluesky.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_card: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -251,6 +257,12 @@ pub fn validate(doc: &Document) -> Result<()> {
         if d.text.trim().is_empty() || d.text.len() > MAX_TEXT_BYTES {
             return bad(format!("drafts[{i}].text"), "must be 1 byte to 64 KiB of text".into());
         }
+        if d.thread.len() + 1 > MAX_PARTS {
+            return bad(format!("drafts[{i}].thread"), format!("has more than {} parts", MAX_PARTS - 1));
+        }
+        if let Some(j) = d.thread.iter().position(|p| p.trim().is_empty() || p.len() > MAX_TEXT_BYTES) {
+            return bad(format!("drafts[{i}].thread[{j}]"), "must be 1 byte to 64 KiB of text".into());
+        }
     }
     for (i, t) in doc.tasks.iter().enumerate() {
         if let Some(Err(e)) = t.every.as_deref().map(Schedule::parse) {
@@ -335,6 +347,8 @@ impl Store {
                 visibility: d.visibility,
                 content_warning: d.content_warning,
                 language: d.language,
+                thread: d.thread,
+                no_card: d.no_card,
             })
             .collect();
         let accounts = self

@@ -213,15 +213,18 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
         new.push((i, id));
     }
     tally.add(new.len());
-    let lists: Vec<(String, String)> = new
+    let lists: Vec<(String, String, String)> = new
         .iter()
-        .map(|&(i, _)| (json_list(&doc.drafts[i].platforms), json_list(&doc.drafts[i].tags)))
+        .map(|&(i, _)| {
+            let d = &doc.drafts[i];
+            (json_list(&d.platforms), json_list(&d.tags), json_list(&d.thread))
+        })
         .collect();
     let mut rows = Vec::with_capacity(new.len());
     let mut schedule = Vec::new();
     // (draft id, account id, name, network, state, idempotency key, last error)
     let mut publications: Vec<(i64, i64, &str, &str, &str, String, &str)> = Vec::new();
-    for (&(i, id), (platforms, tags)) in new.iter().zip(&lists) {
+    for (&(i, id), (platforms, tags, thread)) in new.iter().zip(&lists) {
         let d = &doc.drafts[i];
         let publishing = d.state == "publishing" && !d.accounts.is_empty();
         rows.push(vec![
@@ -243,6 +246,8 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
             Val::Text(&d.visibility),
             Val::Text(&d.content_warning),
             Val::Text(&d.language),
+            Val::Text(thread),
+            Val::Int(bool_int(d.no_card)),
         ]);
         let (state, error) = if publishing {
             (
@@ -287,6 +292,8 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
             "visibility",
             "content_warning",
             "language",
+            "thread",
+            "no_card",
         ],
         &rows,
         "",

@@ -87,6 +87,8 @@ struct DraftRow {
     visibility: String,
     content_warning: String,
     language: String,
+    thread: String,
+    no_card: i64,
 }
 
 impl DraftRow {
@@ -112,6 +114,8 @@ impl DraftRow {
             visibility: self.visibility,
             content_warning: self.content_warning,
             language: self.language,
+            thread: serde_json::from_str(&self.thread).unwrap_or_default(),
+            no_card: self.no_card != 0,
             publications: Vec::new(),
             fire_error: None,
         })
@@ -154,9 +158,9 @@ pub struct DueRow {
 }
 
 const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language";
+     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language, thread, no_card";
 const SELECT_DRAFT: &str = "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language \
+     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language, thread, no_card \
      FROM drafts WHERE id = $1";
 
 fn json_list(v: &[String]) -> String {
@@ -243,6 +247,7 @@ pub mod backup;
 mod bulk;
 pub mod fault;
 mod import;
+mod parts;
 mod program;
 mod review;
 mod sinks;
@@ -288,8 +293,8 @@ impl Store {
             let state = if at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted, \
-                 missed_policy, visibility, content_warning, language) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12) RETURNING id",
+                 missed_policy, visibility, content_warning, language, thread, no_card) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
             )
             .bind(&d.title)
             .bind(&d.text)
@@ -303,6 +308,8 @@ impl Store {
             .bind(&d.visibility)
             .bind(&d.content_warning)
             .bind(&d.language)
+            .bind(json_list(&d.thread))
+            .bind(i64::from(d.no_card))
             .fetch_one(&mut *tx)
             .await?;
             if !d.accounts.is_empty() {
@@ -377,9 +384,11 @@ impl Store {
             let visibility = patch.visibility.as_ref().unwrap_or(&cur.visibility);
             let content_warning = patch.content_warning.as_ref().unwrap_or(&cur.content_warning);
             let language = patch.language.as_ref().unwrap_or(&cur.language);
+            let thread = patch.thread.as_ref().unwrap_or(&cur.thread);
+            let no_card = patch.no_card.unwrap_or(cur.no_card);
             sqlx::query(
                 "UPDATE drafts SET title = $1, body = $2, platforms = $3, tags = $4, updated_at = $5, \
-                 visibility = $7, content_warning = $8, language = $9 WHERE id = $6",
+                 visibility = $7, content_warning = $8, language = $9, thread = $10, no_card = $11 WHERE id = $6",
             )
             .bind(title)
             .bind(text)
@@ -390,6 +399,8 @@ impl Store {
             .bind(visibility)
             .bind(content_warning)
             .bind(language)
+            .bind(json_list(thread))
+            .bind(i64::from(no_card))
             .execute(&mut *tx)
             .await?;
             if let Some(accounts) = &patch.accounts {

@@ -76,6 +76,8 @@ struct PublicationRow {
     remote_id: String,
     last_error: String,
     published_at: Option<i64>,
+    differences: String,
+    unsure_since: Option<i64>,
 }
 
 impl From<PublicationRow> for Publication {
@@ -96,12 +98,15 @@ impl From<PublicationRow> for Publication {
             last_error: r.last_error,
             published_at: r.published_at.map(from_ms),
             history: Vec::new(),
+            parts: Vec::new(),
+            differences: r.differences,
+            unsure_since: r.unsure_since.map(from_ms),
         }
     }
 }
 
 const PUBLICATION_COLUMNS: &str = "SELECT id, draft_id, account_id, account_name, network, state, idem_key, \
-     attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at FROM publications";
+     attempts, next_attempt_at, started_at, url, remote_id, last_error, published_at, differences, unsure_since FROM publications";
 
 pub use crate::model::publication::{Claim, Outcome, idempotency_key};
 
@@ -343,6 +348,11 @@ impl Store {
         .fetch_all(p)
         .await)?;
         let mut out: Vec<Publication> = rows.into_iter().map(Publication::from).collect();
+        for (pid, part) in self.posted_parts_of_draft(draft_id).await? {
+            if let Some(p) = out.iter_mut().find(|p| p.id == pid) {
+                p.parts.push(part);
+            }
+        }
         for (pid, at, outcome, status, message) in attempts {
             if let Some(p) = out.iter_mut().find(|p| p.id == pid) {
                 p.history.push(PublishAttempt {
@@ -446,6 +456,13 @@ impl Store {
                     .bind("cloutd stopped before the server answered; trying again with the same key")
                     .execute(&mut *tx)
                     .await?;
+                    // Whether the server made the post is not known: look before posting again.
+                    sqlx::query(
+                        "UPDATE publications SET unsure_since = COALESCE(unsure_since, started_at) WHERE id = $1",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 let (tries,): (i64,) = sqlx::query_as(
                     "UPDATE publications SET state = 'publishing', lease_owner = $2, lease_until = $3, \
@@ -470,15 +487,23 @@ impl Store {
                     .fetch_optional(p)
                     .await)?;
             let Some(row) = row else { continue };
-            let draft: Option<(String, String, String, String, String)> =
-                on_pool!(self, |p| sqlx::query_as(
-                    "SELECT title, body, visibility, content_warning, language FROM drafts WHERE id = $1"
+            let draft: Option<(String, String, String, String, String, String, i64)> = on_pool!(self, |p| {
+                sqlx::query_as(
+                    "SELECT title, body, visibility, content_warning, language, thread, no_card FROM drafts WHERE id = $1"
                 )
                 .bind(row.draft_id)
                 .fetch_optional(p)
-                .await)?;
-            let Some((title, text, visibility, content_warning, language)) = draft else { continue };
+                .await
+            })?;
+            let Some((title, text, visibility, content_warning, language, thread, no_card)) = draft else {
+                continue;
+            };
+            let thread: Vec<String> = serde_json::from_str(&thread).unwrap_or_default();
+            let done = self.posted_parts(id).await?;
             claims.push(Claim {
+                parts: model::parts(&text, &thread),
+                done,
+                no_card: no_card != 0,
                 publication: row.into(),
                 interrupted: state == "publishing",
                 interrupted_at: started.map(from_ms),
@@ -539,7 +564,8 @@ impl Store {
                 Outcome::Published { url, remote_id } => {
                     sqlx::query(
                         "UPDATE publications SET state = 'published', url = $2, remote_id = $3, published_at = $4, \
-                         last_error = '', lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL WHERE id = $1",
+                         last_error = '', lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, \
+                         unsure_since = NULL WHERE id = $1",
                     )
                     .bind(id)
                     .bind(url)
@@ -548,14 +574,18 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                Outcome::Retry { at, message, .. } => {
+                Outcome::Retry { at, message, http_status } => {
+                    // No answer: the server may have made the post; the next try looks first.
                     sqlx::query(
                         "UPDATE publications SET state = 'pending', next_attempt_at = $2, last_error = $3, \
-                         lease_owner = NULL, lease_until = NULL WHERE id = $1",
+                         lease_owner = NULL, lease_until = NULL, \
+                         unsure_since = CASE WHEN $4 THEN COALESCE(unsure_since, started_at) ELSE unsure_since END \
+                         WHERE id = $1",
                     )
                     .bind(id)
                     .bind(to_ms(*at))
                     .bind(message)
+                    .bind(*http_status == 0)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -623,8 +653,26 @@ impl Store {
                 )),
                 Outcome::Retry { .. } => None,
             };
+            let mut notes: Vec<(&str, String, String)> = note.into_iter().collect();
+            if let Outcome::Published { url, .. } = outcome {
+                let (differences,): (String,) =
+                    sqlx::query_as("SELECT differences FROM publications WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if !differences.is_empty() {
+                    notes.push((
+                        "published_differently",
+                        format!(
+                            "Published \u{201c}{label}\u{201d} to {account} at {url}, but not as asked: {differences}. \
+                             Look at it there, and edit or delete it if that matters"
+                        ),
+                        format!("published_differently:{draft_id}:{account}"),
+                    ));
+                }
+            }
             let mut out = Vec::new();
-            if let Some((kind, message, key)) = note {
+            for (kind, message, key) in notes {
                 let n = Nudge {
                     id: 0,
                     kind: kind.into(),

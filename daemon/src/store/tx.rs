@@ -43,6 +43,8 @@ pub struct DuePost {
     pub missed_policy: Option<String>,
     /// Publications still to make: the daemon publishes it itself.
     pub publishes: i64,
+    /// The parts after the first, as the JSON array the column holds.
+    pub thread: String,
 }
 
 /// A live task, as firing needs it.
@@ -166,20 +168,22 @@ impl Tx {
 
     pub async fn due_post(&mut self, draft: i64) -> Result<Option<DuePost>> {
         // Whether it publishes itself comes along, sparing manual drafts an UPDATE.
-        let row: Option<(String, String, String, Option<String>, i64)> = on_tx!(self, |t| sqlx::query_as(
-            "SELECT title, body, tags, missed_policy, (SELECT COUNT(*) FROM publications p \
-             WHERE p.draft_id = drafts.id AND p.state IN ('waiting', 'failed', 'pending')) \
+        let row: Option<(String, String, String, Option<String>, i64, String)> =
+            on_tx!(self, |t| sqlx::query_as(
+                "SELECT title, body, tags, missed_policy, (SELECT COUNT(*) FROM publications p \
+             WHERE p.draft_id = drafts.id AND p.state IN ('waiting', 'failed', 'pending')), thread \
              FROM drafts WHERE id = $1",
-        )
-        .bind(draft)
-        .fetch_optional(&mut **t)
-        .await)?;
-        Ok(row.map(|(title, body, tags, missed_policy, publishes)| DuePost {
+            )
+            .bind(draft)
+            .fetch_optional(&mut **t)
+            .await)?;
+        Ok(row.map(|(title, body, tags, missed_policy, publishes, thread)| DuePost {
             title,
             body,
             tags,
             missed_policy,
             publishes,
+            thread,
         }))
     }
 

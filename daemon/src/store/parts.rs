@@ -1,0 +1,95 @@
+//! The parts of a thread that a server confirmed: kept one by one as they
+//! are confirmed, so an attempt cut off half-way resumes after the last one.
+
+use chrono::{DateTime, Utc};
+
+use super::{Pool, Store};
+use crate::error::Result;
+use crate::model::publication::PostedPart;
+use crate::model::to_ms;
+
+type PartRow = (i64, i64, String, String, String, String);
+
+fn part(r: PartRow) -> (i64, PostedPart) {
+    let (publication, position, idem_key, remote_id, cid, url) = r;
+    let position = u32::try_from(position).unwrap_or(u32::MAX);
+    (publication, PostedPart { position, idem_key, remote_id, cid, url })
+}
+
+impl Store {
+    /// The confirmed parts of one publication, in order.
+    pub async fn posted_parts(&self, publication: i64) -> Result<Vec<PostedPart>> {
+        let rows: Vec<PartRow> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT publication_id, position, idem_key, remote_id, cid, url FROM publication_parts \
+             WHERE publication_id = $1 ORDER BY position"
+        )
+        .bind(publication)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|r| part(r).1).collect())
+    }
+
+    /// The confirmed parts of every publication of a draft, by publication id.
+    pub async fn posted_parts_of_draft(&self, draft: i64) -> Result<Vec<(i64, PostedPart)>> {
+        let rows: Vec<PartRow> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT pp.publication_id, pp.position, pp.idem_key, pp.remote_id, pp.cid, pp.url \
+             FROM publication_parts pp JOIN publications p ON p.id = pp.publication_id \
+             WHERE p.draft_id = $1 ORDER BY pp.publication_id, pp.position"
+        )
+        .bind(draft)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(part).collect())
+    }
+
+    /// Keeps a part the server confirmed, with what the server made
+    /// differently from what was asked (`differences`, each kept once), if
+    /// `owner` still holds the claim on the publication (false when it lost
+    /// it: another daemon took over). Its outcome is known now.
+    pub async fn record_posted_part(
+        &self,
+        publication: i64,
+        owner: &str,
+        p: &PostedPart,
+        differences: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let held = in_tx!(self, |tx| {
+            let held: Option<(String,)> = sqlx::query_as(
+                "SELECT differences FROM publications WHERE id = $1 AND lease_owner = $2 AND state = 'publishing'",
+            )
+            .bind(publication)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((known,)) = &held {
+                let mut all: Vec<&str> = known.split("; ").filter(|d| !d.is_empty()).collect();
+                for d in differences {
+                    if !all.contains(&d.as_str()) {
+                        all.push(d);
+                    }
+                }
+                sqlx::query("UPDATE publications SET differences = $2, unsure_since = NULL WHERE id = $1")
+                    .bind(publication)
+                    .bind(all.join("; "))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO publication_parts (publication_id, position, idem_key, remote_id, cid, url, published_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (publication_id, position) DO NOTHING",
+                )
+                .bind(publication)
+                .bind(i64::from(p.position))
+                .bind(&p.idem_key)
+                .bind(&p.remote_id)
+                .bind(&p.cid)
+                .bind(&p.url)
+                .bind(to_ms(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            held.is_some()
+        });
+        Ok(held)
+    }
+}
