@@ -15,7 +15,8 @@
 //!   warning counts too; a content warning makes the status sensitive;
 //!   validation failures answer 422 `{"error":"Validation failed: ..."}`;
 //!   `in_reply_to_id` makes a reply (kept in the Status entity's field of that
-//!   name), and an id that names no status answers 404 `Record not found`;
+//!   name), and an id that names no status answers 404 (Mastodon's
+//!   `statuses.errors.in_reply_not_found`);
 //!   `GET /api/v1/accounts/:id/statuses` lists the account's statuses newest
 //!   first, `limit` 20 by default and 40 at most. Two modes copy servers that
 //!   differ from Mastodon: one forgets Idempotency-Keys on a restart (they are
@@ -509,12 +510,12 @@ impl State {
             return mastodon_error(422, &message);
         }
         let language = Some(param_str(&params, "language")).filter(|l| !l.is_empty());
-        // A reply names the status it answers; an unknown one is 404, as Mastodon answers.
+        // A reply names the status it answers; an unknown one is 404, as Mastodon's set_thread answers.
         let in_reply_to = Some(param_str(&params, "in_reply_to_id")).filter(|r| !r.is_empty());
         if let Some(parent) = &in_reply_to
             && !self.statuses.iter().any(|s| s["id"] == *parent)
         {
-            return mastodon_error(404, "Record not found");
+            return mastodon_error(404, "The post you are trying to reply to does not appear to exist.");
         }
         let id = self.next_status_id.to_string();
         self.next_status_id += 1;
