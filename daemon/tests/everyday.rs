@@ -159,3 +159,21 @@ async fn the_daily_cap_lets_goal_nudges_through_first(s: &Store) {
     let kinds: Vec<&str> = fired.iter().map(|n| n.kind.as_str()).collect();
     assert!(kinds.contains(&"lesson") && kinds.contains(&"streak_at_risk"), "{kinds:?}");
 }
+
+on_every_backend!(a_new_program_is_reviewed_from_its_start);
+async fn a_new_program_is_reviewed_from_its_start(s: &Store) {
+    utc_program(s, 3).await;
+    let until = t0() + Duration::days(2);
+    // Empty: the window is the one asked for.
+    assert_eq!(
+        s.review(until - Duration::days(7), until, 7).await.expect("review").since,
+        until - Duration::days(7)
+    );
+    s.add_draft(&NewDraft { text: "first".into(), ..Default::default() }, t0()).await.expect("add");
+    let r = s.review(until - Duration::days(7), until, 7).await.expect("review");
+    assert_eq!(r.since, t0(), "not scored against days before the program existed");
+    assert_eq!(
+        s.review(t0() + Duration::days(1), until, 7).await.expect("review").since,
+        t0() + Duration::days(1)
+    );
+}

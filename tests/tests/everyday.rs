@@ -180,3 +180,26 @@ fn man_pages_exist_for_every_command_and_help_has_examples() {
         assert!(h.contains("Examples:\n  clout "), "{args:?}: {h}");
     }
 }
+
+#[test]
+fn the_review_names_the_waiting_draft_and_speaks_in_plurals() {
+    let home = Home::new();
+    let _d = home.start();
+    home.json(&["program", "set", "--posts-per-week", "3"]);
+    home.json(&["draft", "add", "Why small teams ship faster"]);
+    let review = text(&home, &["review"]);
+    assert!(
+        review.contains("Queue        empty: draft 1 \u{201c}Why small teams ship faster\u{201d} waits"),
+        "{review}"
+    );
+    assert!(review.contains("clout slots add"), "no slots yet: {review}");
+    assert!(review.contains("Streak       0 weeks meeting the posting goal"), "{review}");
+    assert!(review.contains("at risk: 0 of 3 posts this week"), "{review}");
+    assert!(!review.contains("(s)"), "{review}");
+    let r = home.json(&["review"]);
+    assert_eq!((r["unscheduled_draft"]["id"].as_i64(), r["slots"].as_u64()), (Some(1), Some(0)), "{r}");
+    // The program began just now: it is not scored against the week before.
+    assert!(r["days"].as_f64().is_some_and(|d| d < 0.1), "{r}");
+    home.json(&["slots", "add", "daily 09:00"]);
+    assert!(text(&home, &["review"]).contains("waits: clout draft schedule 1 --queue"));
+}

@@ -76,7 +76,8 @@ fn the_review_compares_goals_with_what_happened() {
         md.starts_with("# Review") && md.contains("**Consistency:**") && md.contains("Batch-write"),
         "{md}"
     );
-    home.fails_with(&["review", "--since", "yesterday"], "YYYY-MM-DD");
+    home.fails_with(&["review", "--since", "someday"], "2026-11-01");
+    home.json(&["review", "--since", "yesterday"]);
     home.fails_with(&["review", "--since", "2999-01-01"], "not in the past");
 }
 

@@ -44,8 +44,11 @@ fn at_and_every_read_times_of_day_alike() {
 fn both_sides_refuse_a_bare_hour() {
     let home = Home::new();
     let _d = home.start();
-    home.fails_with(&["draft", "add", "a post", "--at", "fri 9"], "cannot read the time");
+    home.fails_with(&["draft", "add", "a post", "--at", "9"], "cannot read the time");
     home.fails_with(&["task", "add", "x", "--every", "fri 9"], "needs minutes or am/pm");
+    // After a day named in `--at`, a bare hour is one: `tomorrow 9`, `fri 9`.
+    assert!(scheduled_at(&home, "2030-06-01").starts_with("2030-06-01T09:00:00"));
+    home.json(&["draft", "add", "a post", "--at", "fri 9"]);
     // A schedule fires on whole seconds; `--at` keeps the fraction.
     home.fails_with(&["task", "add", "x", "--every", "daily 9:30:15.5"], "whole seconds");
     assert!(scheduled_at(&home, "2030-06-01 9:30:15.5").starts_with("2030-06-01T09:30:15.5"));

@@ -606,7 +606,7 @@ fn edit_text(initial: &str) -> Result<String> {
         .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
         .unwrap_or_else(|| "vi".into());
     let file = tempfile::Builder::new().prefix("clout-draft-").suffix(".md").tempfile()?;
-    std::fs::write(file.path(), initial)?;
+    std::fs::write(file.path(), format!("{initial}\n{EDITOR_TEMPLATE}"))?;
     let mut parts = editor.split_whitespace();
     let program = parts.next().unwrap_or("vi");
     let status =
@@ -618,5 +618,31 @@ fn edit_text(initial: &str) -> Result<String> {
     }
     let bytes = std::fs::read(file.path())?;
     let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("the edited text is not valid UTF-8"))?;
-    Ok(text.trim_end_matches('\n').to_string())
+    Ok(drop_comments(&text))
+}
+
+/// The commented lines under the text in `$EDITOR`; they are dropped on save.
+const EDITOR_TEMPLATE: &str = "\
+# Write the post above. Lines starting with \"# \" (or a lone \"#\") are dropped;
+# #hashtags stay. Save and quit to add it; an empty text adds nothing.
+";
+
+/// The text written in `$EDITOR` without its comment lines (`# …` and a lone
+/// `#`; a `#hashtag` line stays) and without trailing blank lines.
+fn drop_comments(text: &str) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| !(l.trim_end() == "#" || l.starts_with("# "))).collect();
+    kept.join("\n").trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_template_is_dropped_and_hashtags_stay() {
+        let saved = format!("Shipping week\n\n#rust #buildinpublic\n\n{EDITOR_TEMPLATE}");
+        assert_eq!(drop_comments(&saved), "Shipping week\n\n#rust #buildinpublic");
+        assert_eq!(drop_comments(EDITOR_TEMPLATE), "");
+        assert_eq!(drop_comments("a\n#\n# note\nb\n"), "a\nb");
+    }
 }

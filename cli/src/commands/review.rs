@@ -217,6 +217,9 @@ fn review_json(r: &v1::ReviewResponse) -> Value {
         "setbacks": r.setbacks.iter().map(setback_json).collect::<Vec<_>>(),
         "lessons": r.lessons.iter().map(lesson_json).collect::<Vec<_>>(),
         "activity": r.activity.iter().map(|d| json!({ "date": d.date, "posts": d.posts, "tasks": d.tasks })).collect::<Vec<_>>(),
+        "unscheduled_draft": (r.unscheduled_draft_id != 0).then(|| json!({ "id": r.unscheduled_draft_id, "label": r.unscheduled_draft })),
+        "slots": r.slots,
+        "streak_at_risk": streak_risk(r),
     })
 }
 
@@ -250,6 +253,12 @@ pub fn heatmap(activity: &[v1::DayActivity]) -> Vec<String> {
             NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok().map(|date| (date, d.posts + d.tasks))
         })
         .collect();
+    // Whole weeks only: a first week cut short would leave a ragged left edge.
+    let days: Vec<(NaiveDate, u32)> = match days.iter().position(|(d, _)| d.weekday() == chrono::Weekday::Mon)
+    {
+        Some(i) if days.len() - i >= 7 => days[i..].to_vec(),
+        _ => days,
+    };
     let Some(&(first, _)) = days.first() else { return Vec::new() };
     let start = first - Duration::days(i64::from(first.weekday().num_days_from_monday()));
     let weeks = days.last().map(|(d, _)| ((*d - start).num_days() / 7 + 1) as usize).unwrap_or(1);
@@ -273,13 +282,15 @@ pub fn heatmap(activity: &[v1::DayActivity]) -> Vec<String> {
         let d = start + Duration::days(col as i64 * 7 + 6);
         if d.month() != last_month {
             last_month = d.month();
-            if col >= next_free {
+            // A month that starts too close to the last label moves right, rather than going unnamed.
+            let at = col.max(next_free);
+            if at < weeks {
                 for (i, ch) in d.format("%b").to_string().chars().enumerate() {
-                    if let Some(cell) = months.get_mut(4 + col + i) {
+                    if let Some(cell) = months.get_mut(4 + at + i) {
                         *cell = ch;
                     }
                 }
-                next_free = col + 4;
+                next_free = at + 4;
             }
         }
     }
@@ -290,6 +301,48 @@ pub fn heatmap(activity: &[v1::DayActivity]) -> Vec<String> {
     }
     out.push("    · none  ░ 1  ▒ 2  ▓ 3-4  █ 5+ (posts published and tasks done)".into());
     out
+}
+
+/// What to do about an empty queue: the draft waiting for a time, and how to
+/// give it one (a slot first, when there is none).
+fn queue_hint(r: &v1::ReviewResponse) -> String {
+    let id = r.unscheduled_draft_id;
+    match (id, r.slots) {
+        (0, 0) => {
+            "add posting slots with clout slots add \"mon,wed,fri 09:00\", then clout draft add \"…\" --queue"
+                .into()
+        }
+        (0, _) => "queue a draft with clout draft add \"…\" --queue".into(),
+        (_, 0) => format!(
+            "draft {id} \u{201c}{}\u{201d} waits: clout draft schedule {id} --at \"tomorrow 9am\", or add slots with clout slots add \"mon,wed,fri 09:00\" and then clout draft schedule {id} --queue",
+            render::cut(&r.unscheduled_draft, 40)
+        ),
+        (_, _) => format!(
+            "draft {id} \u{201c}{}\u{201d} waits: clout draft schedule {id} --queue",
+            render::cut(&r.unscheduled_draft, 40)
+        ),
+    }
+}
+
+/// "at risk: 0 of 3 posts this week, 1 day left" while the running week
+/// (Monday to Sunday, in the program's zone: the last days of `activity`)
+/// has not met the posting goal.
+fn streak_risk(r: &v1::ReviewResponse) -> Option<String> {
+    let goal = r.posts_per_week_goal;
+    let today = NaiveDate::parse_from_str(&r.activity.last()?.date, "%Y-%m-%d").ok()?;
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let posts: u32 = r
+        .activity
+        .iter()
+        .filter(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").is_ok_and(|d| d >= monday))
+        .map(|d| d.posts)
+        .sum();
+    if goal == 0 || posts >= goal {
+        return None;
+    }
+    let left = 7 - today.weekday().num_days_from_monday();
+    let left = if left == 1 { "today is the last day".to_string() } else { format!("{left} days left") };
+    Some(format!("at risk: {posts} of {goal} posts this week, {left}"))
 }
 
 fn when(ctx: &Ctx, t: &Option<prost_types::Timestamp>) -> String {
@@ -323,23 +376,22 @@ fn text(ctx: &Ctx, r: &v1::ReviewResponse) {
     if r.posts_per_week_goal > 0 {
         let _ = writeln!(
             o,
-            "Streak       {} week(s) meeting the posting goal (best {})",
-            r.current_streak_weeks, r.best_streak_weeks
+            "Streak       {} meeting the posting goal (best {}){}",
+            render::plural(r.current_streak_weeks, "week", "weeks"),
+            r.best_streak_weeks,
+            streak_risk(r).map(|risk| format!("  {YELLOW}{risk}{YELLOW:#}")).unwrap_or_default()
         );
     }
     let style = if r.consistency >= 70 { GREEN } else { YELLOW };
     let _ = writeln!(o, "Consistency  {style}{}/100{style:#}", r.consistency);
     if r.queued_posts == 0 {
-        let _ = writeln!(
-            o,
-            "Queue        {YELLOW}empty{YELLOW:#}: queue a draft with clout draft add \"…\" --queue"
-        );
+        let _ = writeln!(o, "Queue        {YELLOW}empty{YELLOW:#}: {}", queue_hint(r));
     } else {
         let _ = writeln!(
             o,
-            "Queue        {} post(s), filled {} day(s) ahead (until {})",
-            r.queued_posts,
-            r.queue_days_ahead,
+            "Queue        {}, filled {} ahead (until {})",
+            render::plural(r.queued_posts, "post", "posts"),
+            render::plural(r.queue_days_ahead, "day", "days"),
             when(ctx, &r.queue_covered_until)
         );
     }
@@ -387,9 +439,16 @@ fn markdown(ctx: &Ctx, r: &v1::ReviewResponse) -> String {
         r.tasks_skipped,
         r.tasks_missed
     );
-    let _ = writeln!(m, "- **Streak:** {} week(s), best {}", r.current_streak_weeks, r.best_streak_weeks);
+    let risk = streak_risk(r).map(|risk| format!(" ({risk})")).unwrap_or_default();
+    let weeks = render::plural(r.current_streak_weeks, "week", "weeks");
+    let _ = writeln!(m, "- **Streak:** {weeks}, best {}{risk}", r.best_streak_weeks);
     let _ = writeln!(m, "- **Consistency:** {}/100", r.consistency);
-    let _ = writeln!(m, "- **Queue:** {} post(s), {} day(s) ahead", r.queued_posts, r.queue_days_ahead);
+    let _ = writeln!(
+        m,
+        "- **Queue:** {}, {} ahead",
+        render::plural(r.queued_posts, "post", "posts"),
+        render::plural(r.queue_days_ahead, "day", "days")
+    );
     if !r.overdue.is_empty() {
         let _ = writeln!(m, "\n## Overdue\n");
         for i in &r.overdue {
@@ -435,5 +494,64 @@ mod tests {
         assert_eq!(h[1], "Mon ··");
         assert_eq!(h[3], "Wed ░·"); // Wednesday of week 1 has one post
         assert_eq!(h[7], "Sun ·█"); // Sunday of week 2 has six tasks
+    }
+
+    fn days_from(y: i32, m: u32, d: u32, n: i64) -> Vec<v1::DayActivity> {
+        (0..n)
+            .map(|i| v1::DayActivity {
+                date: (NaiveDate::from_ymd_opt(y, m, d).expect("date") + Duration::days(i))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+                posts: 0,
+                tasks: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_heatmap_starts_on_a_monday_and_labels_months() {
+        // 2030-01-09 is a Wednesday: the first, partial week is left out.
+        let h = heatmap(&days_from(2030, 1, 9, 40));
+        assert_eq!(h[1], "Mon ·····");
+        assert_eq!(h[7], "Sun ·····", "every row is as long: no ragged edge");
+        assert!(h[0].contains("Jan") && h[0].contains("Feb"), "{}", h[0]);
+    }
+
+    #[test]
+    fn a_sunday_short_of_the_goal_puts_the_streak_at_risk() {
+        // 2030-01-13 is a Sunday; the week's posts are 0 of 3.
+        let r = v1::ReviewResponse {
+            posts_per_week_goal: 3,
+            current_streak_weeks: 1,
+            activity: days_from(2030, 1, 7, 7),
+            ..Default::default()
+        };
+        assert_eq!(
+            streak_risk(&r).as_deref(),
+            Some("at risk: 0 of 3 posts this week, today is the last day")
+        );
+        let mut met = r.clone();
+        for d in met.activity.iter_mut().take(3) {
+            d.posts = 1;
+        }
+        assert_eq!(streak_risk(&met), None);
+        let wed = v1::ReviewResponse { activity: days_from(2030, 1, 7, 3), ..r };
+        assert_eq!(streak_risk(&wed).as_deref(), Some("at risk: 0 of 3 posts this week, 5 days left"));
+    }
+
+    #[test]
+    fn an_empty_queue_names_the_waiting_draft_and_the_way_to_slots() {
+        let mut r = v1::ReviewResponse::default();
+        assert!(queue_hint(&r).starts_with("add posting slots with clout slots add"));
+        r.unscheduled_draft_id = 4;
+        r.unscheduled_draft = "Why small teams ship faster".into();
+        let h = queue_hint(&r);
+        assert!(h.starts_with("draft 4 \u{201c}Why small teams ship faster\u{201d} waits"), "{h}");
+        assert!(h.contains("clout slots add"), "no slots: {h}");
+        r.slots = 2;
+        assert_eq!(
+            queue_hint(&r),
+            "draft 4 \u{201c}Why small teams ship faster\u{201d} waits: clout draft schedule 4 --queue"
+        );
     }
 }

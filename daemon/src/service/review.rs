@@ -105,6 +105,10 @@ fn review_to_proto(r: Review) -> v1::ReviewResponse {
                 tasks: a.tasks,
             })
             .collect(),
+        // Filled in by the ReviewService from the drafts and slots.
+        unscheduled_draft_id: 0,
+        unscheduled_draft: String::new(),
+        slots: 0,
     }
 }
 
@@ -187,8 +191,16 @@ impl v1::review_service_server::ReviewService for Api {
             return Err(invalid("the review period is longer than 20 years"));
         }
         let heatmap_days = if r.heatmap_days == 0 { 182 } else { r.heatmap_days.min(3660) };
-        let review = self.core.store.review(since, until, heatmap_days).await?;
-        Ok(Response::new(review_to_proto(review)))
+        let store = &self.core.store;
+        let review = store.review(since, until, heatmap_days).await?;
+        let unscheduled = store.list_drafts(&[crate::model::DraftState::Draft]).await?.into_iter().next();
+        let slots = u32::try_from(store.slots().await?.len()).unwrap_or(u32::MAX);
+        Ok(Response::new(v1::ReviewResponse {
+            unscheduled_draft_id: unscheduled.as_ref().map_or(0, |d| d.id),
+            unscheduled_draft: unscheduled.map(|d| d.label()).unwrap_or_default(),
+            slots,
+            ..review_to_proto(review)
+        }))
     }
 }
 

@@ -282,6 +282,19 @@ impl Store {
     }
 
     /// The review of `[since, until)`, with streaks and the heatmap over all history.
+    /// When the program began: the first draft, task, slot, follow or
+    /// setback; `None` while there is none.
+    pub async fn program_started(&self) -> Result<Option<DateTime<Utc>>> {
+        let (ms,): (Option<i64>,) = on_pool!(self, |p| sqlx::query_as(
+            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM drafts \
+             UNION ALL SELECT MIN(created_at) FROM tasks UNION ALL SELECT MIN(created_at) FROM slots \
+             UNION ALL SELECT MIN(created_at) FROM follows UNION ALL SELECT MIN(created_at) FROM setbacks) m"
+        )
+        .fetch_one(p)
+        .await)?;
+        Ok(ms.map(from_ms))
+    }
+
     pub async fn review(
         &self,
         since: DateTime<Utc>,
@@ -290,6 +303,11 @@ impl Store {
     ) -> Result<Review> {
         let program = self.program().await?;
         let tz = program.tz;
+        // A new program is not scored against days before it existed.
+        let since = match self.program_started().await? {
+            Some(start) if start > since && start < until => start,
+            _ => since,
+        };
         let (s_ms, u_ms) = (to_ms(since), to_ms(until));
         let published: Vec<(i64,)> = on_pool!(self, |p| {
             sqlx::query_as(
