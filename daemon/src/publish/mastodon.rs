@@ -136,16 +136,7 @@ async fn find_posted(
     since: DateTime<Utc>,
 ) -> Result<Option<Value>, Failure> {
     let id = if a.remote_id.is_empty() {
-        let me = http
-            .call(
-                Method::GET,
-                &format!("{}/api/v1/accounts/verify_credentials", a.server),
-                Some(token),
-                &[],
-                None,
-            )
-            .await
-            .map_err(unreachable)?;
+        let me = verify_credentials(http, a, token).await?;
         if !me.ok() {
             return Err(failure(&me));
         }
@@ -173,17 +164,14 @@ async fn find_posted(
     Ok(found.cloned())
 }
 
+/// The server's answer about the token's account (any status), or no answer.
+async fn verify_credentials(http: &Http, a: &Account, token: &str) -> Result<Answer, Failure> {
+    let url = format!("{}/api/v1/accounts/verify_credentials", a.server);
+    http.call(Method::GET, &url, Some(token), &[], None).await.map_err(unreachable)
+}
+
 pub async fn check(http: &Http, a: &Account, token: &str) -> Result<Checked, Failure> {
-    let me = http
-        .call(
-            Method::GET,
-            &format!("{}/api/v1/accounts/verify_credentials", a.server),
-            Some(token),
-            &[],
-            None,
-        )
-        .await
-        .map_err(unreachable)?;
+    let me = verify_credentials(http, a, token).await?;
     if !me.ok() {
         let f = failure(&me);
         return Err(match f {
