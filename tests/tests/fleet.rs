@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use clout_e2e::pg::TestDb;
-use clout_e2e::{Home, start_daemon, write_secret};
+use clout_e2e::{Home, start_daemon};
 use sqlx::{Connection, PgConnection};
 
 /// A fresh database for one test, dropped at the end (or a skip, see `clout_e2e::pg`).
@@ -146,17 +146,7 @@ fn a_fleet_publishes_each_draft_once_even_when_the_publishing_daemon_is_killed()
         .iter()
         .map(|h| Some(start_daemon(&h.socket(), &db.url, &[]).expect("cloutd on PostgreSQL")))
         .collect();
-    let token = write_secret(homes[0].dir.path(), "token", Fake::MASTODON_TOKEN).expect("write token");
-    let url = fake.url();
-    homes[0].json(&[
-        "account",
-        "add",
-        "mastodon",
-        "--instance",
-        &url,
-        "--token-file",
-        &token.display().to_string(),
-    ]);
+    clout_e2e::social::add_mastodon(&homes[0], &fake);
 
     // The first status request is taken and never answered: its daemon hangs mid-publish.
     fake.hold_next("/api/v1/statuses");
@@ -171,7 +161,7 @@ fn a_fleet_publishes_each_draft_once_even_when_the_publishing_daemon_is_killed()
                 "id": i + 1, "title": "", "text": format!("fleet post {i}"), "platforms": [], "tags": [],
                 "state": "scheduled", "scheduled_at": at, "fired_at": null, "late": false,
                 "published_at": null, "published_url": "", "slotted": false,
-                "created_at": now, "updated_at": now, "accounts": ["mastodon"],
+                "created_at": now, "updated_at": now, "accounts": ["masto"],
             })
         })
         .collect();
