@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "clout/v1/review.proto",
         "clout/v1/sinks.proto",
         "clout/v1/accounts.proto",
+        "clout/v1/study.proto",
     ];
     println!("cargo:rerun-if-changed=clout");
     let fds = protox::compile(files, ["."])?;

@@ -10,6 +10,7 @@ use clout_proto::BearerAuth;
 use clout_proto::v1::backup_service_client::BackupServiceClient;
 use clout_proto::v1::daemon_service_client::DaemonServiceClient;
 use clout_proto::v1::draft_service_client::DraftServiceClient;
+use clout_proto::v1::image_service_client::ImageServiceClient;
 use clout_proto::v1::nudge_service_client::NudgeServiceClient;
 use clout_proto::v1::program_service_client::ProgramServiceClient;
 use clout_proto::v1::queue_service_client::QueueServiceClient;
@@ -76,6 +77,10 @@ impl Client {
         DraftServiceClient::new(self.channel.clone())
     }
 
+    pub fn images(&self) -> ImageServiceClient<Conn> {
+        ImageServiceClient::new(self.channel.clone()).max_encoding_message_size(usize::MAX)
+    }
+
     pub fn queue(&self) -> QueueServiceClient<Conn> {
         QueueServiceClient::new(self.channel.clone())
     }
@@ -106,6 +111,10 @@ impl Client {
 
     pub fn accounts(&self) -> clout_proto::v1::account_service_client::AccountServiceClient<Conn> {
         clout_proto::v1::account_service_client::AccountServiceClient::new(self.channel.clone())
+    }
+
+    pub fn study(&self) -> clout_proto::v1::study_service_client::StudyServiceClient<Conn> {
+        clout_proto::v1::study_service_client::StudyServiceClient::new(self.channel.clone())
     }
 
     pub fn daemon(&self) -> DaemonServiceClient<Conn> {

@@ -2,13 +2,14 @@
 
 mod client;
 mod commands;
+mod complete;
 mod render;
 mod when;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::Ctx;
 
@@ -55,8 +56,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Set up your program in a few questions: purpose, goals, zone, a slot, a first draft,
+    /// an account, a sink (each can be skipped)
+    #[command(
+        after_help = "Examples:\n  clout init\n  printf 'learn\\n3\\n2\\nEurope/Berlin\\nmon,wed,fri 09:00\\nHello!\\n\\n\\n' | clout init --stdin\n\nThe questions, in order (one line each with --stdin; an empty line skips one):\n  1 purpose: learn or influence       5 a posting slot: mon,wed,fri 09:00\n  2 posts a week: 3                   6 a first draft's text (queued into the slot)\n  3 engagement tasks a day: 2         7 an account: mastodon or bluesky, then its\n  4 time zone: Europe/Berlin            server or handle, then its secret file\n                                      8 a sink: a webhook URL, or desktop\nEach answer is saved at once, as the command for it would (clout program set, slots add,\ndraft add, account add, sink add); run it again to add more."
+    )]
+    Init(commands::init::InitArgs),
     /// Write, list, edit and schedule drafts
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  clout draft add \"Shipping week: what I learned\" --at \"tomorrow 9am\"\n  clout draft list\n  clout draft show 3\n  clout draft schedule 3 --queue"
+    )]
     Draft(commands::draft::DraftCmd),
     /// Record that drafts were published (optionally where); acknowledges their due nudges
     #[command(
@@ -64,7 +74,7 @@ enum Command {
     )]
     Posted {
         /// The draft ids (`clout draft list` shows them)
-        #[arg(value_name = "ID", required = true)]
+        #[arg(value_name = "ID", required = true, add = crate::complete::draft_ids())]
         ids: Vec<i64>,
         /// Where it was published (with one ID)
         #[arg(long)]
@@ -74,11 +84,14 @@ enum Command {
     #[command(after_help = "Examples:\n  clout skip 3\n  clout skip 3 4")]
     Skip {
         /// The draft ids (`clout draft list` shows them)
-        #[arg(value_name = "ID", required = true)]
+        #[arg(value_name = "ID", required = true, add = crate::complete::draft_ids())]
         ids: Vec<i64>,
     },
     /// Mastodon and Bluesky accounts cloutd publishes drafts to
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  clout account add mastodon --instance https://mastodon.social --token-file ~/.config/clout/mastodon.token\n  clout account list\n  clout account check"
+    )]
     Account(commands::account::AccountCmd),
     /// Show what is coming (posts and tasks), or shuffle, pause and resume the queue
     #[command(
@@ -117,18 +130,28 @@ enum Command {
         #[command(subcommand)]
         cmd: Option<commands::program::FollowCmd>,
     },
+    /// What the people you follow post: cadence, best posts, what changed (refresh: read now)
+    #[command(
+        after_help = "Examples:\n  clout study\n  clout study @alice@mastodon.social\n  clout study refresh\n  clout --json study alice.bsky.social"
+    )]
+    Study(commands::study::StudyArgs),
     /// Goals against what happened: streaks, consistency, queue, heatmap
     #[command(
         after_help = "Examples:\n  clout review\n  clout review --month\n  clout review --since yesterday\n  clout review --format markdown"
     )]
     Review(commands::review::ReviewArgs),
+    /// How your posts did: counts over time, the best and worst, what worked
+    #[command(
+        after_help = "Examples:\n  clout results\n  clout results --days 7\n  clout --json results\n  clout results refresh"
+    )]
+    Results(commands::results::ResultsArgs),
     /// Record a setback (and the lesson in it)
     #[command(
         after_help = "Examples:\n  clout setback \"Launch thread got no replies\" --lesson \"Post threads in the morning\" --tag threads"
     )]
     Setback(commands::review::SetbackArgs),
     /// Add the lesson of a setback
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  clout lesson add 4 \"Post threads in the morning\"")]
     Lesson(commands::review::LessonCmd),
     /// List lessons, by tag or words
     #[command(
@@ -170,19 +193,28 @@ enum Command {
         limit: u32,
     },
     /// Where nudges are delivered: webhooks, command hooks, desktop notifications
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  clout sink add webhook https://ntfy.sh/my-topic --format ntfy\n  clout sink list\n  clout sink test 1"
+    )]
     Sink(commands::sink::SinkCmd),
     /// Acknowledge or snooze a nudge
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  clout nudge ack 12 13\n  clout nudge ack --all\n  clout nudge snooze 12 --for tomorrow"
+    )]
     Nudge(commands::nudges::NudgeCmd),
     /// Show the daemon's version, database, socket and next due item
     #[command(after_help = "Examples:\n  clout status\n  clout --json status")]
     Status,
-    /// Print shell completions: bash, zsh, fish, elvish, powershell
+    /// Print shell completions: bash, zsh, fish, elvish, powershell (ids come from cloutd)
     #[command(
-        after_help = "Examples:\n  clout completions bash > ~/.local/share/bash-completion/completions/clout\n  clout completions zsh > ~/.zfunc/_clout"
+        after_help = "Examples:\n  clout completions bash > ~/.local/share/bash-completion/completions/clout\n  clout completions zsh > ~/.zfunc/_clout\n  clout completions fish > ~/.config/fish/completions/clout.fish\n  echo 'source <(clout completions bash)' >> ~/.bashrc\n\nThe script calls back into clout as you type (COMPLETE=SHELL clout -- …), so `clout draft show <TAB>`\noffers the ids of your drafts, `clout task done <TAB>` your tasks and `clout nudge ack <TAB>` the\nunread nudges, asked of cloutd; when cloutd is not running they complete to nothing."
     )]
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to write the script for
+        shell: clap_complete::Shell,
+    },
     /// Print a man page (roff): clout's, or a command's (`clout man task done | man -l -`)
     #[command(after_help = "Examples:\n  clout man | man -l -\n  clout man task done | man -l -")]
     Man {
@@ -194,7 +226,11 @@ enum Command {
 
 fn main() -> ExitCode {
     quiet_on_closed_output();
-    let cli = Cli::parse();
+    // `COMPLETE=bash clout -- clout draft show ''`: the shell asks for completions.
+    complete::answer_if_asked();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let _ = commands::draft::MATCHES.set(matches);
     if let Some(endpoint) = &cli.endpoint
         && !matches!(cli.command, Command::Completions { .. } | Command::Man { .. })
         && let Err(e) = client::use_endpoint(endpoint, cli.token_file.as_deref(), cli.ca.as_deref())
@@ -213,10 +249,7 @@ fn main() -> ExitCode {
         tz: when::local_tz(),
     };
     let result = match cli.command {
-        Command::Completions { shell } => {
-            commands::completions::completions(shell);
-            Ok(())
-        }
+        Command::Completions { shell } => complete::registration(shell),
         Command::Man { command } => commands::completions::man(&command),
         command => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt.block_on(dispatch(&ctx, command)),
@@ -272,6 +305,7 @@ extern "C" fn on_sigpipe(_: libc::c_int) {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Init(a) => commands::init::run(ctx, a).await,
         Command::Draft(cmd) => commands::draft::run(ctx, cmd).await,
         Command::Posted { ids, url } => commands::draft::posted(ctx, &ids, url).await,
         Command::Skip { ids } => commands::draft::skip(ctx, &ids).await,
@@ -288,6 +322,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             commands::program::follow(ctx, cmd.unwrap_or(commands::program::FollowCmd::List)).await
         }
         Command::Review(a) => commands::review::review(ctx, a).await,
+        Command::Study(a) => commands::study::study(ctx, a).await,
+        Command::Results(a) => commands::results::run(ctx, a).await,
         Command::Setback(a) => commands::review::setback(ctx, a).await,
         Command::Lesson(cmd) => commands::review::lesson(ctx, cmd).await,
         Command::Lessons(a) => commands::review::lessons(ctx, a).await,
@@ -299,5 +335,36 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Sink(cmd) => commands::sink::run(ctx, cmd).await,
         Command::Status => commands::status::run(ctx).await,
         Command::Completions { .. } | Command::Man { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command below `clout` has examples in its help, and every
+    /// argument (an `<ID>`, a `<TEXT>`) says what it is.
+    #[test]
+    fn every_command_has_examples_and_described_arguments() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let after = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                if !after.contains("Examples:") {
+                    missing.push(format!("{path}: no examples"));
+                }
+                for arg in sub.get_positionals() {
+                    if arg.get_help().is_none() {
+                        missing.push(format!("{path}: <{}> has no description", arg.get_id()));
+                    }
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "clout", &mut missing);
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 }

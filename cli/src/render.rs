@@ -91,8 +91,26 @@ pub fn draft_json(d: &v1::Draft) -> Value {
         "fire_error": d.fire_error,
         "thread": d.thread,
         "no_card": d.no_card,
+        "images": d.images.iter().map(|i| json!({
+            "part": i.part,
+            "sha256": i.sha256,
+            "alt": i.alt,
+            "mime_type": i.mime_type,
+            "size": i.size,
+            "width": i.width,
+            "height": i.height,
+        })).collect::<Vec<_>>(),
         "publications": d.publications.iter().map(publication_json).collect::<Vec<_>>(),
     })
+}
+
+/// A size in bytes as people read it: 980 B, 12 KB, 1.4 MB.
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..=999 => format!("{n} B"),
+        1_000..=999_999 => format!("{} KB", n / 1000),
+        _ => format!("{:.1} MB", n as f64 / 1_000_000.0),
+    }
 }
 
 pub fn publication_json(p: &v1::Publication) -> Value {
@@ -127,10 +145,13 @@ pub fn account_json(a: &v1::Account) -> Value {
         "secret_source": a.secret_source,
         "remote_id": a.remote_id,
         "max_length": a.max_length,
+        "image_size_limit": a.image_size_limit,
+        "image_types": a.image_types,
         "checked_at": rfc3339(&a.checked_at),
         "check_error": a.check_error,
         "created_at": rfc3339(&a.created_at),
         "from_config": a.from_config,
+        "appview": a.appview,
     })
 }
 
@@ -160,14 +181,37 @@ pub fn queue_item_json(q: &v1::QueueItem) -> Value {
     })
 }
 
-/// Whether stdout is a pipe (or socket) whose reader has gone, so nothing
-/// written there would be read: a long-running command should end.
-pub fn stdout_closed() -> bool {
-    let mut fd = libc::pollfd { fd: 1, events: libc::POLLOUT, revents: 0 };
-    #[allow(unsafe_code)]
-    // SAFETY: poll on one local pollfd, with no timeout.
-    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
-    ready > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+/// Resolves when stdout is a pipe whose reader has gone (`clout watch | head
+/// -1`), so a long-running command that has nothing to write can end. The
+/// reactor hears it from the kernel (a pipe's write end turns to error when
+/// its last reader closes), so nothing polls. For a terminal or a file it
+/// never resolves: a terminal that goes away sends SIGHUP, and a file has no
+/// reader to lose.
+pub async fn stdout_gone() {
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::fs::FileTypeExt;
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+
+    // A duplicate, so the reactor's registration never closes stdout itself.
+    let watched = std::io::stdout().as_fd().try_clone_to_owned().ok().and_then(|fd| {
+        let file = std::fs::File::from(fd);
+        let fifo = file.metadata().ok()?.file_type().is_fifo();
+        fifo.then(|| OwnedFd::from(file))
+    });
+    // The fd is an OwnedFd duplicated here and owned by the AsyncFd alone, so
+    // nothing can close it behind the reactor's back (the concern behind the
+    // deprecation, which asks for the unsafe `register_with_interest`).
+    #[allow(deprecated)]
+    let registered = watched.map(|fd| AsyncFd::with_interest(fd, Interest::ERROR));
+    if let Some(Ok(fd)) = registered {
+        // Only the error condition is awaited; nothing is read or written
+        // through this descriptor, so its blocking mode does not matter.
+        if fd.ready(Interest::ERROR).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 /// Prints JSON on one line (for `--json`).

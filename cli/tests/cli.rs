@@ -6,12 +6,14 @@ fn clout(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_clout")).args(args).env("NO_COLOR", "1").output().expect("run clout")
 }
 
+/// The scripts call back into clout (`COMPLETE=SHELL clout -- …`), which answers
+/// from its own command tree (and, for ids, from cloutd).
 #[test]
 fn completions_are_generated_for_every_shell() {
     for (shell, marker) in [
-        ("bash", "complete -F"),
+        ("bash", "-F _clap_complete_clout clout"),
         ("zsh", "#compdef clout"),
-        ("fish", "complete -c clout"),
+        ("fish", "complete --keep-order --exclusive --command clout"),
         ("elvish", "edit:completion:arg-completer[clout]"),
         ("powershell", "Register-ArgumentCompleter"),
     ] {
@@ -19,10 +21,19 @@ fn completions_are_generated_for_every_shell() {
         assert!(out.status.success(), "{shell}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(marker), "{shell} completions lack {marker:?}");
-        assert!(text.contains("draft"), "{shell} completions lack the draft command");
+        assert!(text.contains("COMPLETE"), "{shell} completions do not call back into clout");
     }
     let out = clout(&["completions", "tcsh"]);
     assert!(!out.status.success());
+    // The call back: subcommands of `clout dr…`.
+    let out = Command::new(env!("CARGO_BIN_EXE_clout"))
+        .args(["--", "clout", "dr"])
+        .env("COMPLETE", "fish")
+        .env("CLOUT_SOCKET", "/nonexistent/cloutd.sock")
+        .output()
+        .expect("run clout");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("draft\t")));
 }
 
 #[test]

@@ -38,6 +38,79 @@ pub struct FileConfig {
     pub accounts: Vec<AccountDecl>,
     /// When cloutd calls itself unhealthy.
     pub health: HealthConfig,
+    /// The calendar served over loopback HTTP for calendar apps to subscribe to.
+    pub calendar: Option<CalendarFile>,
+    /// When your posts' results are fetched.
+    pub results: ResultsConfig,
+}
+
+/// The `[calendar]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarFile {
+    /// A loopback address and port, such as `127.0.0.1:7479`.
+    pub listen: String,
+    /// File (mode 0600) holding the secret that is the first part of the URL's path.
+    pub token_file: PathBuf,
+}
+
+/// The calendar listener: plain HTTP, on loopback only, behind a secret path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarConfig {
+    pub listen: SocketAddr,
+    pub token_file: PathBuf,
+}
+
+impl CalendarFile {
+    fn resolve(&self) -> Result<CalendarConfig> {
+        let listen: SocketAddr = self.listen.trim().parse().map_err(|_| {
+            Error::Config(format!(
+                "invalid config file: [calendar] listen = {:?}: give a loopback address and a port, such as \"127.0.0.1:7479\"",
+                self.listen
+            ))
+        })?;
+        if !listen.ip().is_loopback() {
+            return Err(Error::Config(format!(
+                "invalid config file: [calendar] listen = \"{listen}\": the calendar is plain HTTP, so it is served \
+                 on a loopback address only, such as \"127.0.0.1:{}\"",
+                listen.port()
+            )));
+        }
+        Ok(CalendarConfig { listen, token_file: self.token_file.clone() })
+    }
+}
+
+/// The `[results]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResultsConfig {
+    /// How long after a post's publication each snapshot is taken, such as
+    /// `["1h", "24h", "7d", "30d"]` (the default when empty).
+    pub after: Vec<String>,
+}
+
+impl ResultsConfig {
+    /// The offsets in ms, in increasing order.
+    pub fn offsets(&self) -> std::result::Result<Vec<i64>, Invalid> {
+        if self.after.is_empty() {
+            return Ok(crate::model::results::DEFAULT_AFTER.to_vec());
+        }
+        if self.after.len() > 12 {
+            return Err(Invalid::new("after", "give at most 12 snapshot times"));
+        }
+        let mut out = Vec::with_capacity(self.after.len());
+        for s in &self.after {
+            let ms = crate::model::results::parse_after(s)?;
+            if out.last().is_some_and(|last| *last >= ms) {
+                return Err(Invalid::new(
+                    "after",
+                    format!("`{s}` comes after a longer time: list the snapshot times from the shortest"),
+                ));
+            }
+            out.push(ms);
+        }
+        Ok(out)
+    }
 }
 
 /// The `[health]` table.
@@ -74,6 +147,8 @@ pub struct AccountDecl {
     pub token_file: String,
     pub app_password: String,
     pub app_password_file: String,
+    /// Bluesky: the app view asked for posts' results; the public one when empty.
+    pub appview: String,
 }
 
 impl std::fmt::Debug for AccountDecl {
@@ -85,6 +160,7 @@ impl std::fmt::Debug for AccountDecl {
             .field("instance", &self.instance)
             .field("pds", &self.pds)
             .field("handle", &self.handle)
+            .field("appview", &self.appview)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +228,17 @@ impl AccountDecl {
                 ));
             }
         };
+        let appview = match self.appview.trim() {
+            "" => String::new(),
+            _ if network == Network::Mastodon => {
+                return Err(Invalid::new(
+                    "appview",
+                    format!("account `{name}`: appview is for Bluesky accounts"),
+                ));
+            }
+            url => crate::model::account::check_server(url)
+                .map_err(|e| Invalid::new("appview", format!("account `{name}`: appview: {}", e.reason)))?,
+        };
         let account = crate::model::NewAccount {
             name,
             network,
@@ -160,6 +247,7 @@ impl AccountDecl {
             secret_file,
             secret: None,
             from_config: true,
+            appview,
         };
         Ok((account, secret))
     }
@@ -202,6 +290,10 @@ pub struct Config {
     pub accounts: Vec<AccountDecl>,
     /// The `[health]` table.
     pub health: HealthConfig,
+    /// The `[calendar]` table.
+    pub calendar: Option<CalendarConfig>,
+    /// `[results] after`: when results are fetched, in ms after a post's publication.
+    pub result_after: Vec<i64>,
 }
 
 /// A TCP listener: always behind a bearer token, and behind TLS unless it is a
@@ -314,6 +406,11 @@ impl Config {
             )));
         }
         let health = file.health;
+        let calendar = file.calendar.as_ref().map(CalendarFile::resolve).transpose()?;
+        let result_after = file
+            .results
+            .offsets()
+            .map_err(|e| Error::Config(format!("invalid config file: [results] after: {e}")))?;
         Ok(Config {
             socket,
             database_url,
@@ -326,6 +423,8 @@ impl Config {
             sinks,
             accounts,
             health,
+            calendar,
+            result_after,
         })
     }
 
@@ -463,6 +562,23 @@ mod tests {
         let c = Config::resolve(Overrides { listen: Some("127.0.0.1:9".into()), ..o() }, file, None)
             .expect("flag wins");
         assert_eq!(c.tcp.expect("tcp").addr.port(), 9);
+    }
+
+    #[test]
+    fn results_snapshot_times_are_read_shortest_first() {
+        let f: FileConfig = toml::from_str("[results]\nafter = [\"2s\", \"1h\"]\n").expect("parse");
+        assert_eq!(Config::resolve(o(), f, None).expect("resolve").result_after, [2_000, 3_600_000]);
+        let c = Config::resolve(o(), FileConfig::default(), None).expect("default");
+        assert_eq!(c.result_after, crate::model::results::DEFAULT_AFTER);
+        let f: FileConfig = toml::from_str("[results]\nafter = [\"1d\", \"1h\"]\n").expect("parse");
+        assert!(err(o(), f).contains("shortest"));
+        let f: FileConfig = toml::from_str("[results]\nafter = [\"soon\"]\n").expect("parse");
+        assert!(err(o(), f).contains("[results] after"));
+        let a: AccountDecl = toml::from_str(
+            "network = \"mastodon\"\ninstance = \"https://x.org\"\ntoken = \"t\"\nappview = \"https://a.org\"\n",
+        )
+        .expect("parse");
+        assert!(a.resolve().expect_err("mastodon").reason.contains("Bluesky"));
     }
 
     #[test]

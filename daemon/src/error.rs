@@ -36,6 +36,8 @@ pub enum Error {
     /// cloutd could not start, or a server it runs failed.
     #[error("{0}")]
     Startup(String),
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -138,6 +140,11 @@ impl From<Error> for tonic::Status {
             Error::FailedPrecondition(m) => tonic::Status::failed_precondition(tidy(&m)),
             Error::Conflict { message, .. } => tonic::Status::already_exists(tidy(&message)),
             Error::Db(ref inner) => storage(inner),
+            Error::Media(crate::media::MediaError::Write { .. }) => internal(&e),
+            Error::Media(
+                ref m @ (crate::media::MediaError::Missing { .. } | crate::media::MediaError::Damaged { .. }),
+            ) => tonic::Status::failed_precondition(tidy(&m.to_string())),
+            Error::Media(ref m) => tonic::Status::invalid_argument(tidy(&m.to_string())),
             other => internal(&other),
         }
     }

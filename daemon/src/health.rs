@@ -8,11 +8,12 @@
 //! verdict; it returns to healthy by itself once firing catches up.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 
 use crate::store::Store;
 
@@ -25,6 +26,9 @@ pub struct Loop {
     last_turn: Mutex<Option<DateTime<Utc>>>,
     busy: Mutex<HashMap<u64, Instant>>,
     next: AtomicU64,
+    /// Tells the health check that work began, so it can look again when
+    /// that work would have run too long.
+    wake: Arc<Notify>,
 }
 
 /// Work in flight on a loop; done when dropped.
@@ -42,8 +46,14 @@ impl Drop for Busy<'_> {
 }
 
 impl Loop {
-    fn new(name: &'static str) -> Loop {
-        Loop { name, last_turn: Mutex::new(None), busy: Mutex::new(HashMap::new()), next: AtomicU64::new(0) }
+    fn new(name: &'static str, wake: Arc<Notify>) -> Loop {
+        Loop {
+            name,
+            last_turn: Mutex::new(None),
+            busy: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+            wake,
+        }
     }
 
     /// The loop begins a turn.
@@ -59,13 +69,19 @@ impl Loop {
         if let Ok(mut b) = self.busy.lock() {
             b.insert(id, Instant::now());
         }
+        self.wake.notify_one();
         Busy { lp: self, id }
     }
 
     fn report(&self) -> LoopReport {
         let last_turn = self.last_turn.lock().ok().and_then(|t| *t);
-        let busy_for = self.busy.lock().ok().and_then(|b| b.values().min().map(Instant::elapsed));
+        let busy_for = self.oldest_busy();
         LoopReport { name: self.name, last_turn, busy_for }
+    }
+
+    /// How long its oldest work in flight has run.
+    fn oldest_busy(&self) -> Option<Duration> {
+        self.busy.lock().ok().and_then(|b| b.values().min().map(Instant::elapsed))
     }
 }
 
@@ -93,15 +109,21 @@ pub struct Health {
     pub sinks: Loop,
     pub publisher: Loop,
     threshold: Mutex<Duration>,
+    /// The earliest due time the scheduler last saw.
+    seen_due: Mutex<Option<DateTime<Utc>>>,
+    wake: Arc<Notify>,
 }
 
 impl Default for Health {
     fn default() -> Self {
+        let wake = Arc::new(Notify::new());
         Health {
-            scheduler: Loop::new("scheduler"),
-            sinks: Loop::new("sinks"),
-            publisher: Loop::new("publisher"),
+            scheduler: Loop::new("scheduler", wake.clone()),
+            sinks: Loop::new("sinks", wake.clone()),
+            publisher: Loop::new("publisher", wake.clone()),
             threshold: Mutex::new(DEFAULT_THRESHOLD),
+            seen_due: Mutex::new(None),
+            wake,
         }
     }
 }
@@ -115,6 +137,36 @@ impl Health {
 
     pub fn threshold(&self) -> Duration {
         self.threshold.lock().map(|t| *t).unwrap_or(DEFAULT_THRESHOLD)
+    }
+
+    /// The scheduler read `next` as the earliest due time: the health check
+    /// looks again once that item would be late.
+    pub fn scheduler_saw(&self, next: Option<DateTime<Utc>>) {
+        let changed = self.seen_due.lock().map(|mut seen| std::mem::replace(&mut *seen, next) != next);
+        if changed.unwrap_or(true) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// When the verdict could next turn unhealthy, as far as this daemon
+    /// knows: the earliest due item passing the threshold unfired, or the
+    /// oldest work in flight running past it. None: nothing can, until
+    /// something changes ([`Health::changed`]).
+    pub fn next_look(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let threshold = self.threshold();
+        let late = chrono::Duration::from_std(threshold).unwrap_or(chrono::Duration::MAX);
+        let due = self.seen_due.lock().ok().and_then(|s| *s).and_then(|d| d.checked_add_signed(late));
+        let busy = [&self.scheduler, &self.sinks, &self.publisher]
+            .into_iter()
+            .filter_map(|l| l.oldest_busy())
+            .map(|ran| now + chrono::Duration::from_std(threshold.saturating_sub(ran)).unwrap_or_default())
+            .min();
+        due.into_iter().chain(busy).min()
+    }
+
+    /// Completes when something the verdict rests on may have changed.
+    pub async fn changed(&self) {
+        self.wake.notified().await;
     }
 
     /// Judges health now, reading the oldest due item from `store`.
@@ -148,5 +200,40 @@ impl Health {
             }
         }
         Report { healthy: problems.is_empty(), problems, lag, loops }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_look_follows_the_due_item_and_work_in_flight() {
+        let h = Health::default();
+        let now = Utc::now();
+        assert_eq!(h.next_look(now), None, "nothing due, nothing running: nothing to look at");
+        let due = now + chrono::Duration::seconds(10);
+        h.scheduler_saw(Some(due));
+        assert_eq!(h.next_look(now), Some(due + chrono::Duration::seconds(60)));
+        let busy = h.sinks.busy();
+        let look = h.next_look(now).expect("work in flight");
+        assert!(look <= now + chrono::Duration::seconds(60), "{look} vs {now}");
+        assert!(look > now + chrono::Duration::seconds(59), "{look} vs {now}");
+        drop(busy);
+        h.scheduler_saw(None);
+        assert_eq!(h.next_look(now), None);
+    }
+
+    #[tokio::test]
+    async fn only_a_change_wakes_the_health_check() {
+        let h = Health::default();
+        let due = Utc::now() + chrono::Duration::seconds(10);
+        h.scheduler_saw(Some(due));
+        tokio::time::timeout(Duration::from_secs(5), h.changed()).await.expect("a new due time wakes it");
+        h.scheduler_saw(Some(due));
+        let woke = tokio::time::timeout(Duration::from_millis(100), h.changed()).await;
+        assert!(woke.is_err(), "the same due time again is no change");
+        let _busy = h.publisher.busy();
+        tokio::time::timeout(Duration::from_secs(5), h.changed()).await.expect("work beginning wakes it");
     }
 }

@@ -306,6 +306,15 @@ pub fn origin(url: &str) -> String {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters is encoded in a query value.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// The percent-encoded form of a query value (`a b/c` → `a%20b%2Fc`).
+pub fn query_value(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, QUERY_VALUE).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
@@ -508,5 +517,16 @@ mod tests {
             .await
             .expect_err("bad header");
         assert!(err.to_string().starts_with("cannot build the request to http://127.0.0.1:9"), "{err}");
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(query_value("@bob@example.org"), "%40bob%40example.org");
+        assert_eq!(query_value("a b/c"), "a%20b%2Fc");
+        assert_eq!(
+            query_value("at://did:plc:abc/app.bsky.feed.post/3k"),
+            "at%3A%2F%2Fdid%3Aplc%3Aabc%2Fapp.bsky.feed.post%2F3k"
+        );
+        assert_eq!(query_value("A-z_0.9~"), "A-z_0.9~");
     }
 }

@@ -3,6 +3,7 @@
 //! program's items on time.
 
 pub mod access;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod conn;
@@ -11,17 +12,21 @@ pub mod fire;
 pub mod fleet;
 pub mod health;
 pub mod http;
+pub mod leased;
 pub mod lock;
+pub mod media;
 pub mod model;
 pub mod publish;
 pub mod recurrence;
 pub mod reload;
+pub mod results;
 pub mod rules;
 pub mod scheduler;
 pub mod service;
 pub mod sinks;
 pub mod socket;
 pub mod store;
+pub mod study;
 pub mod systemd;
 pub mod tcp;
 
@@ -59,6 +64,14 @@ pub struct Core {
     pub publish: publish::Hub,
     /// Whether the loops make progress: health, the watchdog, `clout status`.
     pub health: health::Health,
+    /// The images drafts carry, kept beside the database.
+    pub media: media::Media,
+    /// Where calendar apps subscribe (`[calendar]`), if it is served.
+    pub calendar_url: Option<String>,
+    /// Reading the people you follow: wakes the study task, its HTTP client.
+    pub study: study::Hub,
+    /// Fetching your posts' results: wakes the fetcher.
+    pub results: results::Hub,
 }
 
 /// The config file's `[[sinks]]`, checked as `clout sink add` checks a sink.
@@ -118,7 +131,9 @@ impl Core {
     }
 
     /// A write changed what is due: wake this daemon's scheduler and
-    /// publisher, and the fleet's.
+    /// publisher, and the fleet's. The study task and the results fetcher
+    /// are not woken here: their work is queued by fired rows (the scheduler
+    /// wakes them after each firing) or by a refresh, which wakes them itself.
     pub fn changed(&self) {
         self.wake.notify_one();
         self.publish.wake();
@@ -177,6 +192,10 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         Some(t) => Some(tcp::Listener::bind(t).await?),
         None => None,
     };
+    let calendar_listener = match &config.calendar {
+        Some(c) => Some(calendar::Listener::bind(c).await?),
+        None => None,
+    };
     let listener = match inherited {
         Some(l) => l,
         None => socket.bind(policy.group.as_ref())?,
@@ -196,16 +215,28 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         fleet_out: Notify::new(),
         publish: publish::Hub::new(),
         health: health::Health::default(),
+        media: media::Media::for_database(&config.database_url),
+        calendar_url: calendar_listener.as_ref().map(calendar::Listener::url),
+        study: study::Hub::new(),
+        results: results::Hub::new(),
     });
+    core.store.set_result_after(config.result_after.clone());
     core.health.set_threshold(Duration::from_secs(config.health.threshold_seconds));
     let fleet =
         core.store.pg_pool().map(|pool| tokio::spawn(fleet::run(core.clone(), pool, stop_rx.clone())));
     core.store.sync_checks(&config.policy, Utc::now()).await?;
     add_config_sinks(&core, &config).await?;
     add_config_accounts(&core, &config).await?;
+    let calendar_server = calendar_listener.map(|l| {
+        tracing::info!(addr = %l.addr, "serving the calendar for subscriptions (`clout status` shows its URL)");
+        tokio::spawn(l.serve(core.clone(), stop_rx.clone()))
+    });
+    core.store.enroll_study(Utc::now()).await?;
     let scheduler = tokio::spawn(scheduler::run(core.clone(), stop_rx.clone()));
     let sink_delivery = tokio::spawn(sinks::run(core.clone(), stop_rx.clone()));
     let publisher = tokio::spawn(publish::run(core.clone(), stop_rx.clone()));
+    let studier = tokio::spawn(study::run(core.clone(), stop_rx.clone()));
+    let fetcher = tokio::spawn(results::run(core.clone(), stop_rx.clone()));
 
     let api = service::Api::new(core.clone());
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -250,6 +281,13 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         )
         .add_service(
             v1::account_service_server::AccountServiceServer::new(api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            v1::image_service_server::ImageServiceServer::new(api.clone())
+                .max_decoding_message_size(media::MAX_IMAGE_BYTES + 1024),
+        )
+        .add_service(
+            v1::study_service_server::StudyServiceServer::new(api.clone()).max_decoding_message_size(max),
         )
         .add_service(v1::daemon_service_server::DaemonServiceServer::new(api).max_decoding_message_size(max));
 
@@ -333,6 +371,11 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     let _ = scheduler.await;
     let _ = sink_delivery.await;
     let _ = publisher.await;
+    if let Some(calendar) = calendar_server {
+        let _ = calendar.await;
+    }
+    let _ = studier.await;
+    let _ = fetcher.await;
     if let Some(fleet) = fleet {
         let _ = fleet.await;
     }
@@ -349,8 +392,9 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
 }
 
 /// The names health is reported under besides "" (the whole daemon).
-const SERVICE_NAMES: [&str; 10] = [
+const SERVICE_NAMES: [&str; 12] = [
     "clout.v1.DraftService",
+    "clout.v1.ImageService",
     "clout.v1.QueueService",
     "clout.v1.NudgeService",
     "clout.v1.ProgramService",
@@ -359,12 +403,17 @@ const SERVICE_NAMES: [&str; 10] = [
     "clout.v1.BackupService",
     "clout.v1.SinkService",
     "clout.v1.AccountService",
+    "clout.v1.StudyService",
     "clout.v1.DaemonService",
 ];
 
-/// Judges health every few seconds: sets the gRPC health service's status
-/// (overall and per service), logs each change, and pings the systemd
-/// watchdog only while healthy.
+/// Judges health and acts on the verdict: sets the gRPC health service's
+/// status (overall and per service), logs each change, and pings the systemd
+/// watchdog only while healthy. Under a watchdog it looks at a third of the
+/// watchdog's period, as systemd needs; otherwise only when the verdict could
+/// change (an item due passing the threshold, work running too long, a
+/// change the scheduler saw) and every few seconds while unhealthy, so an idle
+/// daemon does not wake for it.
 async fn health_loop(
     core: Arc<Core>,
     reporter: tonic_health::server::HealthReporter,
@@ -372,33 +421,47 @@ async fn health_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     use tonic_health::ServingStatus;
-    let period = watchdog
-        .map_or(Duration::from_secs(5), |w| (w / 3).clamp(Duration::from_millis(10), Duration::from_secs(5)));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    const SICK_LOOK: Duration = Duration::from_secs(5);
+    // Looking a moment after the instant the verdict could change, not at it.
+    const MARGIN: Duration = Duration::from_millis(20);
+    let period = watchdog.map(|w| (w / 3).clamp(Duration::from_millis(10), Duration::from_secs(5)));
     let mut was = None;
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
         let report = core.health.check(&core.store).await;
         if report.healthy && watchdog.is_some() {
             systemd::watchdog_ping();
         }
-        if was == Some(report.healthy) {
-            continue;
+        if was != Some(report.healthy) {
+            was = Some(report.healthy);
+            let status = if report.healthy { ServingStatus::Serving } else { ServingStatus::NotServing };
+            if report.healthy {
+                tracing::info!("healthy: firing is on time");
+            } else {
+                tracing::warn!("unhealthy: {}", report.problems.join("; "));
+            }
+            reporter.set_service_status("", status).await;
+            for name in SERVICE_NAMES {
+                reporter.set_service_status(name, status).await;
+            }
         }
-        was = Some(report.healthy);
-        let status = if report.healthy { ServingStatus::Serving } else { ServingStatus::NotServing };
-        if report.healthy {
-            tracing::info!("healthy: firing is on time");
-        } else {
-            tracing::warn!("unhealthy: {}", report.problems.join("; "));
-        }
-        reporter.set_service_status("", status).await;
-        for name in SERVICE_NAMES {
-            reporter.set_service_status(name, status).await;
+        let wait = match period {
+            Some(p) => Some(p),
+            None if !report.healthy => Some(SICK_LOOK),
+            None => core
+                .health
+                .next_look(Utc::now())
+                .map(|t| (t - Utc::now()).to_std().unwrap_or_default() + MARGIN),
+        };
+        let sleep = async {
+            match wait {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => {}
+            () = core.health.changed(), if period.is_none() => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
     }
 }

@@ -138,6 +138,11 @@ impl Live<'_> {
         }
         let group = policy.group.as_ref().map(|g| g.name.as_str()).unwrap_or("none");
         tracing::info!(allowed_group = %group, log = %new.log, "configuration reloaded");
+        if new.result_after != current.result_after {
+            // Posts already followed keep the snapshot time they wait for; the next ones follow the new times.
+            self.core.store.set_result_after(new.result_after.clone());
+            tracing::info!("[results] snapshot times changed");
+        }
         let policy = (new.policy != current.policy).then(|| new.policy.clone());
         if policy.is_some() {
             tracing::info!("[nudges] settings changed");

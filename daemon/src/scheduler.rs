@@ -51,6 +51,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 Some(Utc::now() + chrono::Duration::seconds(1))
             }
         };
+        core.health.scheduler_saw(next);
         // Only take the write lock when something is due.
         if next.is_some_and(|t| t <= Utc::now()) {
             let fired = {
@@ -158,6 +159,8 @@ async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error:
         }
     }
     core.publish.wake();
+    core.study.wake();
+    core.results.wake();
     // A row still failing is retried after the backoff.
     last.map_or(Ok(()), Err)
 }
@@ -182,6 +185,8 @@ async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
         if fired.len() < size as usize {
             // Drafts that publish themselves write no nudge when they fire.
             core.publish.wake();
+            core.study.wake();
+            core.results.wake();
             return Ok(());
         }
         size = (size * 4).min(BATCH);

@@ -16,9 +16,11 @@ use crate::Core;
 use crate::model::{self, Draft, DraftPatch, DraftState, NewDraft, Nudge, QueueItem};
 
 pub mod accounts;
+mod images;
 mod program;
 mod review;
 pub mod sinks;
+mod study;
 mod tasks;
 mod thread;
 
@@ -267,6 +269,7 @@ impl From<Draft> for v1::Draft {
             fire_error: d.fire_error.unwrap_or_default(),
             thread: d.thread,
             no_card: d.no_card,
+            images: d.images.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -310,16 +313,31 @@ impl v1::draft_service_server::DraftService for Api {
         let now = Utc::now();
         let content_warning = accounts::check_content_warning(&r.content_warning)?;
         let mut parts = check_parts(&r.text, &r.thread)?;
+        let mut wanted = r.images.clone();
         if r.split {
             let (_, named) = accounts::resolve_accounts(self, &r.accounts).await?;
-            parts = thread::split(parts, &named, &content_warning, r.number);
+            // An image stays on the first of the parts its part is cut into.
+            let mut starts = Vec::with_capacity(parts.len());
+            let mut cut = Vec::new();
+            for p in parts {
+                starts.push(cut.len() as u32);
+                cut.extend(thread::split(vec![p], &named, &content_warning, r.number));
+            }
+            for i in &mut wanted {
+                if let Some(start) = (i.part as usize).checked_sub(1).and_then(|p| starts.get(p)) {
+                    i.part = start + 1;
+                }
+            }
+            parts = cut;
         }
         if r.number {
             parts = crate::publish::split::number(parts);
         }
         let parts = check_parts(&parts[0], &parts[1..])?;
+        let images = images::check_images(&self.core, &wanted, parts.len()).await?;
         let new = NewDraft {
-            accounts: accounts::check_accounts(self, &r.accounts, &parts, &content_warning).await?,
+            accounts: accounts::check_accounts(self, &r.accounts, &parts, &content_warning, &images).await?,
+            images,
             text: parts[0].clone(),
             thread: parts[1..].to_vec(),
             no_card: r.no_card,
@@ -379,6 +397,7 @@ impl v1::draft_service_server::DraftService for Api {
             language: r.language.as_deref().map(accounts::check_language).transpose()?,
             thread: None,
             no_card: r.no_card,
+            images: None,
         };
         // The parts, their warning and their accounts must fit together.
         let cur = self.core.store.get_draft(id).await?;
@@ -388,13 +407,29 @@ impl v1::draft_service_server::DraftService for Api {
         if r.replace_thread {
             patch.thread = Some(parts[1..].to_vec());
         }
+        let images = if r.replace_images {
+            images::check_images(&self.core, &r.images, parts.len()).await?
+        } else {
+            // Images on parts a shorter thread no longer has would be lost: say so.
+            if let Some(i) = cur.images.iter().find(|i| i.part as usize >= parts.len()) {
+                return Err(invalid(format!(
+                    "the draft has an image on part {}, which the new thread does not have: \
+                     give the images again (--image) or drop them (--no-image)",
+                    i.part + 1
+                )));
+            }
+            cur.images.clone()
+        };
+        if r.replace_images {
+            patch.images = Some(images.clone());
+        }
         let cw = patch.content_warning.clone().unwrap_or(cur.content_warning);
         let names: Vec<String> = if r.replace_accounts {
             r.accounts.clone()
         } else {
             cur.publications.iter().filter(|p| p.account_id.is_some()).map(|p| p.account.clone()).collect()
         };
-        let names = accounts::check_accounts(self, &names, &parts, &cw).await?;
+        let names = accounts::check_accounts(self, &names, &parts, &cw, &images).await?;
         if r.replace_accounts {
             patch.accounts = Some(names);
         }
@@ -700,6 +735,7 @@ impl v1::daemon_service_server::DaemonService for Api {
             next_due_at: next.map(|(at, _, _)| ts(at)),
             pending_items: store.pending_count().await?,
             nudges: store.nudge_count().await?,
+            calendar_url: self.core.calendar_url.clone().unwrap_or_default(),
         }))
     }
 }

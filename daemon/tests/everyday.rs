@@ -177,3 +177,86 @@ async fn a_new_program_is_reviewed_from_its_start(s: &Store) {
         t0() + Duration::days(1)
     );
 }
+
+on_every_backend!(an_edited_task_moves_its_next_occurrence_and_keeps_its_history);
+async fn an_edited_task_moves_its_next_occurrence_and_keeps_its_history(s: &Store) {
+    use clout_daemon::model::{TaskPatch, TaskWhen};
+    utc_program(s, 0).await;
+    let t = s.add_task(&daily("daily 10:00"), t0()).await.expect("task");
+    let first = t0() + Duration::hours(1);
+    fire_due_default(s, first, 100).await.expect("fire");
+    s.resolve_task(t.id, "done", first).await.expect("done");
+    // The text alone: the schedule stays.
+    let patch = TaskPatch { text: Some("Reply to 5 posts".into()), ..Default::default() };
+    let edited = s.update_task(t.id, &patch, first).await.expect("edit");
+    assert_eq!(
+        (edited.text.as_str(), edited.next_due_at),
+        ("Reply to 5 posts", t.next_due_at.map(|n| n + Duration::days(1)))
+    );
+    // A new schedule moves the next occurrence; the done one stays done.
+    let every = clout_daemon::recurrence::Schedule::parse("daily 18:00").expect("schedule");
+    let patch =
+        TaskPatch { when: Some(TaskWhen::Every(every)), about: Some("@alice".into()), ..Default::default() };
+    let edited = s.update_task(t.id, &patch, first).await.expect("edit");
+    assert_eq!(edited.every, "daily 18:00");
+    assert_eq!(edited.about, "@alice");
+    assert_eq!(edited.next_due_at, Some(first + Duration::hours(8)));
+    assert_eq!(edited.done, 1);
+    // Once, at a time: it stops recurring.
+    let at = first + Duration::days(2);
+    let patch =
+        TaskPatch { when: Some(TaskWhen::Once(at)), about: Some(String::new()), ..Default::default() };
+    let edited = s.update_task(t.id, &patch, first).await.expect("edit");
+    assert_eq!((edited.every.as_str(), edited.once_at, edited.next_due_at), ("", Some(at), Some(at)));
+    assert_eq!(edited.about, "");
+    let fired = fire_due_default(s, at, 100).await.expect("fire");
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(s.task(t.id).await.expect("task").next_due_at, None, "nothing is left after a one-off");
+    // A removed task cannot be edited.
+    s.remove_task(t.id, at).await.expect("rm");
+    let patch = TaskPatch { text: Some("x".into()), ..Default::default() };
+    assert!(matches!(s.update_task(t.id, &patch, at).await, Err(Error::FailedPrecondition(_))));
+    assert!(matches!(s.update_task(999, &patch, at).await, Err(Error::NotFound { .. })));
+}
+
+on_every_backend!(stage_changes_and_follows_show_in_the_review_of_their_period);
+async fn stage_changes_and_follows_show_in_the_review_of_their_period(s: &Store) {
+    use clout_daemon::model::{Follow, Purpose};
+    utc_program(s, 3).await;
+    let follow = |handle: &str| Follow {
+        id: 0,
+        handle: handle.into(),
+        platform: "mastodon".into(),
+        why: "clear threads".into(),
+        topic: String::new(),
+        server: String::new(),
+        created_at: t0(),
+    };
+    s.add_follow(&follow("@alice@mastodon.social"), t0()).await.expect("follow");
+    let to_influence = ProgramPatch { purpose: Some(Purpose::Influence), ..Default::default() };
+    let changed = t0() + Duration::days(10);
+    s.set_program(&to_influence, changed).await.expect("stage");
+    // Setting the same purpose again is no change.
+    s.set_program(&to_influence, changed + Duration::days(1)).await.expect("same stage");
+    s.add_follow(&follow("@bob@mastodon.social"), changed + Duration::days(2)).await.expect("follow");
+
+    let later = s.review(changed - Duration::days(1), changed + Duration::days(7), 7).await.expect("review");
+    assert_eq!(later.stage_changes.len(), 1, "{:?}", later.stage_changes);
+    let c = &later.stage_changes[0];
+    assert_eq!((c.from, c.to, c.at), (Purpose::Learn, Purpose::Influence, changed));
+    assert_eq!(later.stage_since, Some(changed));
+    let handles: Vec<&str> = later.follows_added.iter().map(|f| f.handle.as_str()).collect();
+    assert_eq!(handles, ["@bob@mastodon.social"]);
+
+    let first = s.review(t0(), t0() + Duration::days(7), 7).await.expect("review");
+    assert!(first.stage_changes.is_empty(), "{:?}", first.stage_changes);
+    assert_eq!(first.stage_since, Some(changed), "the present stage's start, whatever the period");
+    let handles: Vec<&str> = first.follows_added.iter().map(|f| f.handle.as_str()).collect();
+    assert_eq!(handles, ["@alice@mastodon.social"]);
+
+    // And back: each change is kept.
+    let back = ProgramPatch { purpose: Some(Purpose::Learn), ..Default::default() };
+    s.set_program(&back, changed + Duration::days(3)).await.expect("back");
+    let all = s.stage_changes().await.expect("changes");
+    assert_eq!(all.iter().map(|c| c.to).collect::<Vec<_>>(), [Purpose::Influence, Purpose::Learn]);
+}

@@ -21,6 +21,7 @@ async fn account(s: &Store, name: &str, network: Network) {
         secret_file: "/nonexistent/secret".into(),
         secret: None,
         from_config: false,
+        appview: String::new(),
     };
     s.add_account(&a, t0()).await.expect("add account");
 }
@@ -168,6 +169,7 @@ async fn accounts_are_checked_by_name(s: &Store) {
                 secret_file: "/x".into(),
                 secret: None,
                 from_config: false,
+                appview: String::new(),
             },
             t0(),
         )
@@ -183,4 +185,59 @@ async fn accounts_are_checked_by_name(s: &Store) {
     assert_eq!(d.publications[0].state, "failed");
     assert_eq!(d.publications[0].account_id, None);
     assert!(s.accounts().await.expect("list").is_empty());
+}
+
+on_every_backend!(images_and_their_uploads_are_kept_with_the_claim);
+async fn images_and_their_uploads_are_kept_with_the_claim(s: &Store) {
+    use clout_daemon::media::Image;
+    use clout_daemon::model::publication::Upload;
+    account(s, "sky", Network::Bluesky).await;
+    let image = Image {
+        part: 0,
+        sha256: "ab".repeat(32),
+        mime: "image/png".into(),
+        bytes: 1234,
+        width: 640,
+        height: 480,
+        alt: "A chart".into(),
+    };
+    let new = NewDraft { images: vec![image.clone()], ..to(&["sky"]) };
+    let d = s.add_draft(&new, t0() - Duration::hours(1)).await.expect("add");
+    assert_eq!(s.get_draft(d.id).await.expect("get").images, vec![image.clone()]);
+    clout_daemon::fire::fire_due_default(s, t0(), 10).await.expect("fire");
+    let claims = s.claim_publications("a", t0(), LEASE, 8).await.expect("claim");
+    assert_eq!(claims[0].images, vec![image.clone()]);
+    assert!(claims[0].uploads.is_empty());
+    let p = claims[0].publication.id;
+
+    // An upload is kept at once; a second one at the same place replaces it.
+    let u =
+        Upload { position: 0, idx: 0, sha256: image.sha256.clone(), remote: r#"{"$type":"blob"}"#.into() };
+    s.record_upload(p, &u, t0()).await.expect("record");
+    let again = Upload { remote: r#"{"$type":"blob","size":1}"#.into(), ..u.clone() };
+    s.record_upload(p, &again, t0()).await.expect("record again");
+    assert_eq!(s.uploads(p).await.expect("uploads"), vec![again.clone()]);
+
+    // The next claim (after the lease ran out) carries it, for this image only.
+    let later = t0() + LEASE + Duration::seconds(1);
+    let claims = s.claim_publications("b", later, LEASE, 8).await.expect("claim again");
+    assert_eq!(claims[0].uploads, vec![again.clone()]);
+    assert_eq!(claims[0].upload(0, 0, &image.sha256), Some(again.remote.as_str()));
+    assert_eq!(claims[0].upload(0, 0, &"cd".repeat(32)), None, "another image is uploaded anew");
+    s.forget_upload(p, 0, 0).await.expect("forget");
+    assert!(s.uploads(p).await.expect("uploads").is_empty());
+}
+
+on_every_backend!(a_fleet_shares_image_bytes_through_postgres_only);
+async fn a_fleet_shares_image_bytes_through_postgres_only(s: &Store) {
+    let sha = "ef".repeat(32);
+    s.share_media(&sha, "image/png", b"\x89PNG bytes", t0()).await.expect("share");
+    s.share_media(&sha, "image/png", b"\x89PNG bytes", t0()).await.expect("share twice");
+    let got = s.shared_media(&sha).await.expect("read");
+    if s.is_postgres() {
+        assert_eq!(got, Some(("image/png".to_string(), b"\x89PNG bytes".to_vec())));
+    } else {
+        assert_eq!(got, None, "one daemon on SQLite keeps images in its media directory only");
+    }
+    assert_eq!(s.shared_media(&"00".repeat(32)).await.expect("read"), None);
 }

@@ -293,6 +293,7 @@ async fn follows_are_unique_per_platform(s: &Store) {
         platform: "mastodon".into(),
         why: "clear threads".into(),
         topic: "rust".into(),
+        server: String::new(),
         created_at: now,
     };
     let a = s.add_follow(&f, now).await.expect("follow");

@@ -12,6 +12,11 @@ use crate::call;
 use crate::render::{self, BOLD, DIM, GREEN, RED, Table};
 
 const AFTER_ADD: &str = "\
+Examples:
+  clout account add mastodon --instance https://mastodon.social --token-file ~/.config/clout/mastodon.token
+  clout account add bluesky --handle you.bsky.social --app-password-file ~/.config/clout/bluesky.pw
+  pass show bluesky | clout account add bluesky --handle you.bsky.social --app-password-stdin
+
 With --token-file / --app-password-file the secret stays in its file (mode 0600: run
 `chmod 600 FILE`) and cloutd reads it when it publishes; only cloutd's own user may name a
 file. With --token-stdin / --app-password-stdin the secret is read from standard input and
@@ -28,17 +33,26 @@ pub enum AccountCmd {
     #[command(subcommand, after_help = AFTER_ADD)]
     Add(AddCmd),
     /// List accounts (secrets are never shown)
-    #[command(visible_alias = "ls")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:\n  clout account list\n  clout --json account list"
+    )]
     List,
     /// Remove an account
+    #[command(after_help = "Examples:\n  clout account rm mastodon\n  clout account rm bluesky --force")]
     Rm {
+        /// The account's name (`clout account list` shows it)
         name: String,
         /// Also when drafts still wait to be published there (they are marked failed)
         #[arg(long)]
         force: bool,
     },
     /// Sign in with the stored secret and read the server's limits (every account without NAME)
-    Check { name: Option<String> },
+    #[command(after_help = "Examples:\n  clout account check\n  clout account check mastodon")]
+    Check {
+        /// The account's name (`clout account list` shows it) [default: every account]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,6 +91,9 @@ pub enum AddCmd {
         /// The PDS [default: https://bsky.social]
         #[arg(long, value_name = "URL")]
         pds: Option<String>,
+        /// The app view asked for your posts' results [default: https://public.api.bsky.app]
+        #[arg(long, value_name = "URL")]
+        appview: Option<String>,
         /// The name drafts use in --account [default: bluesky]
         #[arg(long)]
         name: Option<String>,
@@ -89,7 +106,7 @@ pub enum AddCmd {
 /// Where cloutd gets the secret: `(secret_file, secret)`. A file is passed
 /// by its absolute path (cloutd reads it, from its own directory); `--…-stdin`
 /// reads one line from standard input.
-fn secret_source(file: Option<PathBuf>) -> Result<(String, String)> {
+pub(crate) fn secret_source(file: Option<PathBuf>) -> Result<(String, String)> {
     if let Some(file) = file {
         let path = std::fs::canonicalize(&file)
             .with_context(|| format!("cannot find the secret file {}", file.display()))?;
@@ -118,9 +135,18 @@ pub async fn run(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
                         secret_file,
                         secret,
                         skip_check: no_check,
+                        appview: String::new(),
                     }
                 }
-                AddCmd::Bluesky { handle, app_password_file, app_password_stdin: _, pds, name, no_check } => {
+                AddCmd::Bluesky {
+                    handle,
+                    app_password_file,
+                    app_password_stdin: _,
+                    pds,
+                    appview,
+                    name,
+                    no_check,
+                } => {
                     let (secret_file, secret) = secret_source(app_password_file)?;
                     v1::AddAccountRequest {
                         network: "bluesky".into(),
@@ -130,6 +156,7 @@ pub async fn run(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
                         secret_file,
                         secret,
                         skip_check: no_check,
+                        appview: appview.unwrap_or_default(),
                     }
                 }
             };
@@ -173,7 +200,7 @@ pub async fn run(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
                     (a.network.clone(), anstyle::Style::new()),
                     (a.server.clone(), anstyle::Style::new()),
                     (a.handle.clone(), anstyle::Style::new()),
-                    (a.max_length.to_string(), DIM),
+                    (format!("{} chars, images {}", a.max_length, render::bytes(a.image_size_limit)), DIM),
                     check,
                     (a.secret_source.clone(), DIM),
                 ]);
@@ -212,11 +239,12 @@ pub async fn run(ctx: &Ctx, cmd: AccountCmd) -> Result<()> {
                     out.push(render::account_json(&a));
                 } else if a.check_error.is_empty() {
                     anstream::println!(
-                        "{GREEN}ok{GREEN:#}    {BOLD}{}{BOLD:#} ({}) signed in as {}; posts up to {} characters",
+                        "{GREEN}ok{GREEN:#}    {BOLD}{}{BOLD:#} ({}) signed in as {}; posts up to {} characters, images up to {}",
                         a.name,
                         a.network,
                         a.handle,
-                        a.max_length
+                        a.max_length,
+                        render::bytes(a.image_size_limit)
                     );
                 } else {
                     anstream::println!(

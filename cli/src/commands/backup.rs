@@ -4,22 +4,18 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use chrono::Duration;
 use clap::Args;
 use clout_proto::v1;
-use icalendar::{Calendar, Component, Event, EventLike};
 
 use super::Ctx;
 use crate::call;
 use crate::render;
 
-/// Days of task occurrences written to a calendar.
-const ICAL_DAYS: i64 = 90;
-
 /// `clout export --json FILE` (the global --json picks the format) or `clout export --ical FILE`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Write iCalendar: scheduled posts and the next 90 days of tasks (also chosen by a .ics FILE)
+    /// Write iCalendar: scheduled posts with reminders, and tasks (recurring ones as RRULEs); also
+    /// chosen by a .ics FILE
     #[arg(long)]
     ical: bool,
     /// Where to write (`-` for stdout). Without --ical: everything as JSON, for backups and moves
@@ -66,52 +62,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
 }
 
 async fn ical(cl: &crate::client::Client) -> Result<String> {
-    let drafts =
-        call!(cl, drafts, list_drafts, v1::ListDraftsRequest { states: vec![], ..Default::default() })?
-            .drafts;
-    let upcoming = call!(
-        cl,
-        queue,
-        upcoming,
-        v1::UpcomingRequest { horizon_seconds: ICAL_DAYS * 86_400, limit: 100_000 }
-    )?
-    .items;
-    let mut cal = Calendar::new();
-    cal.name("Clout");
-    for d in &drafts {
-        let Some(at) = render::time(&d.scheduled_at) else { continue };
-        if d.state == v1::DraftState::Skipped as i32 {
-            continue;
-        }
-        cal.push(
-            Event::new()
-                .uid(&format!("clout-draft-{}@clout", d.id))
-                .summary(&format!("Post: {}", render::label(&d.title, &d.text, 60)))
-                .description(
-                    &std::iter::once(&d.text).chain(&d.thread).cloned().collect::<Vec<_>>().join("\n---\n"),
-                )
-                .starts(at)
-                .ends(at + Duration::minutes(15))
-                .done(),
-        );
-    }
-    for q in upcoming.iter().filter(|q| q.kind == "task") {
-        let Some(at) = render::time(&q.due_at) else { continue };
-        let mut summary = format!("Task: {}", render::label("", &q.text, 60));
-        if !q.about.is_empty() {
-            summary.push_str(&format!(" ({})", q.about));
-        }
-        cal.push(
-            Event::new()
-                .uid(&format!("clout-task-{}-{}@clout", q.id, at.timestamp()))
-                .summary(&summary)
-                .description(&q.text)
-                .starts(at)
-                .ends(at + Duration::minutes(15))
-                .done(),
-        );
-    }
-    Ok(cal.done().to_string())
+    Ok(call!(cl, backup, calendar, v1::CalendarRequest {})?.ics)
 }
 
 pub async fn import(ctx: &Ctx, file: PathBuf) -> Result<()> {

@@ -1,12 +1,7 @@
-//! `clout completions SHELL` and `clout man`.
+//! `clout man` (`clout completions SHELL` is in `crate::complete`).
 
 use anyhow::Result;
 use clap::CommandFactory;
-
-pub fn completions(shell: clap_complete::Shell) {
-    let mut cmd = crate::Cli::command();
-    clap_complete::generate(shell, &mut cmd, "clout", &mut std::io::stdout());
-}
 
 /// The man page of clout, or of the command named by `path` (`["task", "done"]`).
 pub fn man(path: &[String]) -> Result<()> {

@@ -2,6 +2,8 @@
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
@@ -15,14 +17,117 @@ use crate::when;
 
 /// Largest text accepted, as in cloutd.
 const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Largest image cloutd keeps (16 MiB).
+const MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The parsed command line, for where each `--image`, `--alt`, `--part` and
+/// `--thread` stood: an image belongs to the thread part before it.
+pub static MATCHES: OnceLock<clap::ArgMatches> = OnceLock::new();
+
+/// The positions on the command line of one option of `clout draft SUB`.
+fn positions(sub: &str, id: &str) -> Vec<usize> {
+    MATCHES
+        .get()
+        .and_then(|m| m.subcommand_matches("draft"))
+        .and_then(|m| m.subcommand_matches(sub))
+        .and_then(|m| m.indices_of(id))
+        .map(|i| i.collect())
+        .unwrap_or_default()
+}
+
+/// An image as the command line gives it: the part (1 is the first), the
+/// file and its alt text.
+#[derive(Debug, Clone, PartialEq)]
+struct Wanted {
+    part: u32,
+    path: PathBuf,
+    alt: String,
+}
+
+/// Pairs each `--alt` and `--part` with the `--image` before it, and puts
+/// each image on the part of the `--thread` before it (else the first).
+fn place_images(sub: &str, a: &ImageArgs) -> Result<Vec<Wanted>> {
+    let image_at = positions(sub, "image");
+    let thread_at = positions(sub, "thread");
+    let mut out: Vec<(usize, Wanted, bool)> = a
+        .image
+        .iter()
+        .enumerate()
+        .map(|(n, path)| {
+            let at = image_at.get(n).copied().unwrap_or(n);
+            let part = 1 + thread_at.iter().filter(|t| **t < at).count() as u32;
+            (at, Wanted { part, path: path.clone(), alt: String::new() }, false)
+        })
+        .collect();
+    let before = |out: &mut Vec<(usize, Wanted, bool)>, at: usize| -> Option<usize> {
+        out.iter().rposition(|(i, _, _)| *i < at)
+    };
+    for (n, alt) in a.alt.iter().enumerate() {
+        let at = positions(sub, "alt").get(n).copied().unwrap_or(usize::MAX);
+        let Some(k) = before(&mut out, at) else {
+            bail!("--alt \"{alt}\" gives the alt text of the --image before it: put it after an --image");
+        };
+        if !out[k].1.alt.is_empty() {
+            bail!("the image {} has two --alt: give one", out[k].1.path.display());
+        }
+        out[k].1.alt = alt.trim().to_string();
+    }
+    for (n, part) in a.part.iter().enumerate() {
+        let at = positions(sub, "part").get(n).copied().unwrap_or(usize::MAX);
+        let Some(k) = before(&mut out, at) else {
+            bail!("--part {part} says which part the --image before it goes on: put it after an --image");
+        };
+        if out[k].2 {
+            bail!("the image {} has two --part: give one", out[k].1.path.display());
+        }
+        out[k].1.part = *part;
+        out[k].2 = true;
+    }
+    Ok(out.into_iter().map(|(_, w, _)| w).collect())
+}
+
+/// Sends each image's bytes to cloutd, which keeps a copy, and warns (on
+/// stderr) about images without alt text.
+async fn send_images(cl: &crate::client::Client, wanted: &[Wanted]) -> Result<Vec<v1::DraftImage>> {
+    let mut out = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let shown = w.path.display();
+        let meta = std::fs::metadata(&w.path).with_context(|| format!("cannot read the image {shown}"))?;
+        if !meta.is_file() {
+            bail!("the image {shown} is not a file");
+        }
+        if meta.len() > MAX_IMAGE_BYTES {
+            bail!(
+                "the image {shown} is {} bytes; cloutd takes images of at most {MAX_IMAGE_BYTES} bytes (16 MiB): make it smaller",
+                meta.len()
+            );
+        }
+        let data = std::fs::read(&w.path).with_context(|| format!("cannot read the image {shown}"))?;
+        let s = call!(cl, images, add_image, v1::AddImageRequest { data })
+            .with_context(|| format!("the image {shown} was refused"))?;
+        if w.alt.is_empty() {
+            anstream::eprintln!(
+                "{YELLOW}warning:{YELLOW:#} the image {shown} has no alt text: people who cannot see it will not know what it shows (add --alt \"…\" after it)"
+            );
+        }
+        out.push(v1::DraftImage { part: w.part, sha256: s.sha256, alt: w.alt.clone(), ..Default::default() });
+    }
+    Ok(out)
+}
 
 #[derive(Subcommand, Debug)]
 pub enum DraftCmd {
     /// Add a draft; optionally schedule it with --at
-    #[command(visible_alias = "new")]
+    #[command(
+        visible_alias = "new",
+        after_help = "Examples:\n  clout draft add \"Shipping week: what I learned\" --at \"tomorrow 9am\"\n  clout draft add \"Notes on async Rust\" --queue --tag rust\n  clout draft add \"Launch day\" --thread \"Why we built it\" --account mastodon\n  clout draft add \"Our new office\" --image office.jpg --alt \"A bright room with six desks\"\n  clout draft add \"A thread\" --thread \"The chart\" --image chart.png --alt \"Sales doubled in May\"\n  clout draft add            # on a terminal: write it in $EDITOR"
+    )]
     Add(AddArgs),
     /// List drafts, optionally only those in some states
-    #[command(visible_alias = "ls")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:\n  clout draft list\n  clout draft list --state draft --state scheduled\n  clout draft list --tag rust --search \"async traits\""
+    )]
     List {
         /// Only drafts in this state (repeatable)
         #[arg(long, short, value_parser = ["draft", "scheduled", "due", "published", "skipped", "publishing", "partial", "failed"])]
@@ -35,14 +140,31 @@ pub enum DraftCmd {
         search: Option<String>,
     },
     /// Show one draft in full, with each account's publishing attempts
-    Show { id: i64 },
-    /// Change a draft's text, title, tags or platforms
+    #[command(after_help = "Examples:\n  clout draft show 3\n  clout --json draft show 3")]
+    Show {
+        /// The draft id (`clout draft list` shows it)
+        #[arg(add = crate::complete::draft_ids())]
+        id: i64,
+    },
+    /// Change a draft's text, title, tags, platforms or images
+    #[command(
+        after_help = "Examples:\n  clout draft edit 3                 # opens $EDITOR on the text\n  clout draft edit 3 --title \"Shipping week\" --tag rust\n  echo \"New text\" | clout draft edit 3 --text -\n  clout draft edit 7 --image new.png --alt \"The new chart\"   # replaces the images\n  clout draft edit 7 --image chart.png --part 2\n  clout draft edit 7 --no-image"
+    )]
     Edit(EditArgs),
     /// Delete a draft
-    #[command(visible_alias = "delete")]
-    Rm { id: i64 },
+    #[command(visible_alias = "delete", after_help = "Examples:\n  clout draft rm 3")]
+    Rm {
+        /// The draft id (`clout draft list` shows it)
+        #[arg(add = crate::complete::draft_ids())]
+        id: i64,
+    },
     /// Schedule a draft for a time, or in the next free posting slot
+    #[command(
+        after_help = "Examples:\n  clout draft schedule 3 --at \"fri 17:30\"\n  clout draft schedule 3 --at \"tomorrow at 9\"\n  clout draft schedule 3 --queue     # the next free slot (clout slots)"
+    )]
     Schedule {
+        /// The draft id (`clout draft list` shows it)
+        #[arg(add = crate::complete::draft_ids())]
         id: i64,
         /// When: `tomorrow 9am`, `fri 17:30`, `in 2h`, `2026-12-01 09:00`, RFC 3339
         #[arg(long, value_name = "WHEN", required_unless_present = "queue")]
@@ -52,9 +174,21 @@ pub enum DraftCmd {
         queue: bool,
     },
     /// Take a draft off the schedule (it stays a draft)
-    Unschedule { id: i64 },
+    #[command(after_help = "Examples:\n  clout draft unschedule 3")]
+    Unschedule {
+        /// The draft id (`clout draft list` shows it)
+        #[arg(add = crate::complete::draft_ids())]
+        id: i64,
+    },
     /// Publish a partial or failed draft again, to the accounts that failed
-    Retry { id: i64 },
+    #[command(
+        after_help = "Examples:\n  clout draft retry 3\n  clout draft show 3     # what failed, account by account"
+    )]
+    Retry {
+        /// The draft id (`clout draft list --state failed` shows it)
+        #[arg(add = crate::complete::draft_ids())]
+        id: i64,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +209,8 @@ pub struct AddArgs {
     /// No link card on Bluesky (a post with a link gets one with the page's title and image)
     #[arg(long)]
     no_card: bool,
+    #[command(flatten)]
+    images: ImageArgs,
     /// A short title for lists
     #[arg(long)]
     title: Option<String>,
@@ -97,6 +233,21 @@ pub struct AddArgs {
     publish: PublishArgs,
 }
 
+/// Images: each `--alt` and `--part` belongs to the `--image` before it.
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    /// An image (PNG, JPEG, WebP or GIF; at most 4 on a post; repeatable). It goes on the part
+    /// of the `--thread` before it, else on the first part; cloutd keeps a copy
+    #[arg(long, value_name = "PATH")]
+    image: Vec<PathBuf>,
+    /// The alt text of the `--image` before it, for people who cannot see it
+    #[arg(long, value_name = "TEXT")]
+    alt: Vec<String>,
+    /// Put the `--image` before it on part N of the thread (1 is the first)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=25))]
+    part: Vec<u32>,
+}
+
 /// Publishing by cloutd itself (see `clout account`).
 #[derive(Args, Debug)]
 pub struct PublishArgs {
@@ -117,6 +268,8 @@ pub struct PublishArgs {
 
 #[derive(Args, Debug)]
 pub struct EditArgs {
+    /// The draft id (`clout draft list` shows it)
+    #[arg(add = crate::complete::draft_ids())]
     id: i64,
     /// New text; `-` reads stdin. With no change given, opens $EDITOR on the text. From stdin
     /// or the editor, a line holding only `---` starts the next part of a thread
@@ -134,6 +287,12 @@ pub struct EditArgs {
     /// A link card on Bluesky again (the default)
     #[arg(long, conflicts_with = "no_card")]
     card: bool,
+    /// Replace the images with these (see `draft add --image`)
+    #[command(flatten)]
+    images: ImageArgs,
+    /// Remove every image
+    #[arg(long, conflicts_with = "image")]
+    no_image: bool,
     /// New title
     #[arg(long)]
     title: Option<String>,
@@ -245,7 +404,9 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
     parts.extend(a.thread);
     check_parts(&parts)?;
     let text = parts.remove(0);
+    let wanted = place_images("add", &a.images)?;
     let cl = ctx.client().await?;
+    let images = send_images(&cl, &wanted).await?;
     let d = call!(
         cl,
         drafts,
@@ -266,6 +427,7 @@ async fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
             split: a.split,
             number: a.number,
             no_card: a.no_card,
+            images,
         }
     )?;
     done(ctx, &d, "Added");
@@ -280,6 +442,8 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
         && !e.no_thread
         && !e.no_card
         && !e.card
+        && e.images.image.is_empty()
+        && !e.no_image
         && e.title.is_none()
         && e.platform.is_empty()
         && e.tag.is_empty()
@@ -321,6 +485,8 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
     for t in thread.iter().flatten() {
         check_text(t)?;
     }
+    let wanted = place_images("edit", &e.images)?;
+    let images = send_images(&cl, &wanted).await?;
     let d = call!(
         cl,
         drafts,
@@ -341,6 +507,8 @@ async fn edit(ctx: &Ctx, e: EditArgs) -> Result<()> {
             no_card: (e.no_card || e.card).then_some(e.no_card),
             replace_thread: thread.is_some(),
             thread: thread.unwrap_or_default(),
+            replace_images: !images.is_empty() || e.no_image,
+            images,
         }
     )?;
     done(ctx, &d, "Updated");
@@ -461,8 +629,26 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
         let _ = writeln!(out, "Options:   {}", extra.join(", "));
     }
     let _ = writeln!(out);
+    let images_of = |out: &mut dyn Write, part: u32| {
+        for img in d.images.iter().filter(|i| i.part == part) {
+            let kind = img.mime_type.strip_prefix("image/").unwrap_or(&img.mime_type).to_uppercase();
+            let alt = if img.alt.is_empty() {
+                format!("{YELLOW}no alt text{YELLOW:#}")
+            } else {
+                format!("alt: {}", img.alt)
+            };
+            let _ = writeln!(
+                out,
+                "{DIM}[image {kind} {}×{} {}]{DIM:#} {alt}",
+                img.width,
+                img.height,
+                render::bytes(img.size)
+            );
+        }
+    };
     if d.thread.is_empty() {
         let _ = writeln!(out, "{}", d.text);
+        images_of(&mut out, 1);
     } else {
         let n = d.thread.len() + 1;
         for (i, part) in std::iter::once(&d.text).chain(&d.thread).enumerate() {
@@ -470,6 +656,7 @@ fn show(ctx: &Ctx, d: &v1::Draft) {
                 let _ = writeln!(out);
             }
             let _ = writeln!(out, "{DIM}[{}/{n}]{DIM:#}\n{part}", i + 1);
+            images_of(&mut out, i as u32 + 1);
         }
     }
     if d.publications.is_empty() {

@@ -2,12 +2,15 @@ pub mod account;
 pub mod backup;
 pub mod completions;
 pub mod draft;
+pub mod init;
 pub mod nudges;
 pub mod program;
 pub mod queue;
+pub mod results;
 pub mod review;
 pub mod sink;
 pub mod status;
+pub mod study;
 pub mod task;
 
 /// What every command gets: the connection target, the output mode and the zone for display.

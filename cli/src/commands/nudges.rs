@@ -58,6 +58,9 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
     if !ctx.json {
         eprintln!("Watching nudges from cloutd at {} (Ctrl-C to stop)…", ctx.socket.display());
     }
+    // `clout watch | head -1`: the reader is gone, so is the watch.
+    let gone = render::stdout_gone();
+    tokio::pin!(gone);
     loop {
         // No deadline: a watch lasts as long as the user wants it.
         let stream = cl.nudges().watch(v1::WatchRequest { after_id: Some(cursor) }).await;
@@ -65,17 +68,10 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
         match stream {
             Ok(resp) => {
                 let mut stream = resp.into_inner();
-                let mut tick = tokio::time::interval(Duration::from_millis(200));
                 loop {
                     let message = tokio::select! {
                         m = stream.message() => m,
-                        _ = tick.tick() => {
-                            // `clout watch | head -1`: the reader is gone, so is the watch.
-                            if render::stdout_closed() {
-                                return Ok(());
-                            }
-                            continue;
-                        }
+                        () = &mut gone => return Ok(()),
                     };
                     match message {
                         Ok(Some(n)) => {
@@ -109,7 +105,10 @@ pub async fn watch(ctx: &Ctx, after: Option<i64>, count: Option<u64>) -> Result<
             return Err(crate::client::status_error(&ctx.socket, s));
         }
         eprintln!("Lost cloutd at {}; reconnecting…", ctx.socket.display());
-        cl = reconnect(ctx).await;
+        cl = tokio::select! {
+            cl = reconnect(ctx) => cl,
+            () = &mut gone => return Ok(()),
+        };
         eprintln!("Reconnected; resuming after nudge {cursor}.");
     }
 }
@@ -119,9 +118,6 @@ async fn reconnect(ctx: &Ctx) -> Client {
     loop {
         if let Ok(cl) = Client::connect(&ctx.socket).await {
             return cl;
-        }
-        if render::stdout_closed() {
-            std::process::exit(0);
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -136,7 +132,12 @@ pub enum NudgeCmd {
     )]
     Ack {
         /// The nudge ids (`clout nudges --unread` shows them)
-        #[arg(value_name = "ID", required_unless_present_any = ["all", "kind"], conflicts_with = "all")]
+        #[arg(
+            value_name = "ID",
+            required_unless_present_any = ["all", "kind"],
+            conflicts_with = "all",
+            add = crate::complete::nudge_ids()
+        )]
         ids: Vec<i64>,
         /// Every unread nudge
         #[arg(long)]
@@ -151,6 +152,7 @@ pub enum NudgeCmd {
     )]
     Snooze {
         /// The nudge id (`clout nudges --unread` shows it)
+        #[arg(add = crate::complete::nudge_ids())]
         id: i64,
         /// How long (10m, 1h, 2h30m, 1d) or until when (tomorrow, mon 9am: see README "Time phrases")
         #[arg(long = "for", value_name = "DURATION|WHEN")]

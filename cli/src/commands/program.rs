@@ -48,10 +48,25 @@ pub enum SlotsCmd {
     #[command(
         after_help = "Examples:\n  clout slots add \"mon,wed,fri 09:00\"\n  clout slots add \"weekdays 12:30\"\n  clout slots add \"30 9 * * 1-5\""
     )]
-    Add { spec: String },
+    Add {
+        /// When: days and a time ("mon,wed,fri 09:00"), or a crontab line
+        spec: String,
+    },
     /// List the posting slots with their next times
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = "Examples:\n  clout slots list\n  clout --json slots")]
     List,
+    /// Propose slots from your posts' results and when the people you follow post; adds nothing unless --add
+    #[command(
+        after_help = "Examples:\n  clout slots suggest\n  clout slots suggest -n 5\n  clout slots suggest --add"
+    )]
+    Suggest {
+        /// How many slots (at most one a day)
+        #[arg(long, short = 'n', default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=7))]
+        count: u32,
+        /// Add the suggested slots
+        #[arg(long)]
+        add: bool,
+    },
     /// Remove a posting slot
     #[command(after_help = "Examples:\n  clout slots rm 2")]
     Rm {
@@ -78,9 +93,13 @@ pub enum FollowCmd {
         /// What you learn from them
         #[arg(long)]
         topic: Option<String>,
+        /// Mastodon or Bluesky: the server to read their posts from, when not https://THEIR-DOMAIN
+        /// (Mastodon) or https://public.api.bsky.app (Bluesky)
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
     },
     /// List the people you learn from
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = "Examples:\n  clout follow list\n  clout --json follow")]
     List,
     /// Stop tracking someone
     #[command(after_help = "Examples:\n  clout follow rm 1")]
@@ -128,6 +147,7 @@ fn print_program(ctx: &Ctx, p: &v1::Program) {
 
 pub async fn program(ctx: &Ctx, cmd: ProgramCmd) -> Result<()> {
     let cl = ctx.client().await?;
+    let show = matches!(cmd, ProgramCmd::Show);
     let p = match cmd {
         ProgramCmd::Show => call!(cl, program, get_program, v1::GetProgramRequest {})?,
         ProgramCmd::Set { purpose, posts_per_week, engagements_per_day, tz } => {
@@ -143,6 +163,19 @@ pub async fn program(ctx: &Ctx, cmd: ProgramCmd) -> Result<()> {
             )?
         }
     };
+    if show {
+        let stage = call!(cl, study, get_stage, v1::GetStageRequest {})?;
+        if ctx.json {
+            let mut v = program_json(&p);
+            v["stage"] = super::study::stage_json(&stage);
+            render::print_json(&v);
+        } else {
+            print_program(ctx, &p);
+            println!();
+            super::study::print_stage(&stage);
+        }
+        return Ok(());
+    }
     print_program(ctx, &p);
     Ok(())
 }
@@ -196,6 +229,7 @@ pub async fn slots(ctx: &Ctx, cmd: SlotsCmd) -> Result<()> {
                 anstream::println!("{DIM}Slots are read in {}.{DIM:#}", r.tz);
             }
         }
+        SlotsCmd::Suggest { count, add } => return super::study::suggest_slots(ctx, count, add).await,
         SlotsCmd::Rm { id } => {
             call!(cl, program, remove_slot, v1::RemoveSlotRequest { id })?;
             if ctx.json {
@@ -210,13 +244,13 @@ pub async fn slots(ctx: &Ctx, cmd: SlotsCmd) -> Result<()> {
 
 fn follow_json(f: &v1::Follow) -> serde_json::Value {
     json!({ "id": f.id, "handle": f.handle, "platform": f.platform, "why": f.why, "topic": f.topic,
-            "created_at": render::rfc3339(&f.created_at) })
+            "server": f.server, "created_at": render::rfc3339(&f.created_at) })
 }
 
 pub async fn follow(ctx: &Ctx, cmd: FollowCmd) -> Result<()> {
     let cl = ctx.client().await?;
     match cmd {
-        FollowCmd::Add { handle, platform, why, topic } => {
+        FollowCmd::Add { handle, platform, why, topic, server } => {
             let f = call!(
                 cl,
                 program,
@@ -225,7 +259,8 @@ pub async fn follow(ctx: &Ctx, cmd: FollowCmd) -> Result<()> {
                     handle,
                     platform,
                     why: why.unwrap_or_default(),
-                    topic: topic.unwrap_or_default()
+                    topic: topic.unwrap_or_default(),
+                    server: server.unwrap_or_default(),
                 }
             )?;
             if ctx.json {

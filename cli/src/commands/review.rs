@@ -41,8 +41,12 @@ pub struct ReviewArgs {
 
 #[derive(Args, Debug)]
 pub struct SetbackArgs {
-    /// What went wrong
-    text: String,
+    /// What went wrong (with --from-draft: the draft and its results say it when left out)
+    #[arg(required_unless_present = "from_draft")]
+    text: Option<String>,
+    /// Learn from a published draft that did badly: its text, results and tags make the setback
+    #[arg(long, value_name = "ID", conflicts_with_all = ["draft", "task"])]
+    from_draft: Option<i64>,
     /// What you take from it (or later: clout lesson add SETBACK_ID TEXT)
     #[arg(long)]
     lesson: Option<String>,
@@ -60,7 +64,16 @@ pub struct SetbackArgs {
 #[derive(Subcommand, Debug)]
 pub enum LessonCmd {
     /// Add the lesson of a setback
-    Add { setback_id: i64, text: String },
+    #[command(
+        after_help = "Examples:\n  clout lesson add 4 \"Post threads in the morning\"\n  clout review      # lists setbacks with their ids"
+    )]
+    Add {
+        /// The setback id (`clout setback` prints it; `clout review` lists them)
+        #[arg(value_name = "SETBACK_ID")]
+        setback_id: i64,
+        /// What you take from it
+        text: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -91,11 +104,12 @@ pub async fn setback(ctx: &Ctx, a: SetbackArgs) -> Result<()> {
         review,
         add_setback,
         v1::AddSetbackRequest {
-            text: a.text,
+            text: a.text.unwrap_or_default(),
             lesson: a.lesson.unwrap_or_default(),
             tags: a.tag,
             draft_id: a.draft,
             task_id: a.task,
+            from_draft: a.from_draft,
         }
     )?;
     if ctx.json {
@@ -219,8 +233,57 @@ fn review_json(r: &v1::ReviewResponse) -> Value {
         "activity": r.activity.iter().map(|d| json!({ "date": d.date, "posts": d.posts, "tasks": d.tasks })).collect::<Vec<_>>(),
         "unscheduled_draft": (r.unscheduled_draft_id != 0).then(|| json!({ "id": r.unscheduled_draft_id, "label": r.unscheduled_draft })),
         "slots": r.slots,
+        "stage_since": render::rfc3339(&r.stage_since),
+        "stage_changes": r.stage_changes.iter().map(|c| json!({ "from": c.from, "to": c.to, "changed_at": render::rfc3339(&c.changed_at) })).collect::<Vec<_>>(),
+        "follows_added": r.follows_added.iter().map(|f| json!({ "id": f.id, "handle": f.handle, "platform": f.platform, "why": f.why, "topic": f.topic, "created_at": render::rfc3339(&f.created_at) })).collect::<Vec<_>>(),
         "streak_at_risk": streak_risk(r),
+        "results": r.results.as_ref().map(|x| json!({
+            "posts": x.posts,
+            "engagement": x.engagement,
+            "previous_posts": x.previous_posts,
+            "previous_engagement": x.previous_engagement,
+            "best": x.best.as_ref().map(super::results::post_json),
+            "slots": x.slots.iter().map(super::results::group_json).collect::<Vec<_>>(),
+        })),
     })
+}
+
+/// The review's results lines: the period against the one before, the best
+/// post, and the slots that worked. Empty when no post has results yet.
+fn results_lines(r: &v1::ReviewResponse) -> Vec<String> {
+    let Some(x) = r.results.as_ref().filter(|x| x.posts > 0 || x.previous_posts > 0) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let change = if x.previous_posts == 0 {
+        "no results from the period before".to_string()
+    } else {
+        let d = x.engagement - x.previous_engagement;
+        format!(
+            "{}{d} against {} from {} the period before",
+            if d > 0 { "+" } else { "" },
+            x.previous_engagement,
+            render::plural(x.previous_posts, "post", "posts")
+        )
+    };
+    out.push(format!(
+        "{} from {} ({change})",
+        render::plural(x.engagement.max(0) as u64, "interaction", "interactions"),
+        render::plural(x.posts, "post", "posts")
+    ));
+    if let Some(b) = &x.best {
+        let e = b.counts.as_ref().map_or(0, |c| c.engagement);
+        out.push(format!("best: \u{201c}{}\u{201d} (draft {}), {e}", render::cut(&b.label, 50), b.draft_id));
+    }
+    if !x.slots.is_empty() {
+        let cells: Vec<String> = x
+            .slots
+            .iter()
+            .map(|g| format!("{} {:.1} ({})", g.key, g.mean, render::plural(g.posts, "post", "posts")))
+            .collect();
+        out.push(format!("slots that worked: {}", cells.join(" · ")));
+    }
+    out
 }
 
 fn stage(purpose: &str) -> &'static str {
@@ -360,7 +423,11 @@ fn text(ctx: &Ctx, r: &v1::ReviewResponse) {
         r.days,
         r.tz
     );
-    let _ = writeln!(o, "Stage        {}", stage(&r.purpose));
+    let since = render::time(&r.stage_since).map(|_| format!(", since {}", when(ctx, &r.stage_since)));
+    let _ = writeln!(o, "Stage        {}{}", stage(&r.purpose), since.unwrap_or_default());
+    for c in &r.stage_changes {
+        let _ = writeln!(o, "  {DIM}{}{DIM:#}  {} \u{2192} {}", when(ctx, &c.changed_at), c.from, c.to);
+    }
     let _ = writeln!(
         o,
         "Posts        {}",
@@ -408,6 +475,10 @@ fn text(ctx: &Ctx, r: &v1::ReviewResponse) {
             );
         }
     }
+    for (i, line) in results_lines(r).iter().enumerate() {
+        let head = if i == 0 { "Results" } else { "" };
+        let _ = writeln!(o, "{head:<13}{line}");
+    }
     if !r.setbacks.is_empty() {
         let _ = writeln!(o, "Setbacks");
         for s in &r.setbacks {
@@ -415,6 +486,21 @@ fn text(ctx: &Ctx, r: &v1::ReviewResponse) {
             for l in &s.lessons {
                 let _ = writeln!(o, "     {GREEN}lesson:{GREEN:#} {}", render::cut(&l.text, 66));
             }
+        }
+    }
+    if !r.follows_added.is_empty() {
+        let _ = writeln!(
+            o,
+            "Follows      {} added in the period",
+            render::plural(r.follows_added.len() as u32, "person", "people")
+        );
+        for f in &r.follows_added {
+            let why = if f.why.is_empty() {
+                String::new()
+            } else {
+                format!("  {DIM}{}{DIM:#}", render::cut(&f.why, 40))
+            };
+            let _ = writeln!(o, "  {}  {}{why}", f.handle, f.platform);
         }
     }
     let _ = writeln!(o);
@@ -426,7 +512,11 @@ fn text(ctx: &Ctx, r: &v1::ReviewResponse) {
 fn markdown(ctx: &Ctx, r: &v1::ReviewResponse) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# Review: {} – {}\n", when(ctx, &r.since), when(ctx, &r.until));
-    let _ = writeln!(m, "- **Stage:** {}", stage(&r.purpose));
+    let since = render::time(&r.stage_since).map(|_| format!(", since {}", when(ctx, &r.stage_since)));
+    let _ = writeln!(m, "- **Stage:** {}{}", stage(&r.purpose), since.unwrap_or_default());
+    for c in &r.stage_changes {
+        let _ = writeln!(m, "  - {}: {} \u{2192} {}", when(ctx, &c.changed_at), c.from, c.to);
+    }
     let _ = writeln!(
         m,
         "- **Posts:** {}",
@@ -455,6 +545,13 @@ fn markdown(ctx: &Ctx, r: &v1::ReviewResponse) -> String {
             let _ = writeln!(m, "- {} {}: {} (due {})", i.kind, i.id, i.text, when(ctx, &i.due_at));
         }
     }
+    let results = results_lines(r);
+    if !results.is_empty() {
+        let _ = writeln!(m, "\n## Results\n");
+        for line in results {
+            let _ = writeln!(m, "- {line}");
+        }
+    }
     if !r.setbacks.is_empty() {
         let _ = writeln!(m, "\n## Setbacks and lessons\n");
         for s in &r.setbacks {
@@ -462,6 +559,13 @@ fn markdown(ctx: &Ctx, r: &v1::ReviewResponse) -> String {
             for l in &s.lessons {
                 let _ = writeln!(m, "  - *Lesson:* {}", l.text);
             }
+        }
+    }
+    if !r.follows_added.is_empty() {
+        let _ = writeln!(m, "\n## People added to follow\n");
+        for f in &r.follows_added {
+            let why = if f.why.is_empty() { String::new() } else { format!(": {}", f.why) };
+            let _ = writeln!(m, "- {} ({}){why}", f.handle, f.platform);
         }
     }
     let _ = writeln!(m, "\n## Activity\n\n```");

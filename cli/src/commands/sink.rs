@@ -10,6 +10,12 @@ use crate::call;
 use crate::render::{self, BOLD, DIM, GREEN, Table, YELLOW};
 
 const AFTER_ADD: &str = "\
+Examples:
+  clout sink add webhook https://ntfy.sh/my-topic --format ntfy --on due
+  clout sink add webhook https://hooks.slack.com/services/T/B/X --format slack --on publish,miss
+  clout sink add command -- notify-me --urgent
+  clout sink add desktop --on due
+
 Events for --on: due (post_due and task_due), post, task, lesson, publish, miss, setback,
 or any nudge kind. Repeat --on or separate with commas; without it every nudge is delivered.
 A new sink starts at the end of the nudge log: it does not replay history.";
@@ -20,12 +26,22 @@ pub enum SinkCmd {
     #[command(subcommand, after_help = AFTER_ADD)]
     Add(AddCmd),
     /// List sinks with their health and backlog
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = "Examples:\n  clout sink list\n  clout --json sink list")]
     List,
     /// Remove a sink
-    Rm { id: i64 },
+    #[command(after_help = "Examples:\n  clout sink rm 2")]
+    Rm {
+        /// The sink id (`clout sink list` shows it)
+        id: i64,
+    },
     /// Send a test nudge (kind "test") to a sink now; the nudge log is not touched
-    Test { id: i64 },
+    #[command(
+        after_help = "Examples:\n  clout sink test 2\n  clout sink list        # a failed test shows there"
+    )]
+    Test {
+        /// The sink id (`clout sink list` shows it)
+        id: i64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

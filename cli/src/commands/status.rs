@@ -40,6 +40,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "paused_at": render::rfc3339(&s.paused_at),
             "pending_items": s.pending_items,
             "nudges": s.nudges,
+            "calendar_url": (!s.calendar_url.is_empty()).then_some(&s.calendar_url),
             "sinks": sink_json,
             "healthy": s.healthy,
             "problems": s.problems,
@@ -100,6 +101,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         }
         println!("Pending:   {}", render::plural(s.pending_items, "item", "items"));
         println!("Nudges:    {} in the log", s.nudges);
+        if !s.calendar_url.is_empty() {
+            println!("Calendar:  {} (subscribe to it in a calendar app)", s.calendar_url);
+        }
         if sinks.is_empty() {
             println!(
                 "Sinks:     none (clout sink add … delivers nudges to a webhook, a program or the desktop)"

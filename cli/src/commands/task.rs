@@ -21,6 +21,7 @@ pub enum TaskCmd {
         after_help = "Examples:\n  clout task add \"Reply to 3 posts from people I follow\" --every \"weekdays 10:00\"\n  clout task add \"Study @alice's last 5 posts\" --every \"fri 16:00\" --about @alice@mastodon.social\n  clout task add \"Thank everyone who replied\" --once \"tomorrow at 9\""
     )]
     Add {
+        /// What to do, e.g. "Reply to 3 posts from people I follow"
         text: String,
         #[arg(long, value_name = "SCHEDULE", help = SCHEDULE_HELP, required_unless_present = "once")]
         every: Option<String>,
@@ -37,6 +38,36 @@ pub enum TaskCmd {
         #[arg(long, value_name = "POLICY", value_parser = ["catch-up", "skip", "ask"])]
         if_missed: Option<String>,
     },
+    /// Change a task: its text, schedule, time, zone, person or missed policy
+    #[command(
+        after_help = "Examples:\n  clout task edit 1 --text \"Reply to 5 posts\"\n  clout task edit 1 --every \"mon,thu 12:30\"\n  clout task edit 2 --once \"fri 16:00\" --about @alice@mastodon.social\n  clout task edit 2 --no-about\n\nA new --every, --once or --tz moves the next occurrence; done, skipped and missed ones stay\nin the history."
+    )]
+    Edit {
+        /// The task id (`clout task list` shows it)
+        #[arg(add = crate::complete::task_ids())]
+        id: i64,
+        /// The new text
+        #[arg(long)]
+        text: Option<String>,
+        /// A new schedule: `weekdays 10:00`, `daily 18:00`, `mon,thu 12:30`, crontab `30 9 * * 1-5`
+        #[arg(long, value_name = "SCHEDULE")]
+        every: Option<String>,
+        /// Happen once instead, at WHEN (`tomorrow 9am`, `fri 17:30`, …)
+        #[arg(long, value_name = "WHEN", conflicts_with = "every")]
+        once: Option<String>,
+        /// IANA time zone of the schedule
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// The person this task is about, e.g. @alice
+        #[arg(long, value_name = "HANDLE")]
+        about: Option<String>,
+        /// It is about nobody in particular any more
+        #[arg(long, conflicts_with = "about")]
+        no_about: bool,
+        /// If it comes due while cloutd is down or paused
+        #[arg(long, value_name = "POLICY", value_parser = ["catch-up", "skip", "ask"])]
+        if_missed: Option<String>,
+    },
     /// List tasks with their next time and record
     #[command(after_help = "Examples:\n  clout task list\n  clout --json task list")]
     #[command(visible_alias = "ls")]
@@ -47,7 +78,7 @@ pub enum TaskCmd {
     )]
     Done {
         /// The task ids (`clout task list` shows them)
-        #[arg(value_name = "ID", required = true)]
+        #[arg(value_name = "ID", required = true, add = crate::complete::task_ids())]
         ids: Vec<i64>,
         /// Mark the next occurrence done before it comes due; the task moves on past it
         #[arg(long)]
@@ -57,7 +88,7 @@ pub enum TaskCmd {
     #[command(after_help = "Examples:\n  clout task skip 1\n  clout task skip 1 --next")]
     Skip {
         /// The task ids (`clout task list` shows them)
-        #[arg(value_name = "ID", required = true)]
+        #[arg(value_name = "ID", required = true, add = crate::complete::task_ids())]
         ids: Vec<i64>,
         /// Skip the next occurrence before it comes due
         #[arg(long)]
@@ -67,6 +98,7 @@ pub enum TaskCmd {
     #[command(after_help = "Examples:\n  clout task rm 7")]
     Rm {
         /// The task id (`clout task list` shows it)
+        #[arg(add = crate::complete::task_ids())]
         id: i64,
     },
     /// Check a schedule and show its next times, without adding anything
@@ -74,6 +106,7 @@ pub enum TaskCmd {
         after_help = "Examples:\n  clout task preview \"weekdays 10:00\"\n  clout task preview \"0 9 * * 1-5\" --tz America/New_York -n 10"
     )]
     Preview {
+        /// The schedule to check, as --every takes it
         schedule: String,
         #[arg(long, value_name = "ZONE")]
         tz: Option<String>,
@@ -228,6 +261,53 @@ pub async fn run(ctx: &Ctx, cmd: TaskCmd) -> Result<()> {
                 ]);
             }
             table.print();
+        }
+        TaskCmd::Edit { id, text, every, once, tz, about, no_about, if_missed } => {
+            let once_at = once.as_deref().map(|w| when::parse_when(w, Utc::now(), ctx.tz)).transpose()?;
+            if text.is_none()
+                && every.is_none()
+                && once_at.is_none()
+                && tz.is_none()
+                && about.is_none()
+                && !no_about
+                && if_missed.is_none()
+            {
+                anyhow::bail!(
+                    "nothing to change: give --text, --every, --once, --tz, --about, --no-about or --if-missed \
+                     (`clout task edit --help` shows examples)"
+                );
+            }
+            let cl = ctx.client().await?;
+            let t = call!(
+                cl,
+                tasks,
+                update_task,
+                v1::UpdateTaskRequest {
+                    id,
+                    text,
+                    every,
+                    once_at: once_at.map(clout_proto::ts),
+                    tz,
+                    about: if no_about { Some(String::new()) } else { about },
+                    if_missed,
+                }
+            )?;
+            if ctx.json {
+                render::print_json(&task_json(&t));
+                return Ok(());
+            }
+            let rhythm =
+                if t.every.is_empty() { "once".to_string() } else { format!("{} ({})", t.every, t.tz) };
+            let about = if t.about.is_empty() { String::new() } else { format!(", about {}", t.about) };
+            anstream::println!(
+                "Changed task {BOLD}{}{BOLD:#} \u{201c}{}\u{201d}, {rhythm}{about}",
+                t.id,
+                render::cut(&t.text, 50)
+            );
+            match render::time(&t.next_due_at) {
+                Some(_) => println!("Next: {}", when_label(ctx, &t.next_due_at)),
+                None => println!("Next: nothing left to fire"),
+            }
         }
         TaskCmd::Done { ids, next } => resolve(ctx, &ids, next, true).await?,
         TaskCmd::Skip { ids, next } => resolve(ctx, &ids, next, false).await?,

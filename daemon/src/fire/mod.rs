@@ -1,8 +1,8 @@
 //! What happens when a row of the due-index comes due.
 //!
 //! [`fire_due`] claims due rows in one transaction and hands each to the
-//! handler of its kind: [`post`], [`task`], [`lesson`], [`check`] and
-//! [`snooze`]. A handler reads and writes through the transaction's queries
+//! handler of its kind: [`post`], [`task`], [`lesson`], [`check`],
+//! [`snooze`] and [`result`]. A handler reads and writes through the transaction's queries
 //! ([`Tx`]), appends its nudges, and says when the row is due next; spent
 //! rows are deleted together at the end of the batch. Everything commits
 //! together or not at all.
@@ -10,7 +10,9 @@
 pub mod check;
 pub mod lesson;
 pub mod post;
+pub mod result;
 pub mod snooze;
+pub mod study;
 pub mod task;
 
 use chrono::{DateTime, Utc};
@@ -130,6 +132,8 @@ async fn fire_row(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
         "lesson" => lesson::fire(tx, row, ctx).await,
         "check" => check::fire(tx, row, ctx).await,
         "snooze" => snooze::fire(tx, row, ctx).await,
+        "study" => study::fire(tx, row, ctx).await,
+        "result" => result::fire(tx, row, ctx).await,
         other => {
             tracing::warn!(kind = other, "dropping a schedule row of an unknown kind");
             Ok(Fired::default())

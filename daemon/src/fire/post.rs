@@ -54,6 +54,10 @@ pub async fn fire(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
         if !thread.is_empty() {
             message.push_str(&thread_text(&model::parts(&draft.body, &thread)));
         }
+        let images: Vec<crate::media::Image> = serde_json::from_str(&draft.images).unwrap_or_default();
+        if !images.is_empty() {
+            message.push_str(&images_text(&images, thread.len() + 1));
+        }
         tx.set_fired_state(row.ref_id, "due", now_ms, late).await?;
         let n =
             model::Nudge { draft_id: Some(row.ref_id), late, ..ctx.nudge("post_due", message, row.due_at) };
@@ -86,6 +90,23 @@ pub fn thread_text(parts: &[String]) -> String {
         format!(". A thread of {n} parts: post part 1, then each next part as a reply to the one before it");
     for (i, p) in parts.iter().enumerate() {
         m.push_str(&format!("\n\n[{}/{n}]\n{p}", i + 1));
+    }
+    m
+}
+
+/// The images to attach by hand: which part each goes on, its file in
+/// cloutd's media directory, and its alt text.
+pub fn images_text(images: &[crate::media::Image], parts: usize) -> String {
+    let n = images.len();
+    let mut m = format!(
+        "\n\nWith {n} image{} (in cloutd's media directory; `clout draft show` lists them):",
+        if n == 1 { "" } else { "s" }
+    );
+    for i in images {
+        let ext = i.mime.strip_prefix("image/").unwrap_or("png").replace("jpeg", "jpg");
+        let on = if parts > 1 { format!("part {}: ", i.part + 1) } else { String::new() };
+        let alt = if i.alt.is_empty() { "no alt text".to_string() } else { format!("alt: {}", i.alt) };
+        m.push_str(&format!("\n{on}{}.{ext} ({alt})", i.sha256));
     }
     m
 }

@@ -11,6 +11,40 @@ use crate::rules::MissedPolicy;
 use crate::store::tx::{Occurrence, Tx};
 use crate::store::{DueRow, plan_fire, task_due_message};
 
+/// Posts shown in a study task's digest.
+const DIGEST_POSTS: i64 = 3;
+/// Characters of each post in the digest.
+const DIGEST_EXCERPT: usize = 100;
+
+/// A study task's digest: the person's most engaging posts first seen since
+/// the task's previous occurrence fired (or in the last week), so the task
+/// says what to study. Empty when nothing new was fetched.
+async fn digest(tx: &mut Tx, task: i64, about: &str, due_ms: i64, now_ms: i64) -> Result<String> {
+    let since = match tx.previous_fire(task, due_ms).await? {
+        Some(ms) => ms,
+        None => now_ms - 7 * 86_400_000,
+    };
+    let (posts, all) = tx.study_digest(about, since, DIGEST_POSTS).await?;
+    if all == 0 {
+        return Ok(String::new());
+    }
+    let shown: Vec<String> = posts
+        .iter()
+        .map(|(text, engagement, url)| {
+            let text = crate::model::study::excerpt(text, DIGEST_EXCERPT);
+            let url = if url.is_empty() { String::new() } else { format!(" {url}") };
+            format!("\u{201c}{text}\u{201d} ({engagement} engagements){url}")
+        })
+        .collect();
+    let more =
+        if all > posts.len() as i64 { format!(" (best {} shown)", posts.len()) } else { String::new() };
+    Ok(format!(
+        ". New from {about}: {all} post{}{more}: {}. More: clout study {about}",
+        if all == 1 { "" } else { "s" },
+        shown.join("; ")
+    ))
+}
+
 pub async fn fire(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
     let mut fired = Fired::default();
     let Some(task) = tx.live_task(row.ref_id).await? else { return Ok(fired) };
@@ -44,6 +78,9 @@ pub async fn fire(tx: &mut Tx, row: &DueRow, ctx: &FireCtx) -> Result<Fired> {
                 "; the one due {} was not done and is recorded as missed",
                 model::local_time(from_ms(missed_at), ctx.tz)
             ));
+        }
+        if !task.about.is_empty() {
+            message.push_str(&digest(tx, row.ref_id, &task.about, plan.fire_at, now_ms).await?);
         }
         let n = Nudge { task_id: Some(row.ref_id), late, ..ctx.nudge("task_due", message, plan.fire_at) };
         fired.nudges.extend(tx.insert_nudge(n, format!("task:{}:{}", row.ref_id, plan.fire_at)).await?);

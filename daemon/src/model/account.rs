@@ -6,6 +6,8 @@ use super::Invalid;
 
 /// Bluesky's PDS for accounts that do not name their own.
 pub const BLUESKY_PDS: &str = "https://bsky.social";
+/// Bluesky's public app view, which answers `app.bsky.feed.getPosts` without signing in.
+pub const BLUESKY_APPVIEW: &str = "https://public.api.bsky.app";
 
 /// Account names: a short word, as in `--account work`.
 pub fn check_name(name: &str) -> Result<(), Invalid> {

@@ -2,7 +2,9 @@
 
 pub mod account;
 pub mod publication;
+pub mod results;
 pub mod sink;
+pub mod study;
 
 /// A value that breaks a rule of the domain: the field it was given in, and
 /// a sentence that says what is wrong and what to give instead.
@@ -110,6 +112,8 @@ pub struct Draft {
     pub thread: Vec<String>,
     /// No link card on Bluesky.
     pub no_card: bool,
+    /// Images, in order, each on one part.
+    pub images: Vec<crate::media::Image>,
     /// Where the daemon publishes it; empty for a draft the person posts.
     pub publications: Vec<Publication>,
     /// Why firing it kept failing, when it was set aside.
@@ -179,6 +183,7 @@ pub struct NewDraft {
     /// The parts after the first, in order.
     pub thread: Vec<String>,
     pub no_card: bool,
+    pub images: Vec<crate::media::Image>,
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -195,6 +200,8 @@ pub struct DraftPatch {
     /// Replaces the parts after the first.
     pub thread: Option<Vec<String>>,
     pub no_card: Option<bool>,
+    /// Replaces the images.
+    pub images: Option<Vec<crate::media::Image>>,
 }
 
 /// A network the daemon publishes to.
@@ -247,9 +254,16 @@ pub struct Account {
     pub remote_id: String,
     /// The server's limit; 0 means the network's default.
     pub max_length: u32,
+    /// The largest image the server takes, in bytes; 0 means the network's default.
+    pub image_size_limit: u64,
+    /// The image types it takes; empty means the network's default.
+    pub image_types: Vec<String>,
     pub checked_at: Option<DateTime<Utc>>,
     pub check_error: String,
     pub created_at: DateTime<Utc>,
+    /// Bluesky: the app view that answers for posts' results; "" means
+    /// [`account::BLUESKY_APPVIEW`].
+    pub appview: String,
 }
 
 /// What a new account carries.
@@ -262,13 +276,21 @@ pub struct NewAccount {
     pub secret_file: String,
     pub secret: Option<Secret>,
     pub from_config: bool,
+    /// Bluesky: the app view for results; "" for the public one.
+    pub appview: String,
 }
 
 /// The outcome of signing in to an account, as recorded on it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AccountCheck {
     /// Signed in: what the server said about the account.
-    Passed { handle: String, remote_id: String, max_length: u32 },
+    Passed {
+        handle: String,
+        remote_id: String,
+        max_length: u32,
+        image_size_limit: u64,
+        image_types: Vec<String>,
+    },
     /// Refused or unreachable: the sentence shown with the account.
     Failed { message: String },
 }
@@ -361,6 +383,14 @@ impl Purpose {
     }
 }
 
+/// A change of the program's stage, with when it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageChange {
+    pub from: Purpose,
+    pub to: Purpose,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
     pub purpose: Purpose,
@@ -394,6 +424,8 @@ pub struct Follow {
     pub platform: String,
     pub why: String,
     pub topic: String,
+    /// The server asked about them ('' = the one their handle names).
+    pub server: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -406,6 +438,24 @@ pub struct NewTask {
     pub tz: chrono_tz::Tz,
     pub about: String,
     /// What to do if it comes due while nothing fires; `None` follows the config.
+    pub if_missed: Option<crate::rules::MissedPolicy>,
+}
+
+/// When an edited task happens: on a new schedule, or once at a time.
+#[derive(Debug, Clone)]
+pub enum TaskWhen {
+    Every(crate::recurrence::Schedule),
+    Once(DateTime<Utc>),
+}
+
+/// A change to a task (`clout task edit`): each `Some` replaces that field.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    pub text: Option<String>,
+    pub when: Option<TaskWhen>,
+    pub tz: Option<chrono_tz::Tz>,
+    /// `Some("")` clears it.
+    pub about: Option<String>,
     pub if_missed: Option<crate::rules::MissedPolicy>,
 }
 
@@ -485,6 +535,12 @@ pub struct Review {
     pub setbacks: Vec<Setback>,
     pub lessons: Vec<Lesson>,
     pub activity: Vec<DayActivity>,
+    /// The stage changes in the period, oldest first.
+    pub stage_changes: Vec<StageChange>,
+    /// When the program entered its present stage (its last change, at any time).
+    pub stage_since: Option<DateTime<Utc>>,
+    /// The people added to follow in the period.
+    pub follows_added: Vec<Follow>,
 }
 
 impl Review {

@@ -38,6 +38,35 @@ pub struct Claim {
     pub done: Vec<PostedPart>,
     /// No link card on Bluesky.
     pub no_card: bool,
+    /// The draft's images, each on one part.
+    pub images: Vec<crate::media::Image>,
+    /// Images a server already took for this publication, by earlier attempts.
+    pub uploads: Vec<Upload>,
+}
+
+impl Claim {
+    /// The images of part `position`, in order.
+    pub fn images_of(&self, position: u32) -> Vec<&crate::media::Image> {
+        self.images.iter().filter(|i| i.part == position).collect()
+    }
+
+    /// What the server answered when it took image `idx` of part `position`,
+    /// if it was this very image.
+    pub fn upload(&self, position: u32, idx: u32, sha256: &str) -> Option<&str> {
+        self.uploads
+            .iter()
+            .find(|u| u.position == position && u.idx == idx && u.sha256 == sha256)
+            .map(|u| u.remote.as_str())
+    }
+}
+
+/// An image a server took: Mastodon's media id, or the Bluesky blob (JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub position: u32,
+    pub idx: u32,
+    pub sha256: String,
+    pub remote: String,
 }
 
 /// One part of a publication that the server confirmed.

@@ -8,6 +8,7 @@ use crate::http::Method;
 use serde_json::{Value, json};
 
 use super::http::{Answer, Http, wait_hint};
+use super::images::Uploads;
 use super::{Failure, Hub, Posted, Session, classify, text};
 use crate::model::publication::{Claim, PostedPart, part_key};
 use crate::model::{Account, Network};
@@ -152,6 +153,77 @@ async fn card_embed(hub: &Hub, a: &Account, session: &Session, text: &str) -> Op
     Some(json!({ "$type": "app.bsky.embed.external", "external": external }))
 }
 
+/// Signs in afresh after the access token expired: refreshSession, else createSession.
+async fn renew(hub: &Hub, a: &Account, password: &str, s: &Session) -> Result<Session, Failure> {
+    let fresh = match refresh_session(&hub.http, a, s).await {
+        Some(s) => s,
+        None => create_session(&hub.http, a, password).await?,
+    };
+    hub.set_session(a.id, Some(fresh.clone()));
+    Ok(fresh)
+}
+
+/// The `app.bsky.embed.images` embed of part `position`: each image uploaded
+/// with `com.atproto.repo.uploadBlob` (its blob reference kept as soon as the
+/// PDS answers, and reused by a later attempt), with its alt text and its
+/// aspect ratio. None when the part has no images.
+async fn images_embed(
+    hub: &Hub,
+    a: &Account,
+    password: &str,
+    session: &mut Session,
+    position: u32,
+    up: &Uploads<'_>,
+) -> Result<Option<Value>, Failure> {
+    let images = up.of(position);
+    if images.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(images.len());
+    for (idx, img) in images.into_iter().enumerate() {
+        let idx = idx as u32;
+        let earlier = up
+            .earlier(position, idx, img)
+            .and_then(|r| serde_json::from_str::<Value>(&r).ok())
+            .filter(Value::is_object);
+        let blob = match earlier {
+            Some(blob) => blob,
+            None => {
+                let bytes = up.bytes(position, idx, img).await?;
+                let url = xrpc(a, "com.atproto.repo.uploadBlob");
+                let mut answer = hub
+                    .http
+                    .upload(&url, &session.access, &img.mime, bytes.clone())
+                    .await
+                    .map_err(unreachable)?;
+                if expired(&answer) {
+                    *session = renew(hub, a, password, session).await?;
+                    answer = hub
+                        .http
+                        .upload(&url, &session.access, &img.mime, bytes)
+                        .await
+                        .map_err(unreachable)?;
+                }
+                if !answer.ok() {
+                    return Err(failure(&answer));
+                }
+                let blob = answer.body["blob"].clone();
+                if !blob.is_object() {
+                    return Err(unreachable("uploadBlob answered without a blob"));
+                }
+                up.keep(position, idx, img, &blob.to_string()).await?;
+                blob
+            }
+        };
+        out.push(json!({
+            "alt": img.alt,
+            "image": blob,
+            "aspectRatio": { "width": img.width, "height": img.height },
+        }));
+    }
+    Ok(Some(json!({ "$type": "app.bsky.embed.images", "images": out })))
+}
+
 /// Looks the post up by its record key; its URI and CID when it exists.
 async fn existing(
     http: &Http,
@@ -179,6 +251,7 @@ pub async fn post_part(
     claim: &Claim,
     position: u32,
     thread: &[PostedPart],
+    uploads: &Uploads<'_>,
 ) -> Result<Posted, Failure> {
     let http = &hub.http;
     let key = part_key(Network::Bluesky, &claim.publication.idem_key, position);
@@ -208,7 +281,13 @@ pub async fn post_part(
     {
         return Ok(posted(&session, uri, cid));
     }
-    let embed = if claim.no_card { None } else { card_embed(hub, a, &session, text).await };
+    // A post with images gets no link card.
+    let with_images = !uploads.of(position).is_empty();
+    let embed = match images_embed(hub, a, password, &mut session, position, uploads).await? {
+        Some(images) => Some(images),
+        None if claim.no_card => None,
+        None => card_embed(hub, a, &session, text).await,
+    };
     let rec = record(http, a, claim, text, thread, embed).await;
     let mut renewed = false;
     loop {
@@ -246,6 +325,14 @@ pub async fn post_part(
         }
         if answer.status == 401 {
             hub.set_session(a.id, None);
+        }
+        // A blob kept from an earlier attempt that the PDS no longer has
+        // (unused blobs are collected): upload the images again next time.
+        if with_images && answer.status == 400 && answer.message().to_ascii_lowercase().contains("blob") {
+            for idx in 0..uploads.of(position).len() as u32 {
+                uploads.forget(position, idx).await;
+            }
+            return Err(Failure::Temporary { http_status: 400, message: answer.message(), after: None });
         }
         return Err(failure(&answer));
     }

@@ -68,8 +68,18 @@ impl Default for Http {
 
 impl Http {
     pub fn new() -> Http {
-        let limits = Limits { timeout: TIMEOUT, body_bytes: BODY_BYTES, oversize: Oversize::Refuse };
-        Http { client: Client::new("publishing", limits) }
+        Http::with_timeout("publishing", TIMEOUT)
+    }
+
+    /// A client whose every exchange ends within `timeout`.
+    pub fn with_timeout(purpose: &'static str, timeout: Duration) -> Http {
+        let limits = Limits { timeout, body_bytes: BODY_BYTES, oversize: Oversize::Refuse };
+        Http { client: Client::new(purpose, limits) }
+    }
+
+    /// A client of its own, for another purpose, with other limits.
+    pub fn with_limits(purpose: &'static str, limits: Limits) -> Http {
+        Http { client: Client::new(purpose, limits) }
     }
 
     /// Sends one request. `Err` means no answer (a transport error, the
@@ -118,12 +128,20 @@ impl Http {
     }
 }
 
-/// Reads Retry-After (seconds or an HTTP date), else Bluesky's ratelimit-reset.
+/// Reads Retry-After (seconds or an HTTP date), else Bluesky's
+/// ratelimit-reset (Unix seconds), else Mastodon's X-RateLimit-Reset (an
+/// ISO 8601 time).
 pub fn wait_hint(a: &Answer) -> Option<Duration> {
     let now = chrono::Utc::now();
     a.header("retry-after")
         .and_then(|v| super::text::retry_after(v, now))
         .or_else(|| a.header("ratelimit-reset").and_then(|v| super::text::rate_limit_reset(v, now)))
+        .or_else(|| {
+            // Mastodon sends it with every answer: it means wait only on a 429.
+            a.header("x-ratelimit-reset")
+                .filter(|_| a.status == 429)
+                .and_then(|v| super::text::rate_limit_reset_at(v, now))
+        })
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use super::http::{Answer, Http, wait_hint};
 use chrono::{DateTime, Utc};
 
+use super::images::{Uploads, multipart};
 use super::{Checked, Failure, Posted, classify, text};
+use crate::media::Image;
 use crate::model::publication::{Claim, PostedPart, part_key};
 use crate::model::{Account, Network};
 
@@ -50,6 +52,8 @@ pub fn status_body(claim: &Claim, text: &str, reply_to: Option<&PostedPart>) -> 
 /// Posts part `position` of the draft, replying to `reply_to` (the part
 /// before it), with that part's own Idempotency-Key. With `unsure_since`, an
 /// earlier attempt at this part may have made it: it is looked for first.
+/// Its images are uploaded first (or reused from an earlier attempt).
+#[allow(clippy::too_many_arguments)]
 pub async fn post_part(
     http: &Http,
     a: &Account,
@@ -58,6 +62,7 @@ pub async fn post_part(
     position: u32,
     reply_to: Option<&PostedPart>,
     unsure_since: Option<DateTime<Utc>>,
+    uploads: &Uploads<'_>,
 ) -> Result<Posted, Failure> {
     let url = format!("{}/api/v1/statuses", a.server);
     let key = part_key(Network::Mastodon, &claim.publication.idem_key, position);
@@ -67,7 +72,11 @@ pub async fn post_part(
     {
         return Ok(posted(claim, &status, position, key));
     }
-    let body = status_body(claim, text, reply_to);
+    let mut body = status_body(claim, text, reply_to);
+    let ids = media_ids(http, a, token, position, uploads).await?;
+    if !ids.is_empty() {
+        body["media_ids"] = json!(ids);
+    }
     let answer = http
         .call(Method::POST, &url, Some(token), &[("Idempotency-Key", key.as_str())], Some(&body))
         .await
@@ -84,6 +93,141 @@ pub async fn post_part(
         )));
     }
     Ok(posted(claim, &answer.body, position, key))
+}
+
+/// Tries at `GET /api/v1/media/:id` while the server processes an image,
+/// and how long the waiting may take in all.
+const MEDIA_TRIES: u32 = 10;
+const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where an uploaded image is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MediaState {
+    Ready,
+    Processing,
+    /// Not on the server (any more): upload it again.
+    Gone,
+}
+
+/// The media ids of part `position`'s images, uploading each the server has
+/// not taken yet (its id is kept as soon as the server answers) and waiting,
+/// a bounded number of tries, until the server has processed it.
+async fn media_ids(
+    http: &Http,
+    a: &Account,
+    token: &str,
+    position: u32,
+    up: &Uploads<'_>,
+) -> Result<Vec<String>, Failure> {
+    let mut ids = Vec::new();
+    for (idx, img) in up.of(position).into_iter().enumerate() {
+        let idx = idx as u32;
+        let mut have = None;
+        if let Some(id) = up.earlier(position, idx, img) {
+            match media_state(http, a, token, &id).await? {
+                MediaState::Gone => up.forget(position, idx).await,
+                state => have = Some((id, state)),
+            }
+        }
+        let (id, state) = match have {
+            Some(h) => h,
+            None => {
+                let bytes = up.bytes(position, idx, img).await?;
+                let (id, state) = upload(http, a, token, img, bytes).await?;
+                up.keep(position, idx, img, &id).await?;
+                (id, state)
+            }
+        };
+        if state == MediaState::Processing {
+            wait_processed(http, a, token, &id, position, idx).await?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// `POST /api/v2/media` with the file and its description: 200 when the
+/// server processed it at once, 202 (its `url` null) while it processes it.
+async fn upload(
+    http: &Http,
+    a: &Account,
+    token: &str,
+    img: &Image,
+    bytes: Vec<u8>,
+) -> Result<(String, MediaState), Failure> {
+    let ext = img.mime.strip_prefix("image/").unwrap_or("png");
+    let filename = format!("image.{ext}");
+    let mut fields: Vec<super::images::Field<'_>> =
+        vec![("file", Some((filename.as_str(), img.mime.as_str())), bytes.as_slice())];
+    if !img.alt.is_empty() {
+        fields.push(("description", None, img.alt.as_bytes()));
+    }
+    let (kind, body) = multipart(&fields);
+    let url = format!("{}/api/v2/media", a.server);
+    let answer = http.upload(&url, token, &kind, body).await.map_err(unreachable)?;
+    if !answer.ok() {
+        return Err(failure(&answer));
+    }
+    let id = answer.str("id").to_string();
+    if id.is_empty() {
+        return Err(unreachable(format!(
+            "{} answered {} without a media id",
+            super::http::origin(&url),
+            answer.status
+        )));
+    }
+    let ready = answer.status == 200 && answer.body["url"].is_string();
+    Ok((id, if ready { MediaState::Ready } else { MediaState::Processing }))
+}
+
+/// `GET /api/v1/media/:id`: 200 with a `url` once processed, 206 while
+/// processing, 404 when the server does not have it.
+async fn media_state(http: &Http, a: &Account, token: &str, id: &str) -> Result<MediaState, Failure> {
+    let url = format!("{}/api/v1/media/{id}", a.server);
+    let answer = http.call(Method::GET, &url, Some(token), &[], None).await.map_err(unreachable)?;
+    match answer.status {
+        200 if answer.body["url"].is_string() => Ok(MediaState::Ready),
+        200 | 206 => Ok(MediaState::Processing),
+        404 => Ok(MediaState::Gone),
+        _ => Err(failure(&answer)),
+    }
+}
+
+/// Waits until the server has processed an image: a few tries, 250 ms
+/// apart and then longer, within this attempt. Still processing after them
+/// is a temporary failure; the next attempt reuses the upload.
+async fn wait_processed(
+    http: &Http,
+    a: &Account,
+    token: &str,
+    id: &str,
+    position: u32,
+    idx: u32,
+) -> Result<(), Failure> {
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    for n in 0..MEDIA_TRIES {
+        let pause = std::time::Duration::from_millis(250u64 << n.min(3));
+        if tokio::time::Instant::now() + pause > deadline {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        match media_state(http, a, token, id).await? {
+            MediaState::Ready => return Ok(()),
+            MediaState::Processing => {}
+            MediaState::Gone => {
+                return Err(unreachable(format!(
+                    "the server lost image {} of part {} while processing it",
+                    idx + 1,
+                    position + 1
+                )));
+            }
+        }
+    }
+    Err(unreachable(format!(
+        "the server was still processing image {} of part {} after waiting for it; the next try looks again",
+        idx + 1,
+        position + 1
+    )))
 }
 
 /// A status the server confirmed, and how it differs from what was asked.
@@ -193,11 +337,29 @@ pub async fn check(http: &Http, a: &Account, token: &str) -> Result<Checked, Fai
         acct if acct.contains('@') => acct.to_string(),
         acct => format!("{acct}@{host}"),
     };
-    // The instance's own limit; older servers lack v2 and the field.
-    let max = match http.call(Method::GET, &format!("{}/api/v2/instance", a.server), None, &[], None).await {
-        Ok(i) if i.ok() => i.body["configuration"]["statuses"]["max_characters"].as_u64(),
-        _ => None,
-    };
+    // The instance's own limits; older servers lack v2 and the fields.
+    let instance =
+        match http.call(Method::GET, &format!("{}/api/v2/instance", a.server), None, &[], None).await {
+            Ok(i) if i.ok() => i.body,
+            _ => Value::Null,
+        };
+    let config = &instance["configuration"];
+    let max = config["statuses"]["max_characters"].as_u64();
     let max = max.and_then(|m| u32::try_from(m).ok()).unwrap_or(text::MASTODON_DEFAULT_MAX as u32);
-    Ok(Checked { handle: acct, remote_id: me.str("id").to_string(), max_length: max })
+    let media = &config["media_attachments"];
+    let image_types: Vec<String> = media["supported_mime_types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| t.starts_with("image/"))
+        .map(str::to_string)
+        .collect();
+    Ok(Checked {
+        handle: acct,
+        remote_id: me.str("id").to_string(),
+        max_length: max,
+        image_size_limit: media["image_size_limit"].as_u64().unwrap_or(0),
+        image_types,
+    })
 }

@@ -24,6 +24,7 @@
 mod bluesky;
 pub mod card;
 pub mod http;
+pub mod images;
 mod mastodon;
 pub mod split;
 pub mod text;
@@ -36,7 +37,6 @@ use std::time::Duration;
 use chrono::Utc;
 use clout_proto::PrivateFileError;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 
 use crate::Core;
 use crate::model::Invalid;
@@ -80,11 +80,21 @@ pub struct Checked {
     pub handle: String,
     pub remote_id: String,
     pub max_length: u32,
+    /// The largest image it takes, in bytes, and the image types it takes
+    /// (0 and empty when the server did not say).
+    pub image_size_limit: u64,
+    pub image_types: Vec<String>,
 }
 
 impl From<Checked> for AccountCheck {
     fn from(c: Checked) -> Self {
-        AccountCheck::Passed { handle: c.handle, remote_id: c.remote_id, max_length: c.max_length }
+        AccountCheck::Passed {
+            handle: c.handle,
+            remote_id: c.remote_id,
+            max_length: c.max_length,
+            image_size_limit: c.image_size_limit,
+            image_types: c.image_types,
+        }
     }
 }
 
@@ -193,6 +203,8 @@ impl Hub {
                     handle: s.handle.clone(),
                     remote_id: s.did.clone(),
                     max_length: text::BLUESKY_MAX_GRAPHEMES as u32,
+                    image_size_limit: crate::media::BLUESKY_IMAGE_BYTES,
+                    image_types: Vec::new(),
                 };
                 self.set_session(a.id, Some(s));
                 checked
@@ -304,81 +316,60 @@ pub fn backoff(tries: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(1 << doublings).min(MAX_BACKOFF)
 }
 
-/// This daemon as a claim owner: its host and socket, so a daemon restarted
-/// on the same socket takes its own claims back at once.
-fn owner(core: &Core) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{}", host.trim(), core.socket.display())
+/// This daemon as the owner of publishing claims.
+pub(crate) fn owner(core: &Core) -> String {
+    crate::leased::owner(core, "")
+}
+
+/// The publications to make, as a leased queue.
+struct Publications;
+
+impl crate::leased::Queue for Publications {
+    type Claim = Claim;
+    const WHAT: &'static str = "the publications";
+    const BATCH: u32 = BATCH;
+    const LEASE: Duration = LEASE;
+
+    fn wake(core: &Core) -> &Notify {
+        &core.publish.wake
+    }
+
+    fn turn(core: &Core) {
+        core.health.publisher.turn();
+    }
+
+    async fn claim(
+        core: &Core,
+        me: &str,
+        now: chrono::DateTime<Utc>,
+        lease: chrono::Duration,
+        room: u32,
+    ) -> crate::error::Result<Vec<Claim>> {
+        core.store.claim_publications(me, now, lease, room).await
+    }
+
+    async fn next_at(core: &Core) -> crate::error::Result<Option<chrono::DateTime<Utc>>> {
+        core.store.next_publication_at().await
+    }
+
+    fn work(
+        core: Arc<Core>,
+        me: String,
+        claim: Claim,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        publish_one(core, me, claim)
+    }
 }
 
 /// Publishes due publications until `shutdown` flips. Requests in flight at
-/// shutdown are abandoned; their claims run out and the next daemon (or this
-/// one, restarted) tries again with the same key.
-pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+/// shutdown are abandoned; their claims run out, or this daemon takes them
+/// back when it starts again.
+pub async fn run(core: Arc<Core>, shutdown: watch::Receiver<bool>) {
     let me = owner(&core);
     if let Err(e) = core.store.release_publication_claims(&me).await {
         tracing::error!(error = %e, "cannot release this daemon's earlier publishing claims");
     }
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
-    // Attempts in flight; a slow server holds up only its own attempts.
-    let mut inflight: JoinSet<()> = JoinSet::new();
-    let timer = crate::clock::wall_timer("the publisher");
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        core.health.publisher.turn();
-        let woken = core.publish.wake.notified();
-        let room = (BATCH as usize).saturating_sub(inflight.len());
-        if room > 0 {
-            match core.store.claim_publications(&me, Utc::now(), lease, room as u32).await {
-                Ok(claims) => {
-                    for c in claims {
-                        inflight.spawn(publish_one(core.clone(), me.clone(), c));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the publications; retrying in 1 s");
-                    tokio::select! {
-                        _ = shutdown.changed() => break,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    }
-                }
-            }
-        }
-        // At capacity, only a finished attempt makes room; else sleep until the next try is due.
-        let wait = if inflight.len() >= BATCH as usize {
-            None
-        } else {
-            let next = core.store.next_publication_at().await.ok().flatten();
-            let wait = next
-                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50)));
-            if core.store.is_postgres() {
-                // A fleet's other daemons may add work this one hears of late.
-                Some(wait.map_or(crate::fleet::FALLBACK_WAKE, |w| w.min(crate::fleet::FALLBACK_WAKE)))
-            } else {
-                wait
-            }
-        };
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            () = woken => {}
-            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
-            () = async {
-                match wait {
-                    // On the wall clock, so a suspend does not make the next try late.
-                    Some(w) => {
-                        let at = Utc::now() + chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX);
-                        crate::clock::sleep_until_wall(timer.as_ref(), at).await
-                    }
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-    }
-    // Attempts still in flight are abandoned: their claims run out, or this
-    // daemon takes them back when it starts again.
-    inflight.abort_all();
+    crate::leased::run::<Publications>(core, me, shutdown, "the publisher").await;
 }
 
 async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
@@ -416,6 +407,11 @@ async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
     }
     match core.store.finish_publication(p.id, &me, &outcome, Utc::now()).await {
         Ok(nudges) => {
+            if matches!(outcome, Outcome::Published { .. }) {
+                // Its first results snapshot is now on the schedule: the scheduler sleeps until the earliest.
+                core.wake.notify_one();
+                core.fleet_out.notify_one();
+            }
             if !nudges.is_empty()
                 && let Err(e) = core.nudged().await
             {
@@ -440,7 +436,9 @@ async fn attempt(core: &Core, me: &str, claim: &Claim) -> Outcome {
     };
     // Checked when the draft was added, but an import or a lower instance limit
     // since then could make it unfit: never post what would be cut or lose its warning.
-    if let Err(e) = check_parts_fit(&account, &claim.parts, &claim.content_warning) {
+    if let Err(e) = check_parts_fit(&account, &claim.parts, &claim.content_warning)
+        .and_then(|()| images::check_images_fit(&account, &claim.images))
+    {
         return failed(format!("{e}; then run `clout draft retry {}`", p.draft_id));
     }
     let secret = match core.publish.secret(&account) {
@@ -488,6 +486,7 @@ async fn post_thread(
     // Only the first part this attempt sends can have been made by an attempt
     // whose outcome is not known: the parts after it were never sent.
     let mut unsure = p.unsure_since;
+    let uploads = images::Uploads::new(core, claim);
     for position in 0..claim.parts.len() as u32 {
         if let Some(done) = claim.done.iter().find(|d| d.position == position) {
             thread.push(done.clone());
@@ -496,11 +495,20 @@ async fn post_thread(
         let http = &core.publish.http;
         let posted = match account.network {
             Network::Mastodon => {
-                mastodon::post_part(http, account, secret, claim, position, thread.last(), unsure.take())
-                    .await
+                mastodon::post_part(
+                    http,
+                    account,
+                    secret,
+                    claim,
+                    position,
+                    thread.last(),
+                    unsure.take(),
+                    &uploads,
+                )
+                .await
             }
             Network::Bluesky => {
-                bluesky::post_part(&core.publish, account, secret, claim, position, &thread).await
+                bluesky::post_part(&core.publish, account, secret, claim, position, &thread, &uploads).await
             }
         }?;
         unsure = None;

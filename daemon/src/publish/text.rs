@@ -294,6 +294,13 @@ pub fn rate_limit_reset(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some(Duration::from_millis(u64::try_from(wait_ms.clamp(0, max_ms)).unwrap_or_default()))
 }
 
+/// How long until Mastodon's `X-RateLimit-Reset` (an ISO 8601 time), at
+/// most an hour; a past reset means now, garbage means None.
+pub fn rate_limit_reset_at(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let at = DateTime::parse_from_rfc3339(value.trim()).ok()?;
+    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or_default().min(MAX_WAIT))
+}
+
 /// A run of ASCII digits as a number, saturating when it is too large.
 fn unsigned(s: &str) -> Option<u64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().unwrap_or(u64::MAX))
@@ -623,6 +630,15 @@ mod tests {
         for bad in ["", "soon", "-5", "+5", "1.5", "12 s", "Wed, 32 Oct 2015 07:28:00 GMT"] {
             assert_eq!(retry_after(bad, now), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rate_limit_reset_at_reads_an_iso_time() {
+        let now = at(2026, 1, 1, 0, 0, 0);
+        assert_eq!(rate_limit_reset_at("2026-01-01T00:05:00.000Z", now), Some(Duration::from_secs(300)));
+        assert_eq!(rate_limit_reset_at("2025-12-31T23:00:00Z", now), Some(Duration::ZERO));
+        assert_eq!(rate_limit_reset_at("2026-01-02T00:00:00Z", now), Some(MAX_WAIT));
+        assert_eq!(rate_limit_reset_at("soon", now), None);
     }
 
     #[test]

@@ -74,6 +74,7 @@
 //! letter case and suggests close matches for unknown names.
 
 mod parse;
+mod rrule;
 #[cfg(test)]
 mod tests;
 
@@ -89,6 +90,7 @@ use clout_time::{printable, utc_offset_seconds, wall_time};
 pub use clout_time::{TzError, parse_tz};
 
 use parse::{invalid, translate};
+pub use rrule::RRule;
 
 /// Every accepted schedule form, one per line, with an example. Appended to every
 /// [`ScheduleError`] message.

@@ -54,10 +54,12 @@ pub async fn check_accounts(
     names: &[String],
     parts: &[String],
     content_warning: &str,
+    images: &[crate::media::Image],
 ) -> Result<Vec<String>, Status> {
     let (out, accounts) = resolve_accounts(api, names).await?;
     for account in &accounts {
         publish::check_parts_fit(account, parts, content_warning).map_err(|e| invalid(e.reason))?;
+        publish::images::check_images_fit(account, images).map_err(|e| invalid(e.reason))?;
     }
     Ok(out)
 }
@@ -88,6 +90,8 @@ impl From<Account> for v1::Account {
             (None, true) => "config file".to_string(),
             (None, false) => format!("file {}", a.secret_file),
         };
+        let image_size_limit = publish::images::image_limit(&a);
+        let image_types = publish::images::known_types(&a).into_iter().map(str::to_string).collect();
         let max_length = match (a.max_length, a.network) {
             (0, Network::Mastodon) => publish::text::MASTODON_DEFAULT_MAX as u32,
             (0, Network::Bluesky) => publish::text::BLUESKY_MAX_GRAPHEMES as u32,
@@ -106,6 +110,9 @@ impl From<Account> for v1::Account {
             check_error: a.check_error,
             created_at: Some(ts(a.created_at)),
             from_config: a.from_config,
+            image_size_limit,
+            image_types,
+            appview: a.appview,
         }
     }
 }
@@ -199,7 +206,18 @@ impl v1::account_service_server::AccountService for Api {
             }
             _ => return Err(invalid("give the secret either in a file or inline, not both")),
         };
-        let new = NewAccount { name, network, server, handle, secret_file, secret, from_config: false };
+        let appview = match r.appview.trim() {
+            "" => String::new(),
+            _ if network == Network::Mastodon => {
+                return Err(invalid(
+                    "--appview is for Bluesky accounts: Mastodon's results come from the instance",
+                ));
+            }
+            url => crate::model::account::check_server(url)
+                .map_err(|e| invalid(format!("--appview: {}", e.reason)))?,
+        };
+        let new =
+            NewAccount { name, network, server, handle, secret_file, secret, from_config: false, appview };
         let store = &self.core.store;
         let now = Utc::now();
         if r.skip_check {
@@ -219,9 +237,12 @@ impl v1::account_service_server::AccountService for Api {
             from_config: false,
             remote_id: String::new(),
             max_length: 0,
+            image_size_limit: 0,
+            image_types: Vec::new(),
             checked_at: None,
             check_error: String::new(),
             created_at: now,
+            appview: new.appview.clone(),
         };
         let checked = self.core.publish.check(&probe).await.map_err(|e| {
             Status::failed_precondition(format!(

@@ -5,6 +5,8 @@ use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
 use super::{Api, check_id, invalid};
+use crate::model::account::check_server;
+use crate::model::study::{self, StudyNetwork};
 use crate::model::{Follow, Program, ProgramPatch, Purpose};
 use crate::recurrence::{Schedule, parse_tz};
 
@@ -24,7 +26,7 @@ fn program_to_proto(p: Program) -> v1::Program {
     }
 }
 
-fn follow_to_proto(f: Follow) -> v1::Follow {
+pub(crate) fn follow_to_proto(f: Follow) -> v1::Follow {
     v1::Follow {
         id: f.id,
         handle: f.handle,
@@ -32,6 +34,7 @@ fn follow_to_proto(f: Follow) -> v1::Follow {
         why: f.why,
         topic: f.topic,
         created_at: Some(ts(f.created_at)),
+        server: f.server,
     }
 }
 
@@ -154,15 +157,35 @@ impl v1::program_service_server::ProgramService for Api {
         if platform.is_empty() || platform.len() > 64 || platform.contains(char::is_whitespace) {
             return Err(invalid("give the platform as one word, e.g. mastodon, bluesky, linkedin, x"));
         }
+        let network = StudyNetwork::parse(&platform);
+        let handle = match network {
+            Some(n) => study::check_handle(n, &check_handle(&r.handle)?).map_err(|e| invalid(e.reason))?,
+            None => check_handle(&r.handle)?,
+        };
+        let server = match (network, r.server.trim()) {
+            (_, "") => String::new(),
+            (Some(_), s) => check_server(s).map_err(|e| invalid(format!("--server: {}", e.reason)))?,
+            (None, _) => {
+                return Err(invalid(format!(
+                    "--server is for follows on mastodon or bluesky, whose posts cloutd reads; not {platform}"
+                )));
+            }
+        };
         let f = Follow {
             id: 0,
-            handle: check_handle(&r.handle)?,
+            handle,
             platform,
             why: check_short("reason", &r.why, 1024)?,
             topic: check_short("topic", &r.topic, 256)?,
+            server,
             created_at: Utc::now(),
         };
-        Ok(Response::new(follow_to_proto(self.core.store.add_follow(&f, Utc::now()).await?)))
+        let f = self.core.store.add_follow(&f, Utc::now()).await?;
+        if network.is_some() {
+            self.core.store.enroll_study(Utc::now()).await?;
+            self.core.changed();
+        }
+        Ok(Response::new(follow_to_proto(f)))
     }
 
     async fn list_follows(

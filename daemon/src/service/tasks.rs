@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::program::{check_handle, parse_schedule, parse_zone};
 use super::{Api, check_id, check_text, check_time, invalid};
-use crate::model::{NewTask, Task};
+use crate::model::{NewTask, Task, TaskPatch, TaskWhen};
 
 /// Largest task text accepted, in bytes.
 const MAX_TASK_BYTES: usize = 4096;
@@ -79,6 +79,53 @@ impl v1::task_service_server::TaskService for Api {
         let if_missed = super::parse_missed(&r.if_missed)?;
         let task = NewTask { text, every, once_at, tz: self.zone_or_program(&r.tz).await?, about, if_missed };
         let t = self.core.store.add_task(&task, now).await?;
+        self.core.changed();
+        Ok(Response::new(task_to_proto(t)))
+    }
+
+    async fn update_task(&self, req: Request<v1::UpdateTaskRequest>) -> Result<Response<v1::Task>, Status> {
+        let r = req.into_inner();
+        let id = check_id(r.id)?;
+        let text = match r.text.as_deref() {
+            Some(t) if t.len() > MAX_TASK_BYTES => {
+                return Err(invalid(format!(
+                    "the task text is {} bytes; the limit is {MAX_TASK_BYTES} bytes",
+                    t.len()
+                )));
+            }
+            Some(t) => Some(check_text(t)?),
+            None => None,
+        };
+        let now = Utc::now();
+        let when = match (r.every.as_deref(), r.once_at.as_ref()) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("give either a schedule (--every) or a time (--once), not both"));
+            }
+            (Some(every), None) => Some(TaskWhen::Every(parse_schedule(every)?)),
+            (None, Some(t)) => Some(TaskWhen::Once(check_time(Some(t), now)?)),
+            (None, None) => None,
+        };
+        let tz = match r.tz.as_deref() {
+            Some(tz) if tz.trim().is_empty() => Some(self.core.store.program().await?.tz),
+            Some(tz) => Some(parse_zone(tz.trim())?),
+            None => None,
+        };
+        let about = match r.about.as_deref() {
+            Some(a) if a.trim().is_empty() => Some(String::new()),
+            Some(a) => Some(check_handle(a)?),
+            None => None,
+        };
+        let if_missed = match r.if_missed.as_deref() {
+            Some(m) => super::parse_missed(m)?,
+            None => None,
+        };
+        if text.is_none() && when.is_none() && tz.is_none() && about.is_none() && if_missed.is_none() {
+            return Err(invalid(
+                "nothing to change: give a new text, --every, --once, --tz, --about or --if-missed",
+            ));
+        }
+        let patch = TaskPatch { text, when, tz, about, if_missed };
+        let t = self.core.store.update_task(id, &patch, now).await?;
         self.core.changed();
         Ok(Response::new(task_to_proto(t)))
     }

@@ -45,6 +45,23 @@ pub struct Document {
     /// are declared again by the config file and are left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountX>,
+    /// The program's stage changes (learn → influence), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stage_changes: Vec<StageX>,
+    /// Your posts' results: each followed post (by its draft's id) and its
+    /// snapshots. Imported posts are not fetched on a schedule again;
+    /// `clout results refresh` fetches them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<super::results::ExportedPost>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct StageX {
+    pub from: String,
+    pub to: String,
+    #[sqlx(try_from = "i64")]
+    pub changed_at: Ms,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -89,6 +106,9 @@ pub struct FollowX {
     pub topic: String,
     #[sqlx(try_from = "i64")]
     pub created_at: Ms,
+    /// The server their posts are read from; "" (and absent in older files): the usual one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -123,6 +143,58 @@ pub struct DraftX {
     /// No link card on Bluesky.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_card: bool,
+    /// Images, with their bytes in base64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageX>,
+}
+
+/// An image of a draft in an export: which part it is on (1 is the first),
+/// its alt text, and its bytes (`data`, standard base64). An import reads
+/// the type, size and dimensions from the bytes themselves.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ImageX {
+    pub part: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alt: String,
+    #[serde(default)]
+    pub sha256: String,
+    #[serde(default)]
+    pub mime_type: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+    pub data: String,
+}
+
+impl ImageX {
+    pub fn of(i: &crate::media::Image) -> ImageX {
+        ImageX {
+            part: i.part + 1,
+            alt: i.alt.clone(),
+            sha256: i.sha256.clone(),
+            mime_type: i.mime.clone(),
+            size: i.bytes,
+            width: i.width,
+            height: i.height,
+            data: String::new(),
+        }
+    }
+
+    pub fn image(&self) -> crate::media::Image {
+        crate::media::Image {
+            part: self.part.saturating_sub(1),
+            sha256: self.sha256.clone(),
+            mime: self.mime_type.clone(),
+            bytes: self.size,
+            width: self.width,
+            height: self.height,
+            alt: self.alt.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -242,6 +314,13 @@ pub fn validate(doc: &Document) -> Result<()> {
     if !["learn", "influence"].contains(&doc.program.purpose.as_str()) {
         return bad("program.purpose".into(), "must be learn or influence".into());
     }
+    for (i, c) in doc.stage_changes.iter().enumerate() {
+        for (field, v) in [("from", &c.from), ("to", &c.to)] {
+            if !["learn", "influence"].contains(&v.as_str()) {
+                return bad(format!("stage_changes[{i}].{field}"), "must be learn or influence".into());
+            }
+        }
+    }
     if !doc.program.tz.is_empty() && parse_tz(&doc.program.tz).is_err() {
         return bad("program.tz".into(), format!("unknown time zone `{}`", doc.program.tz));
     }
@@ -262,6 +341,27 @@ pub fn validate(doc: &Document) -> Result<()> {
         }
         if let Some(j) = d.thread.iter().position(|p| p.trim().is_empty() || p.len() > MAX_TEXT_BYTES) {
             return bad(format!("drafts[{i}].thread[{j}]"), "must be 1 byte to 64 KiB of text".into());
+        }
+        let parts = d.thread.len() + 1;
+        for (j, img) in d.images.iter().enumerate() {
+            if img.part == 0 || img.part as usize > parts {
+                return bad(format!("drafts[{i}].images[{j}].part"), format!("must be 1 to {parts}"));
+            }
+            if d.images.iter().filter(|o| o.part == img.part).count() > crate::media::MAX_IMAGES_PER_PART {
+                return bad(
+                    format!("drafts[{i}].images[{j}]"),
+                    format!("part {} has more than {} images", img.part, crate::media::MAX_IMAGES_PER_PART),
+                );
+            }
+            if img.alt.chars().count() > crate::media::MAX_ALT_CHARS {
+                return bad(
+                    format!("drafts[{i}].images[{j}].alt"),
+                    format!("is longer than {} characters", crate::media::MAX_ALT_CHARS),
+                );
+            }
+            if !crate::media::is_sha256(&img.sha256) {
+                return bad(format!("drafts[{i}].images[{j}].data"), "holds no image".into());
+            }
         }
     }
     for (i, t) in doc.tasks.iter().enumerate() {
@@ -315,7 +415,7 @@ impl Store {
                 .fetch_all(pool)
                 .await)?;
         let follows: Vec<FollowX> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT id, handle, platform, why, topic, created_at FROM follows ORDER BY id"
+            "SELECT id, handle, platform, why, topic, created_at, server FROM follows ORDER BY id"
         )
         .fetch_all(pool)
         .await)?;
@@ -349,6 +449,7 @@ impl Store {
                 language: d.language,
                 thread: d.thread,
                 no_card: d.no_card,
+                images: d.images.iter().map(ImageX::of).collect(),
             })
             .collect();
         let accounts = self
@@ -464,6 +565,13 @@ impl Store {
                 item_key,
             })
             .collect();
+        let stage_changes: Vec<StageX> = on_pool!(self, |pool| {
+            sqlx::query_as(
+            "SELECT from_purpose AS \"from\", to_purpose AS \"to\", changed_at FROM stage_changes ORDER BY changed_at, id"
+        )
+        .fetch_all(pool)
+        .await
+        })?;
         Ok(Document {
             format: FORMAT.into(),
             version: VERSION,
@@ -477,6 +585,8 @@ impl Store {
             lessons,
             nudges,
             accounts,
+            stage_changes,
+            results: self.export_results().await?,
         })
     }
 }

@@ -69,12 +69,14 @@ async fn import_into(tx: &mut Tx, doc: &Document) -> Result<(u32, u32)> {
     )
     .await?;
     slots_and_follows(tx, doc, &mut tally).await?;
+    stage_changes(tx, doc, &mut tally).await?;
     accounts(tx, doc).await?;
     let draft_ids = drafts(tx, doc, &mut tally).await?;
     let task_ids = tasks(tx, doc, &mut tally).await?;
     let setback_ids = setbacks(tx, doc, &draft_ids, &task_ids, &mut tally).await?;
     lessons(tx, doc, &setback_ids, &mut tally).await?;
     nudges(tx, doc, &draft_ids, &task_ids, &mut tally).await?;
+    results(tx, doc, &draft_ids, &mut tally).await?;
     if tx.is_postgres() {
         for table in [
             "slots",
@@ -130,10 +132,37 @@ async fn slots_and_follows(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Re
             Val::Text(&f.why),
             Val::Text(&f.topic),
             Val::Int(f.created_at.ms()),
+            Val::Text(&f.server),
         ]);
     }
     tally.add(rows.len());
-    tx.insert_rows("follows", &["id", "handle", "platform", "why", "topic", "created_at"], &rows, "").await?;
+    tx.insert_rows(
+        "follows",
+        &["id", "handle", "platform", "why", "topic", "created_at", "server"],
+        &rows,
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The stage changes the database does not hold yet (the same change at the same instant).
+async fn stage_changes(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<()> {
+    let mut have: HashSet<(String, String, i64)> = tx
+        .rows::<(String, String, i64)>("SELECT from_purpose, to_purpose, changed_at FROM stage_changes", &[])
+        .await?
+        .into_iter()
+        .collect();
+    let mut rows = Vec::new();
+    for c in &doc.stage_changes {
+        if !have.insert((c.from.clone(), c.to.clone(), c.changed_at.ms())) {
+            tally.skip(1);
+            continue;
+        }
+        rows.push(vec![Val::Text(&c.from), Val::Text(&c.to), Val::Int(c.changed_at.ms())]);
+    }
+    tally.add(rows.len());
+    tx.insert_rows("stage_changes", &["from_purpose", "to_purpose", "changed_at"], &rows, "").await?;
     Ok(())
 }
 
@@ -213,18 +242,19 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
         new.push((i, id));
     }
     tally.add(new.len());
-    let lists: Vec<(String, String, String)> = new
+    let lists: Vec<(String, String, String, String)> = new
         .iter()
         .map(|&(i, _)| {
             let d = &doc.drafts[i];
-            (json_list(&d.platforms), json_list(&d.tags), json_list(&d.thread))
+            let images: Vec<crate::media::Image> = d.images.iter().map(|x| x.image()).collect();
+            (json_list(&d.platforms), json_list(&d.tags), json_list(&d.thread), super::json_images(&images))
         })
         .collect();
     let mut rows = Vec::with_capacity(new.len());
     let mut schedule = Vec::new();
     // (draft id, account id, name, network, state, idempotency key, last error)
     let mut publications: Vec<(i64, i64, &str, &str, &str, String, &str)> = Vec::new();
-    for (&(i, id), (platforms, tags, thread)) in new.iter().zip(&lists) {
+    for (&(i, id), (platforms, tags, thread, images)) in new.iter().zip(&lists) {
         let d = &doc.drafts[i];
         let publishing = d.state == "publishing" && !d.accounts.is_empty();
         rows.push(vec![
@@ -248,6 +278,7 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
             Val::Text(&d.language),
             Val::Text(thread),
             Val::Int(bool_int(d.no_card)),
+            Val::Text(images),
         ]);
         let (state, error) = if publishing {
             (
@@ -294,6 +325,7 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
             "language",
             "thread",
             "no_card",
+            "images",
         ],
         &rows,
         "",
@@ -322,6 +354,71 @@ async fn drafts(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result<HashMa
     .await?;
     insert_schedule(tx, &schedule).await?;
     Ok(map)
+}
+
+/// Followed posts and their snapshots; a post already here is skipped whole.
+async fn results(
+    tx: &mut Tx,
+    doc: &Document,
+    draft_ids: &HashMap<i64, i64>,
+    tally: &mut Tally,
+) -> Result<()> {
+    let accounts: HashMap<String, i64> =
+        tx.rows::<(String, i64)>("SELECT name, id FROM accounts", &[]).await?.into_iter().collect();
+    for (i, p) in doc.results.iter().enumerate() {
+        let Some(&draft) = draft_ids.get(&p.draft_id) else {
+            return Err(Error::Invalid(format!(
+                "results[{i}].draft_id: there is no draft {} in the file",
+                p.draft_id
+            )));
+        };
+        if Network::parse(&p.network).is_none() {
+            return Err(Error::Invalid(format!(
+                "results[{i}].network: `{}` is not mastodon or bluesky",
+                p.network
+            )));
+        }
+        let state = if p.state == "deleted" { "deleted" } else { "done" };
+        let ids: Vec<(i64,)> = tx
+            .rows(
+                "INSERT INTO result_posts (draft_id, account_id, account_name, network, server, remote_id, url, \
+                 published_at, step, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1000, $9) \
+                 ON CONFLICT (draft_id, network, remote_id) DO NOTHING RETURNING id",
+                &[
+                    Val::Int(draft),
+                    Val::OptInt(accounts.get(&p.account).copied()),
+                    Val::Text(&p.account),
+                    Val::Text(&p.network),
+                    Val::Text(&p.server),
+                    Val::Text(&p.remote_id),
+                    Val::Text(&p.url),
+                    Val::Int(p.published_at),
+                    Val::Text(state),
+                ],
+            )
+            .await?;
+        let Some(&(id,)) = ids.first() else {
+            tally.skip(1);
+            continue;
+        };
+        tally.add(1);
+        for s in &p.snapshots {
+            tx.run(
+                "INSERT INTO result_snapshots (post_id, at, likes, reposts, replies, quotes) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (post_id, at) DO NOTHING",
+                &[
+                    Val::Int(id),
+                    Val::Int(s.at),
+                    Val::Int(s.likes),
+                    Val::Int(s.reposts),
+                    Val::Int(s.replies),
+                    Val::OptInt(s.quotes),
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn insert_schedule(tx: &mut Tx, rows: &[Vec<Val<'_>>]) -> Result<()> {

@@ -66,6 +66,9 @@ pub struct Store {
     _lock: Option<std::mem::ManuallyDrop<File>>,
     /// When this store was opened, in Unix ms.
     opened_ms: i64,
+    /// When results are fetched after a post's publication (ms); empty
+    /// means the default 1 h, 24 h, 7 d, 30 d.
+    result_after: std::sync::RwLock<Vec<i64>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -89,6 +92,7 @@ struct DraftRow {
     language: String,
     thread: String,
     no_card: i64,
+    images: String,
 }
 
 impl DraftRow {
@@ -116,6 +120,7 @@ impl DraftRow {
             language: self.language,
             thread: serde_json::from_str(&self.thread).unwrap_or_default(),
             no_card: self.no_card != 0,
+            images: serde_json::from_str(&self.images).unwrap_or_default(),
             publications: Vec::new(),
             fire_error: None,
         })
@@ -158,12 +163,16 @@ pub struct DueRow {
 }
 
 const DRAFT_COLUMNS: &str = "id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language, thread, no_card";
+     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language, thread, no_card, images";
 const SELECT_DRAFT: &str = "SELECT id, title, body, platforms, tags, state, scheduled_at, fired_at, late, \
-     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language, thread, no_card \
+     published_at, published_url, created_at, updated_at, slotted, visibility, content_warning, language, thread, no_card, images \
      FROM drafts WHERE id = $1";
 
 fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn json_images(v: &[crate::media::Image]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
@@ -242,6 +251,8 @@ macro_rules! insert_lesson {
 }
 
 #[macro_use]
+pub mod results;
+#[macro_use]
 pub mod publish;
 pub mod backup;
 mod bulk;
@@ -251,6 +262,7 @@ mod parts;
 mod program;
 mod review;
 mod sinks;
+pub mod study;
 mod tasks;
 
 mod nudges;
@@ -293,8 +305,8 @@ impl Store {
             let state = if at.is_some() { DraftState::Scheduled } else { DraftState::Draft };
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO drafts (title, body, platforms, tags, state, scheduled_at, created_at, updated_at, slotted, \
-                 missed_policy, visibility, content_warning, language, thread, no_card) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+                 missed_policy, visibility, content_warning, language, thread, no_card, images) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
             )
             .bind(&d.title)
             .bind(&d.text)
@@ -310,6 +322,7 @@ impl Store {
             .bind(&d.language)
             .bind(json_list(&d.thread))
             .bind(i64::from(d.no_card))
+            .bind(json_images(&d.images))
             .fetch_one(&mut *tx)
             .await?;
             if !d.accounts.is_empty() {
@@ -386,9 +399,10 @@ impl Store {
             let language = patch.language.as_ref().unwrap_or(&cur.language);
             let thread = patch.thread.as_ref().unwrap_or(&cur.thread);
             let no_card = patch.no_card.unwrap_or(cur.no_card);
+            let images = patch.images.as_ref().unwrap_or(&cur.images);
             sqlx::query(
                 "UPDATE drafts SET title = $1, body = $2, platforms = $3, tags = $4, updated_at = $5, \
-                 visibility = $7, content_warning = $8, language = $9, thread = $10, no_card = $11 WHERE id = $6",
+                 visibility = $7, content_warning = $8, language = $9, thread = $10, no_card = $11, images = $12 WHERE id = $6",
             )
             .bind(title)
             .bind(text)
@@ -401,6 +415,7 @@ impl Store {
             .bind(language)
             .bind(json_list(thread))
             .bind(i64::from(no_card))
+            .bind(json_images(images))
             .execute(&mut *tx)
             .await?;
             if let Some(accounts) = &patch.accounts {
@@ -412,6 +427,12 @@ impl Store {
 
     pub async fn delete_draft(&self, id: i64) -> Result<()> {
         in_tx!(self, |tx| {
+            sqlx::query(
+                "DELETE FROM schedule WHERE kind = 'result' AND ref_id IN (SELECT id FROM result_posts WHERE draft_id = $1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             let done = sqlx::query("DELETE FROM drafts WHERE id = $1").bind(id).execute(&mut *tx).await?;
             if done.rows_affected() == 0 {
                 return Err(Error::NotFound { what: "draft", id });
@@ -512,6 +533,7 @@ impl Store {
         url: &str,
         now: DateTime<Utc>,
     ) -> Result<Draft> {
+        let first_after = self.first_result_after();
         in_tx!(self, |tx| {
             let cur = draft_in!(tx, id);
             if cur.state.is_final() {
@@ -561,6 +583,12 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            // A post recorded with its Mastodon or Bluesky address: its results are fetched.
+            if let Some(at) = published_at
+                && !url.is_empty()
+            {
+                track_recorded_url!(tx, id, url, at, first_after);
+            }
         });
         self.get_draft(id).await
     }

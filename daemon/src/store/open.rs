@@ -64,7 +64,13 @@ impl Store {
                 .map_err(|e| Error::Startup(format!("cannot connect to {redacted_url}: {e}")))?;
             fault::set_location(&redacted_url, None);
             POSTGRES_MIGRATIONS.run(&pool).await.map_err(|e| migrate_error(&redacted_url, e))?;
-            return Ok(Store { pool: Pool::Postgres(pool), redacted_url, _lock: None, opened_ms });
+            return Ok(Store {
+                pool: Pool::Postgres(pool),
+                redacted_url,
+                _lock: None,
+                opened_ms,
+                result_after: Default::default(),
+            });
         }
         if !url.starts_with("sqlite:") {
             return Err(Error::Startup(format!(
@@ -121,7 +127,13 @@ impl Store {
             .await
             .map_err(|e| Error::Startup(open_hint(&redacted_url, &e)))?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(|e| migrate_error(&redacted_url, e))?;
-        Ok(Store { pool: Pool::Sqlite(pool), redacted_url, _lock: lock, opened_ms })
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+            redacted_url,
+            _lock: lock,
+            opened_ms,
+            result_after: Default::default(),
+        })
     }
 }
 

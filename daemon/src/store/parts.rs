@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Pool, Store};
 use crate::error::Result;
-use crate::model::publication::PostedPart;
+use crate::model::publication::{PostedPart, Upload};
 use crate::model::to_ms;
 
 type PartRow = (i64, i64, String, String, String, String);
@@ -91,5 +91,99 @@ impl Store {
             held.is_some()
         });
         Ok(held)
+    }
+}
+
+impl Store {
+    /// The images servers took for one publication.
+    pub async fn uploads(&self, publication: i64) -> Result<Vec<Upload>> {
+        let rows: Vec<(i64, i64, String, String)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT position, idx, sha256, remote FROM publication_media WHERE publication_id = $1 \
+             ORDER BY position, idx"
+        )
+        .bind(publication)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(position, idx, sha256, remote)| Upload {
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                idx: u32::try_from(idx).unwrap_or(u32::MAX),
+                sha256,
+                remote,
+            })
+            .collect())
+    }
+
+    /// Keeps what a server answered for an image it took, as soon as it
+    /// answered: an attempt cut off after the upload reuses it.
+    pub async fn record_upload(&self, publication: i64, u: &Upload, now: DateTime<Utc>) -> Result<()> {
+        on_pool!(self, |p| {
+            sqlx::query(
+            "INSERT INTO publication_media (publication_id, position, idx, sha256, remote, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (publication_id, position, idx) \
+             DO UPDATE SET sha256 = excluded.sha256, remote = excluded.remote, uploaded_at = excluded.uploaded_at"
+        )
+        .bind(publication)
+        .bind(i64::from(u.position))
+        .bind(i64::from(u.idx))
+        .bind(&u.sha256)
+        .bind(&u.remote)
+        .bind(to_ms(now))
+        .execute(p)
+        .await
+        .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Forgets an upload the server no longer has (so it is made again).
+    pub async fn forget_upload(&self, publication: i64, position: u32, idx: u32) -> Result<()> {
+        on_pool!(self, |p| sqlx::query(
+            "DELETE FROM publication_media WHERE publication_id = $1 AND position = $2 AND idx = $3"
+        )
+        .bind(publication)
+        .bind(i64::from(position))
+        .bind(i64::from(idx))
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Keeps an image's bytes in the database, for the other daemons of a
+    /// PostgreSQL fleet (a SQLite database holds none: one daemon, one
+    /// media directory).
+    pub async fn share_media(&self, sha256: &str, mime: &str, data: &[u8], now: DateTime<Utc>) -> Result<()> {
+        if !self.is_postgres() {
+            return Ok(());
+        }
+        on_pool!(self, |p| sqlx::query(
+            "INSERT INTO media (sha256, mime, data, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256) DO NOTHING"
+        )
+        .bind(sha256)
+        .bind(mime)
+        .bind(data)
+        .bind(to_ms(now))
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// An image's bytes as another daemon of the fleet kept them, if any.
+    pub async fn shared_media(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>> {
+        if !self.is_postgres() {
+            return Ok(None);
+        }
+        let row: Option<(String, Vec<u8>)> =
+            on_pool!(self, |p| sqlx::query_as("SELECT mime, data FROM media WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_optional(p)
+                .await)?;
+        Ok(row)
     }
 }

@@ -7,7 +7,9 @@ use chrono_tz::Tz;
 
 use super::{Pool, Store};
 use crate::error::{Error, Result};
-use crate::model::{Follow, Program, ProgramPatch, Purpose, QueueItem, Slot, from_ms, local_tz, to_ms};
+use crate::model::{
+    Follow, Program, ProgramPatch, Purpose, QueueItem, Slot, StageChange, from_ms, local_tz, to_ms,
+};
 use crate::recurrence::Schedule;
 
 /// The zone stored in the program, else the daemon's local zone.
@@ -62,6 +64,7 @@ struct FollowRow {
     platform: String,
     why: String,
     topic: String,
+    server: String,
     created_at: i64,
 }
 
@@ -73,6 +76,7 @@ impl From<FollowRow> for Follow {
             platform: r.platform,
             why: r.why,
             topic: r.topic,
+            server: r.server,
             created_at: from_ms(r.created_at),
         }
     }
@@ -104,21 +108,50 @@ impl Store {
         let epd = patch.engagements_per_day.unwrap_or(cur.engagements_per_day);
         // An unset zone keeps the stored value, which may be "follow cloutd's local zone".
         let tz: Option<&str> = patch.tz.as_ref().map(|t| t.name());
-        on_pool!(self, |p| {
+        in_tx!(self, |tx| {
+            let (was,): (String,) =
+                sqlx::query_as("SELECT purpose FROM program WHERE id = 1").fetch_one(&mut *tx).await?;
             sqlx::query(
-            "UPDATE program SET purpose = $1, posts_per_week = $2, engagements_per_day = $3, tz = COALESCE($4, tz), \
-             updated_at = $5 WHERE id = 1"
-        )
-        .bind(purpose.as_str())
-        .bind(i64::from(ppw))
-        .bind(i64::from(epd))
-        .bind(tz)
-        .bind(to_ms(now))
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
-        })?;
+                "UPDATE program SET purpose = $1, posts_per_week = $2, engagements_per_day = $3, \
+                 tz = COALESCE($4, tz), updated_at = $5 WHERE id = 1",
+            )
+            .bind(purpose.as_str())
+            .bind(i64::from(ppw))
+            .bind(i64::from(epd))
+            .bind(tz)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await?;
+            // A new stage is recorded with its date, for the review.
+            if Purpose::parse(&was) != purpose {
+                sqlx::query(
+                    "INSERT INTO stage_changes (from_purpose, to_purpose, changed_at) VALUES ($1, $2, $3)",
+                )
+                .bind(Purpose::parse(&was).as_str())
+                .bind(purpose.as_str())
+                .bind(to_ms(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
         self.program().await
+    }
+
+    /// Every change of the program's stage, oldest first.
+    pub async fn stage_changes(&self) -> Result<Vec<StageChange>> {
+        let rows: Vec<(String, String, i64)> = on_pool!(self, |p| sqlx::query_as(
+            "SELECT from_purpose, to_purpose, changed_at FROM stage_changes ORDER BY changed_at, id"
+        )
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(from, to, at)| StageChange {
+                from: Purpose::parse(&from),
+                to: Purpose::parse(&to),
+                at: from_ms(at),
+            })
+            .collect())
     }
 
     /// Pauses or resumes firing. On resume, returns how many items came due
@@ -227,23 +260,26 @@ impl Store {
                 f.handle, f.platform
             )));
         }
-        let row: FollowRow = on_pool!(self, |p| sqlx::query_as(
-            "INSERT INTO follows (handle, platform, why, topic, created_at) VALUES ($1, $2, $3, $4, $5) \
-             RETURNING id, handle, platform, why, topic, created_at"
+        let row: FollowRow = on_pool!(self, |p| {
+            sqlx::query_as(
+            "INSERT INTO follows (handle, platform, why, topic, server, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, handle, platform, why, topic, server, created_at"
         )
         .bind(&f.handle)
         .bind(&f.platform)
         .bind(&f.why)
         .bind(&f.topic)
+        .bind(&f.server)
         .bind(to_ms(now))
         .fetch_one(p)
-        .await)?;
+        .await
+        })?;
         Ok(row.into())
     }
 
     pub async fn follows(&self) -> Result<Vec<Follow>> {
         let rows: Vec<FollowRow> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id, handle, platform, why, topic, created_at FROM follows ORDER BY id"
+            "SELECT id, handle, platform, why, topic, server, created_at FROM follows ORDER BY id"
         )
         .fetch_all(p)
         .await)?;
@@ -251,11 +287,13 @@ impl Store {
     }
 
     pub async fn remove_follow(&self, id: i64) -> Result<()> {
-        let done = on_pool!(self, |p| sqlx::query("DELETE FROM follows WHERE id = $1")
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let done = in_tx!(self, |tx| {
+            sqlx::query("DELETE FROM schedule WHERE kind = 'study' AND ref_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM follows WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected()
+        });
         if done == 0 {
             return Err(Error::NotFound { what: "follow", id });
         }

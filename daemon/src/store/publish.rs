@@ -14,6 +14,10 @@ use crate::model::{
 /// Most accounts one program publishes to.
 pub const MAX_ACCOUNTS: i64 = 32;
 
+/// The draft of a claimed publication: title, text, visibility, content
+/// warning, language, thread, no_card and images.
+type ClaimedDraft = (String, String, String, String, String, String, i64, String);
+
 #[derive(sqlx::FromRow)]
 struct AccountRow {
     id: i64,
@@ -26,9 +30,12 @@ struct AccountRow {
     from_config: i64,
     remote_id: String,
     max_length: i64,
+    image_size_limit: i64,
+    image_types: String,
     checked_at: Option<i64>,
     check_error: String,
     created_at: i64,
+    appview: String,
 }
 
 impl AccountRow {
@@ -50,15 +57,18 @@ impl AccountRow {
             from_config: self.from_config != 0,
             remote_id: self.remote_id,
             max_length: self.max_length.clamp(0, i64::from(u32::MAX)) as u32,
+            image_size_limit: self.image_size_limit.max(0) as u64,
+            image_types: self.image_types.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
             checked_at: self.checked_at.map(from_ms),
             check_error: self.check_error,
             created_at: from_ms(self.created_at),
+            appview: self.appview,
         })
     }
 }
 
 const ACCOUNT_COLUMNS: &str = "SELECT id, name, network, server, handle, secret_file, secret, from_config, remote_id, \
-     max_length, checked_at, check_error, created_at FROM accounts";
+     max_length, image_size_limit, image_types, checked_at, check_error, created_at, appview FROM accounts";
 
 #[derive(sqlx::FromRow)]
 struct PublicationRow {
@@ -139,6 +149,23 @@ macro_rules! set_publications {
                 .await?;
         for (id, name, state) in &have {
             if !names.contains(name) && (state == "waiting" || state == "failed") {
+                // A thread cut off half-way has parts out there already: forgetting
+                // them would post them again if the account came back.
+                let (out,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM publication_parts WHERE publication_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *$tx)
+                        .await?;
+                if out > 0 {
+                    return Err(Error::FailedPrecondition(format!(
+                        "{out} part{} of this thread {} already out on `{name}`: the account stays on the draft, \
+                         so that adding it back can never post {} again. Finish the thread there with \
+                         `clout draft retry {draft_id}`",
+                        if out == 1 { "" } else { "s" },
+                        if out == 1 { "is" } else { "are" },
+                        if out == 1 { "it" } else { "them" },
+                    )));
+                }
                 sqlx::query("DELETE FROM publications WHERE id = $1").bind(id).execute(&mut *$tx).await?;
             }
         }
@@ -182,8 +209,8 @@ impl Store {
                 )));
             }
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO accounts (name, network, server, handle, secret_file, secret, from_config, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                "INSERT INTO accounts (name, network, server, handle, secret_file, secret, from_config, created_at, appview) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(&a.name)
             .bind(a.network.as_str())
@@ -193,6 +220,7 @@ impl Store {
             .bind(a.secret.as_ref().map(|s| s.0.as_str()))
             .bind(i64::from(a.from_config))
             .bind(to_ms(now))
+            .bind(&a.appview)
             .fetch_one(&mut *tx)
             .await?;
             id
@@ -216,13 +244,14 @@ impl Store {
             Some((id, _)) => {
                 on_pool!(self, |p| {
                     sqlx::query(
-                    "UPDATE accounts SET network = $1, server = $2, handle = $3, secret_file = $4 WHERE id = $5"
+                    "UPDATE accounts SET network = $1, server = $2, handle = $3, secret_file = $4, appview = $6 WHERE id = $5"
                 )
                 .bind(a.network.as_str())
                 .bind(&a.server)
                 .bind(&a.handle)
                 .bind(&a.secret_file)
                 .bind(id)
+                .bind(&a.appview)
                 .execute(p)
                 .await
                 .map(|_| ())
@@ -302,19 +331,23 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Account> {
         match outcome {
-            AccountCheck::Passed { handle, remote_id, max_length } => {
-                on_pool!(self, |p| sqlx::query(
+            AccountCheck::Passed { handle, remote_id, max_length, image_size_limit, image_types } => {
+                on_pool!(self, |p| {
+                    sqlx::query(
                     "UPDATE accounts SET handle = CASE WHEN $1 = '' THEN handle ELSE $1 END, remote_id = $2, \
-                     max_length = $3, checked_at = $4, check_error = '' WHERE id = $5"
+                     max_length = $3, checked_at = $4, check_error = '', image_size_limit = $6, image_types = $7 WHERE id = $5"
                 )
                 .bind(handle)
                 .bind(remote_id)
                 .bind(i64::from(*max_length))
                 .bind(to_ms(now))
                 .bind(id)
+                .bind(i64::try_from(*image_size_limit).unwrap_or(i64::MAX))
+                .bind(image_types.join(","))
                 .execute(p)
                 .await
-                .map(|_| ()))?;
+                .map(|_| ())
+                })?;
             }
             AccountCheck::Failed { message } => {
                 on_pool!(self, |p| sqlx::query(
@@ -487,15 +520,16 @@ impl Store {
                     .fetch_optional(p)
                     .await)?;
             let Some(row) = row else { continue };
-            let draft: Option<(String, String, String, String, String, String, i64)> = on_pool!(self, |p| {
+            let draft: Option<ClaimedDraft> = on_pool!(self, |p| {
                 sqlx::query_as(
-                    "SELECT title, body, visibility, content_warning, language, thread, no_card FROM drafts WHERE id = $1"
+                    "SELECT title, body, visibility, content_warning, language, thread, no_card, images FROM drafts WHERE id = $1"
                 )
                 .bind(row.draft_id)
                 .fetch_optional(p)
                 .await
             })?;
-            let Some((title, text, visibility, content_warning, language, thread, no_card)) = draft else {
+            let Some((title, text, visibility, content_warning, language, thread, no_card, images)) = draft
+            else {
                 continue;
             };
             let thread: Vec<String> = serde_json::from_str(&thread).unwrap_or_default();
@@ -504,6 +538,8 @@ impl Store {
                 parts: model::parts(&text, &thread),
                 done,
                 no_card: no_card != 0,
+                images: serde_json::from_str(&images).unwrap_or_default(),
+                uploads: self.uploads(id).await?,
                 publication: row.into(),
                 interrupted: state == "publishing",
                 interrupted_at: started.map(from_ms),
@@ -530,6 +566,7 @@ impl Store {
     ) -> Result<Vec<Nudge>> {
         let now_ms = to_ms(now);
         let pg = self.is_postgres();
+        let first_after = self.first_result_after();
         let nudges = in_tx!(self, |tx| {
             if pg {
                 // Nudge ids must become visible in order: one writer of the log at a time.
@@ -573,6 +610,28 @@ impl Store {
                     .bind(now_ms)
                     .execute(&mut *tx)
                     .await?;
+                    // Its results are fetched from now on, on the schedule.
+                    let (account_id, network, server): (Option<i64>, String, String) = sqlx::query_as(
+                        "SELECT p.account_id, p.network, COALESCE(a.server, '') FROM publications p \
+                         LEFT JOIN accounts a ON a.id = p.account_id WHERE p.id = $1",
+                    )
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if !remote_id.is_empty() {
+                        track_post!(
+                            tx,
+                            draft_id,
+                            account_id,
+                            &account,
+                            &network,
+                            &server,
+                            remote_id,
+                            url,
+                            now_ms,
+                            first_after
+                        );
+                    }
                 }
                 Outcome::Retry { at, message, http_status } => {
                     // No answer: the server may have made the post; the next try looks first.

@@ -408,6 +408,15 @@ impl Store {
             .into_iter()
             .filter(|l| l.created_at >= since && l.created_at < until)
             .collect();
+        let changes = self.stage_changes().await?;
+        let stage_since = changes.last().map(|c| c.at);
+        let stage_changes = changes.into_iter().filter(|c| c.at >= since && c.at < until).collect();
+        let follows_added = self
+            .follows()
+            .await?
+            .into_iter()
+            .filter(|f| f.created_at >= since && f.created_at < until)
+            .collect();
         let mut r = Review {
             program,
             since,
@@ -425,6 +434,9 @@ impl Store {
             setbacks,
             lessons,
             activity,
+            stage_changes,
+            stage_since,
+            follows_added,
         };
         r.consistency = consistency(&r);
         Ok(r)

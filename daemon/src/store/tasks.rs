@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 
 use super::{Pool, Store};
 use crate::error::{Error, Result};
-use crate::model::{NewTask, QueueItem, Task, from_ms, local_time, to_ms};
+use crate::model::{NewTask, QueueItem, Task, TaskPatch, TaskWhen, from_ms, local_time, to_ms};
 use crate::recurrence::Schedule;
 
 /// At most this many missed occurrences are recorded one by one when a
@@ -193,6 +193,84 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Changes a task (`clout task edit`). A new schedule, time or zone moves
+    /// its schedule row to the first occurrence after `now` that was not done
+    /// or skipped early; an occurrence already waiting stays as it is.
+    pub async fn update_task(&self, id: i64, patch: &TaskPatch, now: DateTime<Utc>) -> Result<Task> {
+        self.check_not_removed(id).await?;
+        let task = self.task(id).await?;
+        let tz: Tz = match patch.tz {
+            Some(tz) => tz,
+            None => task.tz.parse().unwrap_or(chrono_tz::UTC),
+        };
+        let (spec, once_at) = match &patch.when {
+            Some(TaskWhen::Every(s)) => (Some(s.spec().to_string()), None),
+            Some(TaskWhen::Once(at)) => (None, Some(*at)),
+            None if task.every.is_empty() => (None, task.once_at),
+            None => (Some(task.every.clone()), None),
+        };
+        let moved = patch.when.is_some() || patch.tz.is_some_and(|z| z.name() != task.tz);
+        let now_ms = to_ms(now);
+        in_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE tasks SET body = $1, spec = $2, tz = $3, about = $4, once_at = $5 WHERE id = $6",
+            )
+            .bind(patch.text.as_ref().unwrap_or(&task.text))
+            .bind(&spec)
+            .bind(tz.name())
+            .bind(patch.about.as_ref().unwrap_or(&task.about))
+            .bind(once_at.map(to_ms))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(policy) = patch.if_missed {
+                sqlx::query("UPDATE tasks SET missed_policy = $1 WHERE id = $2")
+                    .bind(policy.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if moved {
+                // Occurrences already recorded from now on (done or skipped early) are passed over.
+                let taken: Vec<(i64,)> =
+                    sqlx::query_as("SELECT due_at FROM task_occurrences WHERE task_id = $1 AND due_at >= $2")
+                        .bind(id)
+                        .bind(now_ms)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let taken: std::collections::HashSet<i64> = taken.into_iter().map(|(t,)| t).collect();
+                let first = match (&spec, once_at) {
+                    (Some(spec), _) => {
+                        let schedule = Schedule::parse(spec).map_err(|e| Error::Invalid(e.to_string()))?;
+                        let mut at = schedule.next_after(now, tz);
+                        let mut steps = 0;
+                        while let Some(t) = at.filter(|t| taken.contains(&to_ms(*t)) && steps < 10_000) {
+                            at = schedule.next_after(t, tz);
+                            steps += 1;
+                        }
+                        Some(at.ok_or_else(|| {
+                            Error::Invalid(format!("the schedule `{spec}` has no occurrence after now"))
+                        })?)
+                    }
+                    (None, Some(at)) => Some(at).filter(|at| !taken.contains(&to_ms(*at))),
+                    (None, None) => None,
+                };
+                sqlx::query("DELETE FROM schedule WHERE kind = 'task' AND ref_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(first) = first {
+                    sqlx::query("INSERT INTO schedule (kind, ref_id, due_at) VALUES ('task', $1, $2)")
+                        .bind(id)
+                        .bind(to_ms(first))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        });
+        self.task(id).await
     }
 
     /// Fails with a sentence when task `id` was removed: nothing of it waits.

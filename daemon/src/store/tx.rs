@@ -36,6 +36,7 @@ pub struct ProgramState {
 }
 
 /// A due post's draft, as firing needs it.
+#[derive(sqlx::FromRow)]
 pub struct DuePost {
     pub title: String,
     pub body: String,
@@ -45,6 +46,8 @@ pub struct DuePost {
     pub publishes: i64,
     /// The parts after the first, as the JSON array the column holds.
     pub thread: String,
+    /// The images, as the JSON array the column holds.
+    pub images: String,
 }
 
 /// A live task, as firing needs it.
@@ -168,23 +171,17 @@ impl Tx {
 
     pub async fn due_post(&mut self, draft: i64) -> Result<Option<DuePost>> {
         // Whether it publishes itself comes along, sparing manual drafts an UPDATE.
-        let row: Option<(String, String, String, Option<String>, i64, String)> =
-            on_tx!(self, |t| sqlx::query_as(
+        let row: Option<DuePost> = on_tx!(self, |t| {
+            sqlx::query_as(
                 "SELECT title, body, tags, missed_policy, (SELECT COUNT(*) FROM publications p \
-             WHERE p.draft_id = drafts.id AND p.state IN ('waiting', 'failed', 'pending')), thread \
+             WHERE p.draft_id = drafts.id AND p.state IN ('waiting', 'failed', 'pending')) AS publishes, thread, images \
              FROM drafts WHERE id = $1",
             )
             .bind(draft)
             .fetch_optional(&mut **t)
-            .await)?;
-        Ok(row.map(|(title, body, tags, missed_policy, publishes, thread)| DuePost {
-            title,
-            body,
-            tags,
-            missed_policy,
-            publishes,
-            thread,
-        }))
+            .await
+        })?;
+        Ok(row)
     }
 
     pub async fn slot_specs(&mut self) -> Result<Vec<String>> {
@@ -379,6 +376,24 @@ impl Tx {
         .bind(nudge)
         .fetch_optional(&mut **t)
         .await)?)
+    }
+
+    // ---- results -------------------------------------------------------------
+
+    /// Firing a `result` row: the post is queued for the fetcher, which does
+    /// the network work outside this transaction. False when the post is no
+    /// longer followed.
+    pub async fn queue_result(&mut self, id: i64) -> Result<bool> {
+        let done = on_tx!(self, |t| sqlx::query(
+            "UPDATE result_posts SET queued_by = 'schedule', \
+             state = CASE WHEN state = 'fetching' THEN state ELSE 'queued' END \
+             WHERE id = $1 AND state IN ('tracking', 'queued', 'fetching', 'done')"
+        )
+        .bind(id)
+        .execute(&mut **t)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done > 0)
     }
 }
 
