@@ -18,7 +18,17 @@
 //!   name), and an id that names no status answers 404 (Mastodon's
 //!   `statuses.errors.in_reply_not_found`);
 //!   `GET /api/v1/accounts/:id/statuses` lists the account's statuses newest
-//!   first, `limit` 20 by default and 40 at most. Two modes copy servers that
+//!   first, `limit` 20 by default and 40 at most. Media (methods/media):
+//!   `POST /api/v2/media` takes `multipart/form-data` with `file` and an
+//!   optional `description`, and answers 202 with `url` null while the file
+//!   is processed (200 with the `url` when processed at once); `GET
+//!   /api/v1/media/:id` answers 206 while processing and 200 once done, 404
+//!   for media that is not the account's or already attached; the instance's
+//!   `configuration.media_attachments` gives `supported_mime_types` and
+//!   `image_size_limit`, and a larger image is refused with 422; a status
+//!   takes up to 4 `media_ids` (422 beyond, and 422 "Cannot attach files that
+//!   have not finished processing" for media still processing) and shows them
+//!   as `media_attachments`. Two modes copy servers that
 //!   differ from Mastodon: one forgets Idempotency-Keys on a restart (they are
 //!   kept in memory), one makes statuses without `spoiler_text` or turns
 //!   `unlisted` into `public`.
@@ -36,8 +46,40 @@
 //!   answers `{"blob": {"$type":"blob","ref":{"$link":CID},"mimeType","size"}}`;
 //!   an `app.bsky.embed.external` embed needs `external` with `uri`, `title`
 //!   and `description`, and its optional `thumb` must be an uploaded image blob
-//!   of at most 1,000,000 bytes. `reply` holds `root` and `parent` strong
+//!   of at most 1,000,000 bytes. An `app.bsky.embed.images` embed (lexicon
+//!   app.bsky.embed.images) holds 1 to 4 `images`, each with an `image` blob
+//!   of an image (`image/*`, at most 1,000,000 bytes) uploaded before, a
+//!   string `alt`, and an optional `aspectRatio` of positive `width` and
+//!   `height`. `reply` holds `root` and `parent` strong
 //!   references (`uri`, `cid`). [`Fake::serve`] serves web pages for link cards.
+//!
+//! - Results: Mastodon's `GET /api/v1/statuses/:id` answers the Status
+//!   entity with `favourites_count`, `reblogs_count`, `replies_count` and
+//!   (Mastodon 4.5) `quotes_count`; a deleted status is 404. Bluesky's
+//!   `app.bsky.feed.getPosts` takes up to 25 `uris` and answers the post views
+//!   (`likeCount`, `repostCount`, `replyCount`, `quoteCount`) of those that
+//!   exist, leaving out deleted ones. Counts grow with every read.
+//! - People to study (docs.joinmastodon.org/methods/accounts, docs.bsky.app):
+//!   `GET /api/v1/accounts/lookup?acct=` answers the Account entity (`id`,
+//!   `acct`, `display_name`, `followers_count`) or 404 `Record not found`;
+//!   `GET /api/v1/accounts/:id/statuses` is public, newest first, `limit`
+//!   20 by default and 40 at most, `max_id` returns only older statuses,
+//!   `exclude_reblogs` drops boosts, and a `Link` header names the next
+//!   page; Status entities carry `favourites_count`, `reblogs_count`,
+//!   `replies_count`, `quotes_count`, `in_reply_to_id`,
+//!   `in_reply_to_account_id`, `media_attachments` and `reblog`. Mastodon's
+//!   rate-limit headers are `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+//!   `X-RateLimit-Reset` (an ISO 8601 time), and a spent limit answers 429.
+//!   A server in "signed-in only" mode answers 401 to requests without a
+//!   token. `app.bsky.actor.getProfile?actor=` answers the profile (`did`,
+//!   `handle`, `displayName`, `followersCount`); `app.bsky.feed.getAuthorFeed
+//!   ?actor=&limit=&cursor=` answers `{feed: [{post, reply?, reason?}],
+//!   cursor?}` with `limit` 50 by default and 100 at most, and no `cursor`
+//!   on the last page; a post view holds `uri`, `cid`, `author`, `record`
+//!   (`text`, `createdAt`, `reply`), `embed`, `likeCount`, `repostCount`,
+//!   `replyCount`, `quoteCount`, `indexedAt`. Bluesky's rate-limit headers
+//!   are `ratelimit-limit`, `ratelimit-remaining` and `ratelimit-reset`
+//!   (Unix seconds).
 //!
 //! Scripting: [`Fake::fail_next`] answers the next request to a path with a
 //! canned response and does not apply it; [`Fake::hold_next`] applies the next
@@ -166,6 +208,21 @@ impl Fake {
 
     /// Serves `body` with `content_type` at `path` (a web page for link
     /// cards, or its image) to any GET.
+    /// How many `GET /api/v1/media/:id` answer 206 before 200 (0: uploads are processed at once, 200).
+    pub fn set_media_processing(&self, gets: u32) {
+        self.state().media_processing = gets;
+    }
+
+    /// The instance's `image_size_limit`.
+    pub fn set_image_size_limit(&self, bytes: u64) {
+        self.state().image_size_limit = bytes;
+    }
+
+    /// Every media attachment uploaded, in order (with `status_id` once attached).
+    pub fn media(&self) -> Vec<Value> {
+        self.state().media.iter().map(|m| m.entity.clone()).collect()
+    }
+
     pub fn serve(&self, path: &str, content_type: &str, body: &[u8]) {
         self.state().pages.insert(path.to_string(), (content_type.to_string(), body.to_vec()));
     }
@@ -183,6 +240,17 @@ impl Fake {
     /// Makes `handle` resolve to `did`.
     pub fn add_handle(&self, handle: &str, did: &str) {
         self.state().handles.insert(handle.to_ascii_lowercase(), did.to_string());
+    }
+
+    /// Deletes a status (by id) or a Bluesky post (by record key): reading it
+    /// answers 404 on Mastodon, and `getPosts` leaves it out.
+    pub fn delete_post(&self, id: &str) {
+        self.state().deleted.insert(id.to_string());
+    }
+
+    /// How often a post's counts were read (status id or record key).
+    pub fn reads_of(&self, id: &str) -> i64 {
+        self.state().reads.get(id).copied().unwrap_or(0)
     }
 
     /// Every access token issued so far now answers `ExpiredToken`.
@@ -237,6 +305,142 @@ impl Fake {
             body: body.as_bytes().to_vec(),
         };
         self.state().canned_at.insert((path.to_string(), nth), reply);
+    }
+
+    /// Adds someone to study on the Mastodon side: `acct` (`bob@host`) with
+    /// `posts` public statuses, one every 5 hours back from now (the newest
+    /// is a reply to their own previous one, the third a reply to someone
+    /// else, the fourth has an image). Returns the account id.
+    pub fn add_mastodon_author(&self, acct: &str, followers: u64, posts: usize) -> String {
+        let mut st = self.state();
+        let id = (2000 + st.authors.len()).to_string();
+        let now = SystemTime::now();
+        let base = st.base.clone();
+        let user = acct.split('@').next().unwrap_or(acct).to_string();
+        let mut statuses = Vec::new();
+        let sid =
+            |i: usize| format!("{}", 300_000_000_000_000u64 + (st_len(&id) * 10_000 + (posts - i)) as u64);
+        for i in 0..posts {
+            let at = now - Duration::from_secs(3600 * (5 * i as u64 + 1));
+            let mut s = json!({
+                "id": sid(i),
+                "created_at": rfc3339(at),
+                "url": format!("{base}/@{user}/{}", sid(i)),
+                "content": format!("<p>Post {i} by {user} &amp; friends</p>"),
+                "favourites_count": 10 + (i * 7) % 13,
+                "reblogs_count": i % 3,
+                "replies_count": i % 2,
+                "quotes_count": 0,
+                "in_reply_to_id": null,
+                "in_reply_to_account_id": null,
+                "media_attachments": [],
+                "reblog": null,
+                "account": { "id": id, "acct": acct },
+            });
+            if i == 0 && posts > 1 {
+                s["in_reply_to_id"] = json!(sid(1));
+                s["in_reply_to_account_id"] = json!(id);
+            }
+            if i == 2 {
+                s["in_reply_to_id"] = json!("1");
+                s["in_reply_to_account_id"] = json!("999");
+            }
+            if i == 3 {
+                s["media_attachments"] =
+                    json!([{ "id": "m1", "type": "image", "url": format!("{base}/m1.png") }]);
+            }
+            statuses.push(s);
+        }
+        let account = json!({
+            "id": id, "username": user, "acct": acct, "display_name": format!("{user} (fake)"),
+            "followers_count": followers, "url": format!("{base}/@{user}"),
+        });
+        st.authors.push(Author {
+            key: acct.to_ascii_lowercase(),
+            id: id.clone(),
+            profile: account,
+            posts: statuses,
+        });
+        id
+    }
+
+    /// Adds someone to study on the Bluesky side: `handle` with `posts` posts,
+    /// one every 5 hours back from now (the newest replies to their own
+    /// previous one, the third to someone else, the fourth has images), and
+    /// a repost of someone else's post in their feed. Returns the DID.
+    pub fn add_bluesky_author(&self, handle: &str, followers: u64, posts: usize) -> String {
+        let mut st = self.state();
+        let did = format!("did:plc:author{:020}", st.authors.len());
+        let now = SystemTime::now();
+        let uri = |i: usize| format!("at://{did}/app.bsky.feed.post/3k{:011}", posts - i);
+        let mut feed = Vec::new();
+        for i in 0..posts {
+            let at = rfc3339(now - Duration::from_secs(3600 * (5 * i as u64 + 1)));
+            let mut post = json!({
+                "uri": uri(i), "cid": format!("bafyreipost{i}"),
+                "author": { "did": did, "handle": handle },
+                "record": { "$type": "app.bsky.feed.post", "text": format!("Skeet {i} by {handle}"), "createdAt": at },
+                "likeCount": 20 + (i * 5) % 17, "repostCount": i % 4, "replyCount": i % 2, "quoteCount": i % 2,
+                "indexedAt": at,
+            });
+            if i == 0 && posts > 1 {
+                post["record"]["reply"] = json!({ "root": { "uri": uri(1) }, "parent": { "uri": uri(1) } });
+            }
+            if i == 2 {
+                let other = "at://did:plc:someoneelse/app.bsky.feed.post/3kzzz";
+                post["record"]["reply"] = json!({ "root": { "uri": other }, "parent": { "uri": other } });
+            }
+            if i == 3 {
+                post["embed"] = json!({ "$type": "app.bsky.embed.images#view", "images": [] });
+            }
+            feed.push(json!({ "post": post }));
+            if i == 1 {
+                feed.push(json!({
+                    "post": { "uri": "at://did:plc:someoneelse/app.bsky.feed.post/3kyyy", "cid": "bafyreiother",
+                              "author": { "did": "did:plc:someoneelse", "handle": "other.test" },
+                              "record": { "text": "not theirs", "createdAt": at }, "likeCount": 999, "indexedAt": at },
+                    "reason": { "$type": "app.bsky.feed.defs#reasonRepost", "by": { "did": did }, "indexedAt": at },
+                }));
+            }
+        }
+        let profile = json!({ "did": did, "handle": handle, "displayName": format!("{handle} (fake)"),
+                              "followersCount": followers, "followsCount": 10, "postsCount": posts });
+        st.authors.push(Author { key: handle.to_ascii_lowercase(), id: did.clone(), profile, posts: feed });
+        did
+    }
+
+    /// Adds `n` likes to every post of the author `key` (acct or handle).
+    pub fn add_likes(&self, key: &str, n: u64) {
+        let mut st = self.state();
+        if let Some(a) = st.authors.iter_mut().find(|a| a.key == key.to_ascii_lowercase()) {
+            for p in &mut a.posts {
+                for field in ["/favourites_count", "/post/likeCount"] {
+                    if let Some(v) = p.pointer_mut(field) {
+                        *v = json!(v.as_u64().unwrap_or(0) + n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// From now on the public Mastodon endpoints answer 401 without the
+    /// token, as a server that serves its API to signed-in users only.
+    pub fn require_sign_in(&self) {
+        self.state().sign_in_only = true;
+    }
+
+    /// The public endpoints (people to study) allow `n` more requests, then
+    /// answer 429, until `reset_in` from now; every answer carries the
+    /// network's rate-limit headers.
+    pub fn limit_requests(&self, n: u64, reset_in: Duration) {
+        let mut st = self.state();
+        st.rate_remaining = Some(n);
+        st.rate_reset = SystemTime::now() + reset_in;
+    }
+
+    /// When the rate limit set by [`Fake::limit_requests`] resets, as Unix seconds.
+    pub fn rate_reset_unix(&self) -> u64 {
+        self.state().rate_reset.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 
     /// Every request received, in order.
@@ -347,6 +551,7 @@ fn invalid_post(message: &str) -> Reply {
 
 const POST_COLLECTION: &str = "app.bsky.feed.post";
 const FIRST_STATUS_ID: u64 = 109_000_000_000_000_001;
+const FIRST_MEDIA_ID: u64 = 110_000_000_000_000_001;
 const URL_LENGTH: usize = 23;
 const VISIBILITIES: [&str; 4] = ["public", "unlisted", "private", "direct"];
 const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
@@ -354,14 +559,42 @@ const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 const BLOB_LIMIT: usize = 1_000_000;
 const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
+/// Media types the fake instance takes (a part of Mastodon's list).
+const MEDIA_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+struct StoredMedia {
+    entity: Value,
+    /// GETs left that answer 206.
+    processing: u32,
+    attached: bool,
+}
+
 struct StoredRecord {
     rkey: String,
     cid: String,
     value: Value,
 }
 
+/// Someone to study: a Mastodon account (statuses) or a Bluesky profile (feed items).
+struct Author {
+    /// acct or handle, lowercase.
+    key: String,
+    /// Account id or DID.
+    id: String,
+    profile: Value,
+    posts: Vec<Value>,
+}
+
+fn st_len(id: &str) -> usize {
+    id.parse::<usize>().unwrap_or(0)
+}
+
 struct State {
     base: String,
+    authors: Vec<Author>,
+    sign_in_only: bool,
+    rate_remaining: Option<u64>,
+    rate_reset: SystemTime,
     requests: Vec<Recorded>,
     canned: HashMap<String, VecDeque<Reply>>,
     holds: HashMap<String, usize>,
@@ -376,6 +609,9 @@ struct State {
     idempotency: HashMap<String, Value>,
     ignore_spoiler: bool,
     no_unlisted: bool,
+    media: Vec<StoredMedia>,
+    media_processing: u32,
+    image_size_limit: u64,
     // Bluesky
     handles: HashMap<String, String>,
     next_token: u64,
@@ -389,12 +625,19 @@ struct State {
     pages: HashMap<String, (String, Vec<u8>)>,
     last_tid: u64,
     next_cid: u64,
+    // Results: how often each post's counts were read, and the posts deleted.
+    reads: HashMap<String, i64>,
+    deleted: HashSet<String>,
 }
 
 impl State {
     fn new(base: String) -> State {
         State {
             base,
+            authors: Vec::new(),
+            sign_in_only: false,
+            rate_remaining: None,
+            rate_reset: UNIX_EPOCH,
             requests: Vec::new(),
             canned: HashMap::new(),
             holds: HashMap::new(),
@@ -407,6 +650,9 @@ impl State {
             idempotency: HashMap::new(),
             ignore_spoiler: false,
             no_unlisted: false,
+            media: Vec::new(),
+            media_processing: 1,
+            image_size_limit: 16 * 1024 * 1024,
             handles: HashMap::from([(Fake::BSKY_HANDLE.to_string(), Fake::BSKY_DID.to_string())]),
             next_token: 1,
             access: HashMap::new(),
@@ -416,6 +662,8 @@ impl State {
             pages: HashMap::new(),
             last_tid: 0,
             next_cid: 1,
+            reads: HashMap::new(),
+            deleted: HashSet::new(),
         }
     }
 
@@ -456,11 +704,21 @@ impl State {
                 "domain": "127.0.0.1",
                 "title": "Fake",
                 "version": "4.3.0",
-                "configuration": { "statuses": {
-                    "max_characters": self.max_characters,
-                    "max_media_attachments": 4,
-                    "characters_reserved_per_url": URL_LENGTH,
-                } },
+                "configuration": {
+                    "statuses": {
+                        "max_characters": self.max_characters,
+                        "max_media_attachments": 4,
+                        "characters_reserved_per_url": URL_LENGTH,
+                    },
+                    "media_attachments": {
+                        "supported_mime_types": MEDIA_TYPES,
+                        "image_size_limit": self.image_size_limit,
+                        "image_matrix_limit": 33_177_600,
+                        "video_size_limit": 103_809_024,
+                        "video_frame_rate_limit": 120,
+                        "video_matrix_limit": 8_294_400,
+                    },
+                },
             }),
         )
     }
@@ -471,6 +729,7 @@ impl State {
             "username": "alice",
             "acct": "alice",
             "display_name": "Alice",
+            "followers_count": 200,
             "url": format!("{}/@alice", self.base),
         })
     }
@@ -497,8 +756,32 @@ impl State {
         if visibility.is_empty() || (self.no_unlisted && visibility == "unlisted") {
             visibility = "public".into();
         }
-        if text.trim().is_empty() {
+        let media_ids: Vec<String> = match params.get("media_ids").or_else(|| params.get("media_ids[]")) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(ids)) => {
+                ids.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect()
+            }
+            Some(Value::String(id)) => vec![id.clone()],
+            Some(other) => vec![other.to_string()],
+        };
+        if text.trim().is_empty() && media_ids.is_empty() {
             return mastodon_error(422, "Validation failed: Text can't be blank");
+        }
+        if media_ids.len() > 4 {
+            return mastodon_error(422, "Cannot attach more than 4 files");
+        }
+        let mut attachments = Vec::new();
+        for id in &media_ids {
+            match self.media.iter().find(|m| m.entity["id"] == *id.as_str() && !m.attached) {
+                None => return mastodon_error(422, "Validation failed: Media attachments are invalid"),
+                Some(m) if m.entity["url"].is_null() => {
+                    return mastodon_error(
+                        422,
+                        "Cannot attach files that have not finished processing. Try again in a moment!",
+                    );
+                }
+                Some(m) => attachments.push(m.entity.clone()),
+            }
         }
         if !VISIBILITIES.contains(&visibility.as_str()) {
             return mastodon_error(422, "Validation failed: Visibility is not included in the list");
@@ -531,7 +814,12 @@ impl State {
             "in_reply_to_id": in_reply_to,
             "content": status_html(&text),
             "account": self.account(),
+            "media_attachments": attachments,
         });
+        for m in self.media.iter_mut().filter(|m| media_ids.iter().any(|id| m.entity["id"] == *id.as_str())) {
+            m.attached = true;
+            m.entity["status_id"] = json!(id);
+        }
         self.statuses.push(status.clone());
         if let Some(key) = key {
             self.idempotency.insert(key, status.clone());
@@ -549,7 +837,265 @@ impl State {
         json_reply(200, Value::Array(self.statuses.iter().rev().take(limit).cloned().collect()))
     }
 
+    /// `POST /api/v2/media`: a `multipart/form-data` body with `file` (and
+    /// an optional `description`); 202 with `url` null while processing.
+    fn create_media(&mut self, req: &Recorded) -> Reply {
+        let content_type = req.header("content-type").unwrap_or_default().to_string();
+        let Some(fields) = multipart_fields(&content_type, &req.raw) else {
+            return mastodon_error(422, "Validation failed: File can't be blank");
+        };
+        let Some(file) = fields.iter().find(|f| f.name == "file" && f.filename.is_some()) else {
+            return mastodon_error(422, "Validation failed: File can't be blank");
+        };
+        let kind = sniff_image(&file.value).unwrap_or("application/octet-stream");
+        if !MEDIA_TYPES.contains(&kind) {
+            return mastodon_error(422, &format!("Validation failed: File content type is invalid ({kind})"));
+        }
+        if file.value.len() as u64 > self.image_size_limit {
+            return mastodon_error(
+                422,
+                &format!(
+                    "Validation failed: File file size must be less than {} Bytes",
+                    self.image_size_limit
+                ),
+            );
+        }
+        let description = fields
+            .iter()
+            .find(|f| f.name == "description")
+            .map(|f| String::from_utf8_lossy(&f.value).into_owned());
+        let id = (FIRST_MEDIA_ID + self.media.len() as u64).to_string();
+        let url = format!("{}/media/{id}.{}", self.base, kind.trim_start_matches("image/"));
+        let processing = self.media_processing;
+        let entity = json!({
+            "id": id,
+            "type": "image",
+            "url": if processing == 0 { Value::String(url) } else { Value::Null },
+            "preview_url": format!("{}/media/{id}-small.png", self.base),
+            "description": description,
+            "meta": {},
+            "blurhash": null,
+            "status_id": null,
+        });
+        self.media.push(StoredMedia { entity: entity.clone(), processing, attached: false });
+        json_reply(if processing == 0 { 200 } else { 202 }, entity)
+    }
+
+    /// `GET /api/v1/media/:id`: 206 while processing, then 200 with the `url`.
+    fn get_media(&mut self, req: &Recorded) -> Reply {
+        let id = req.path.trim_start_matches("/api/v1/media/").to_string();
+        let base = self.base.clone();
+        let Some(m) = self.media.iter_mut().find(|m| m.entity["id"] == *id.as_str() && !m.attached) else {
+            return mastodon_error(404, "Record not found");
+        };
+        if m.processing > 0 {
+            m.processing -= 1;
+            return json_reply(206, m.entity.clone());
+        }
+        if m.entity["url"].is_null() {
+            m.entity["url"] = json!(format!("{base}/media/{id}"));
+        }
+        json_reply(200, m.entity.clone())
+    }
+
+    /// `GET /api/v1/statuses/:id`: the status with its counts, which grow
+    /// with every read (read N: N×3 favourites, N boosts, N−1 replies, one
+    /// quote). Public statuses need no token, but a token that is sent must
+    /// be valid (401 otherwise); a deleted or unknown status is 404
+    /// `{"error":"Record not found"}`.
+    fn get_status(&mut self, req: &Recorded) -> Reply {
+        if bearer(req).is_some() && (self.mastodon_revoked || bearer(req) != Some(Fake::MASTODON_TOKEN)) {
+            return mastodon_error(401, "The access token is invalid");
+        }
+        let id = req.path.trim_start_matches("/api/v1/statuses/").to_string();
+        if self.deleted.contains(&id) {
+            return mastodon_error(404, "Record not found");
+        }
+        let Some(mut status) = self.statuses.iter().find(|s| s["id"] == id.as_str()).cloned() else {
+            return mastodon_error(404, "Record not found");
+        };
+        let n = self.reads.entry(id).or_insert(0);
+        *n += 1;
+        let n = *n;
+        status["favourites_count"] = json!(n * 3);
+        status["reblogs_count"] = json!(n);
+        status["replies_count"] = json!(n - 1);
+        status["quotes_count"] = json!(1);
+        json_reply(200, status)
+    }
+
+    // ---- People to study ----
+
+    /// Applies the rate limit: `Err` is the 429 once it is spent; `Ok` holds
+    /// the headers every answer carries (Mastodon's or Bluesky's names).
+    fn rate_limit(&mut self, bluesky: bool) -> Result<Vec<(String, String)>, Reply> {
+        let Some(left) = self.rate_remaining else { return Ok(Vec::new()) };
+        let reset_unix = self.rate_reset.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let after = left.saturating_sub(1);
+        let headers = |remaining: u64| -> Vec<(String, String)> {
+            if bluesky {
+                vec![
+                    ("ratelimit-limit".into(), "3000".into()),
+                    ("ratelimit-remaining".into(), remaining.to_string()),
+                    ("ratelimit-reset".into(), reset_unix.to_string()),
+                    ("ratelimit-policy".into(), "3000;w=300".into()),
+                ]
+            } else {
+                vec![
+                    ("x-ratelimit-limit".into(), "300".into()),
+                    ("x-ratelimit-remaining".into(), remaining.to_string()),
+                    ("x-ratelimit-reset".into(), rfc3339(self.rate_reset)),
+                ]
+            }
+        };
+        if SystemTime::now() >= self.rate_reset {
+            self.rate_remaining = None;
+            return Ok(Vec::new());
+        }
+        if left == 0 {
+            let mut reply = if bluesky {
+                xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded")
+            } else {
+                mastodon_error(429, "Too many requests")
+            };
+            reply.headers.extend(headers(0));
+            return Err(reply);
+        }
+        self.rate_remaining = Some(after);
+        Ok(headers(after))
+    }
+
+    /// Runs a public Mastodon `handler`: 401 without the token on a
+    /// signed-in-only server, 429 once the rate limit is spent.
+    fn public(&mut self, req: &Recorded, handler: fn(&mut State, &Recorded) -> Reply) -> Reply {
+        if self.sign_in_only && bearer(req) != Some(Fake::MASTODON_TOKEN) {
+            return mastodon_error(401, "This API requires an authenticated user");
+        }
+        match self.rate_limit(false) {
+            Err(reply) => reply,
+            Ok(headers) => {
+                let mut reply = handler(self, req);
+                reply.headers.extend(headers);
+                reply
+            }
+        }
+    }
+
+    fn public_xrpc(&mut self, req: &Recorded, handler: fn(&mut State, &Recorded) -> Reply) -> Reply {
+        match self.rate_limit(true) {
+            Err(reply) => reply,
+            Ok(headers) => {
+                let mut reply = handler(self, req);
+                reply.headers.extend(headers);
+                reply
+            }
+        }
+    }
+
+    fn lookup(&mut self, req: &Recorded) -> Reply {
+        let acct = req.param("acct").unwrap_or_default().trim_start_matches('@').to_ascii_lowercase();
+        match self.authors.iter().find(|a| a.key == acct) {
+            Some(a) => json_reply(200, a.profile.clone()),
+            None => mastodon_error(404, "Record not found"),
+        }
+    }
+
+    fn author_statuses(&mut self, req: &Recorded) -> Reply {
+        let id = req.path.trim_start_matches("/api/v1/accounts/").trim_end_matches("/statuses").to_string();
+        let Some(a) = self.authors.iter().find(|a| a.id == id) else {
+            return mastodon_error(404, "Record not found");
+        };
+        let limit = req.param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 40);
+        let max_id = req.param("max_id").and_then(|m| m.parse::<u64>().ok());
+        let page: Vec<Value> = a
+            .posts
+            .iter()
+            .filter(|s| {
+                max_id.is_none_or(|m| s["id"].as_str().and_then(|i| i.parse::<u64>().ok()).unwrap_or(0) < m)
+            })
+            .take(limit)
+            .cloned()
+            .collect();
+        let mut reply = json_reply(200, Value::Array(page.clone()));
+        if page.len() == limit
+            && let Some(last) = page.last().and_then(|s| s["id"].as_str())
+        {
+            let next = format!("<{}{}?limit={limit}&max_id={last}>; rel=\"next\"", self.base, req.path);
+            reply.headers.push(("link".into(), next));
+        }
+        reply
+    }
+
+    fn get_profile(&mut self, req: &Recorded) -> Reply {
+        let actor = req.param("actor").unwrap_or_default().to_ascii_lowercase();
+        if actor == Fake::BSKY_HANDLE || actor == Fake::BSKY_DID {
+            return json_reply(
+                200,
+                json!({ "did": Fake::BSKY_DID, "handle": Fake::BSKY_HANDLE, "followersCount": 100 }),
+            );
+        }
+        match self.authors.iter().find(|a| a.key == actor || a.id.to_ascii_lowercase() == actor) {
+            Some(a) => json_reply(200, a.profile.clone()),
+            None => invalid_request("Profile not found"),
+        }
+    }
+
+    fn author_feed(&mut self, req: &Recorded) -> Reply {
+        let actor = req.param("actor").unwrap_or_default().to_ascii_lowercase();
+        let Some(a) = self.authors.iter().find(|a| a.key == actor || a.id.to_ascii_lowercase() == actor)
+        else {
+            return invalid_request("Profile not found");
+        };
+        let limit = req.param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(50).clamp(1, 100);
+        let start =
+            req.param("cursor").and_then(|c| c.strip_prefix("page:").and_then(|n| n.parse::<usize>().ok()));
+        let start = start.unwrap_or(0);
+        let page: Vec<Value> = a.posts.iter().skip(start).take(limit).cloned().collect();
+        let mut body = json!({ "feed": page });
+        if start + limit < a.posts.len() {
+            body["cursor"] = json!(format!("page:{}", start + limit));
+        }
+        json_reply(200, body)
+    }
+
     // ---- Bluesky ----
+
+    /// `app.bsky.feed.getPosts?uris=…&uris=…` (app view, no auth): the post
+    /// views of the posts that exist, in the order asked, each with counts
+    /// that grow with every read (read N: N×2 likes, N reposts, N replies,
+    /// N−1 quotes); more than 25 uris is 400 InvalidRequest.
+    fn get_posts(&mut self, req: &Recorded) -> Reply {
+        let uris: Vec<String> =
+            parse_form(&req.query).into_iter().filter(|(k, _)| k == "uris").map(|(_, v)| v).collect();
+        if uris.len() > 25 {
+            return invalid_request("uris must not have more than 25 elements");
+        }
+        let mut posts = Vec::new();
+        for uri in uris {
+            let prefix = format!("at://{}/{POST_COLLECTION}/", Fake::BSKY_DID);
+            let Some(rkey) = uri.strip_prefix(&prefix) else { continue };
+            if self.deleted.contains(rkey) {
+                continue;
+            }
+            let Some(record) = self.records.iter().find(|r| r.rkey == rkey) else { continue };
+            let (cid, value) = (record.cid.clone(), record.value.clone());
+            let n = self.reads.entry(rkey.to_string()).or_insert(0);
+            *n += 1;
+            let n = *n;
+            posts.push(json!({
+                "uri": uri,
+                "cid": cid,
+                "author": { "did": Fake::BSKY_DID, "handle": Fake::BSKY_HANDLE },
+                "record": value,
+                "likeCount": n * 2,
+                "repostCount": n,
+                "replyCount": n,
+                "quoteCount": n - 1,
+                "indexedAt": rfc3339(SystemTime::now()),
+            }));
+        }
+        json_reply(200, json!({ "posts": posts }))
+    }
 
     fn issue_tokens(&mut self) -> Value {
         let n = self.next_token;
@@ -633,10 +1179,13 @@ impl State {
         if let Err(reply) = check_post(record) {
             return reply;
         }
-        // A thumbnail must be a blob this repository holds, of the type it was uploaded as.
-        if let Some(thumb) = record.pointer("/embed/external/thumb") {
-            let cid = thumb.pointer("/ref/$link").and_then(Value::as_str).unwrap_or("");
-            let mime = thumb.get("mimeType").and_then(Value::as_str).unwrap_or("");
+        // A thumbnail or image must be a blob this repository holds, of the type it was uploaded as.
+        let images = record.pointer("/embed/images").and_then(Value::as_array).cloned().unwrap_or_default();
+        let blobs =
+            record.pointer("/embed/external/thumb").into_iter().chain(images.iter().map(|i| &i["image"]));
+        for blob in blobs {
+            let cid = blob.pointer("/ref/$link").and_then(Value::as_str).unwrap_or("");
+            let mime = blob.get("mimeType").and_then(Value::as_str).unwrap_or("");
             if !self.blobs.iter().any(|(c, m, _)| c == cid && m == mime) {
                 return invalid_post(&format!("Could not find blob: {cid}"));
             }
@@ -732,11 +1281,19 @@ impl State {
 fn route(st: &mut State, req: &Recorded) -> Reply {
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/api/v2/instance") => st.instance(req),
+        ("POST", "/api/v2/media") => st.mastodon(req, State::create_media),
+        ("GET", p) if p.starts_with("/api/v1/media/") => st.mastodon(req, State::get_media),
         ("GET", "/api/v1/accounts/verify_credentials") => st.mastodon(req, State::verify_credentials),
         ("POST", "/api/v1/statuses") => st.mastodon(req, State::create_status),
+        ("GET", "/api/v1/accounts/lookup") => st.public(req, State::lookup),
+        ("GET", "/api/v1/accounts/1/statuses") => st.mastodon(req, State::account_statuses),
         ("GET", p) if p.starts_with("/api/v1/accounts/") && p.ends_with("/statuses") => {
-            st.mastodon(req, State::account_statuses)
+            st.public(req, State::author_statuses)
         }
+        ("GET", p) if p.starts_with("/api/v1/statuses/") => st.get_status(req),
+        ("GET", "/xrpc/app.bsky.feed.getPosts") => st.get_posts(req),
+        ("GET", "/xrpc/app.bsky.actor.getProfile") => st.public_xrpc(req, State::get_profile),
+        ("GET", "/xrpc/app.bsky.feed.getAuthorFeed") => st.public_xrpc(req, State::author_feed),
         ("POST", "/xrpc/com.atproto.server.createSession") => st.create_session(req),
         ("POST", "/xrpc/com.atproto.server.refreshSession") => st.refresh_session(req),
         ("GET", "/xrpc/com.atproto.server.getSession") => st.bluesky(req, State::get_session),
@@ -908,6 +1465,63 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// One field of a `multipart/form-data` body.
+struct FormField {
+    name: String,
+    filename: Option<String>,
+    value: Vec<u8>,
+}
+
+/// The fields of a `multipart/form-data` body (RFC 7578), or None when it is not one.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Option<Vec<FormField>> {
+    if !content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
+        return None;
+    }
+    let boundary = content_type.split(';').find_map(|p| p.trim().strip_prefix("boundary="))?;
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+    };
+    let mut fields = Vec::new();
+    let mut at = find(body, delimiter.as_bytes(), 0)? + delimiter.len();
+    loop {
+        if body.get(at..at + 2) == Some(b"--") {
+            return Some(fields);
+        }
+        let head_start = at + 2;
+        let head_end = find(body, b"\r\n\r\n", head_start)?;
+        let head = String::from_utf8_lossy(&body[head_start..head_end]).into_owned();
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), head_end + 4)?;
+        let disposition = head.lines().find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?;
+        let param = |key: &str| {
+            disposition
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix(key).map(|v| v.trim_matches('"').to_string()))
+        };
+        fields.push(FormField {
+            name: param("name=")?,
+            filename: param("filename="),
+            value: body[head_end + 4..next].to_vec(),
+        });
+        at = next + 2 + delimiter.len();
+    }
+}
+
+/// The MIME type of an image by its first bytes, as Mastodon's upload checks it.
+fn sniff_image(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if b.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
 // ---- Mastodon text ----
 
 /// The length Mastodon counts: characters, with each URL as 23 and
@@ -1013,7 +1627,11 @@ fn check_post(record: &Value) -> Result<(), Reply> {
         check_facets(text, facets)?;
     }
     if let Some(embed) = record.get("embed") {
-        check_external(embed)?;
+        if embed["$type"] == "app.bsky.embed.images" {
+            check_images(embed)?;
+        } else {
+            check_external(embed)?;
+        }
     }
     if let Some(reply) = record.get("reply") {
         check_reply(reply)?;
@@ -1058,6 +1676,40 @@ fn check_external(embed: &Value) -> Result<(), Reply> {
             return Err(invalid_post(
                 "Record/embed/external/thumb must be an image blob of at most 1000000 bytes",
             ));
+        }
+    }
+    Ok(())
+}
+
+/// An `app.bsky.embed.images`: 1 to 4 `images`, each an `image` blob of an
+/// image of at most 1,000,000 bytes, a string `alt`, and an optional
+/// `aspectRatio` of positive whole `width` and `height`.
+fn check_images(embed: &Value) -> Result<(), Reply> {
+    let Some(images) = embed.get("images").and_then(Value::as_array) else {
+        return Err(invalid_post("Record/embed must have the property \"images\""));
+    };
+    if images.is_empty() || images.len() > 4 {
+        return Err(invalid_post("Record/embed/images must not have more than 4 elements"));
+    }
+    for (i, img) in images.iter().enumerate() {
+        let blob = &img["image"];
+        let image = blob["mimeType"].as_str().is_some_and(|m| m.starts_with("image/"));
+        let size = blob["size"].as_u64().unwrap_or(u64::MAX);
+        if blob["$type"] != "blob" || !image || size > BLOB_LIMIT as u64 {
+            return Err(invalid_post(&format!(
+                "Record/embed/images/{i}/image must be an image blob of at most 1000000 bytes"
+            )));
+        }
+        if !img.get("alt").is_some_and(Value::is_string) {
+            return Err(invalid_post(&format!("Record/embed/images/{i} must have the property \"alt\"")));
+        }
+        if let Some(ratio) = img.get("aspectRatio") {
+            let ok = ["width", "height"].iter().all(|k| ratio[k].as_u64().is_some_and(|n| n >= 1));
+            if !ok {
+                return Err(invalid_post(&format!(
+                    "Record/embed/images/{i}/aspectRatio must have positive width and height"
+                )));
+            }
         }
     }
     Ok(())

@@ -33,10 +33,16 @@ pub fn add_mastodon(home: &Home, fake: &Fake) {
 }
 
 /// Adds the fake's Bluesky account as `sky`.
-pub fn add_bluesky(home: &Home, fake: &Fake) {
+pub fn add_bluesky(home: &Home, fake: &Fake) -> Value {
+    add_bluesky_with(home, fake, &[])
+}
+
+/// Adds the fake's Bluesky account as `sky`, with `extra` flags of
+/// `clout account add bluesky` (such as `--appview URL`); returns the account.
+pub fn add_bluesky_with(home: &Home, fake: &Fake, extra: &[&str]) -> Value {
     let pass = secret(home, "bluesky.pass", Fake::BSKY_PASSWORD);
     let url = fake.url();
-    let a = home.json(&[
+    let mut args = vec![
         "account",
         "add",
         "bluesky",
@@ -48,9 +54,12 @@ pub fn add_bluesky(home: &Home, fake: &Fake) {
         &url,
         "--name",
         "sky",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let a = home.json(&args);
     assert_eq!(a["remote_id"], Fake::BSKY_DID, "{a}");
     assert_eq!(a["max_length"], 300);
+    a
 }
 
 /// Waits until the draft reaches `state`: it looks again at every nudge the

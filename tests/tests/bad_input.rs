@@ -19,6 +19,7 @@ use clout_proto::v1::account_service_client::AccountServiceClient;
 use clout_proto::v1::backup_service_client::BackupServiceClient;
 use clout_proto::v1::daemon_service_client::DaemonServiceClient;
 use clout_proto::v1::draft_service_client::DraftServiceClient;
+use clout_proto::v1::image_service_client::ImageServiceClient;
 use clout_proto::v1::nudge_service_client::NudgeServiceClient;
 use clout_proto::v1::program_service_client::ProgramServiceClient;
 use clout_proto::v1::queue_service_client::QueueServiceClient;
@@ -352,6 +353,8 @@ async fn seed(ch: &Channel) -> Ids {
             platform: "mastodon".into(),
             why: "clear threads".into(),
             topic: "rust".into(),
+            // A closed local port: the study read stays on this machine.
+            server: "http://127.0.0.1:9".into(),
         })
         .await
         .expect("add follow");
@@ -437,6 +440,74 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
 
     // ---- DraftService ------------------------------------------------------
     rpc!(t, "AddDraft: empty", INVALID, drafts, add_draft, v1::AddDraftRequest::default()).says("empty");
+    // ---- images: bytes are checked by cloutd, drafts name what it keeps --------
+    let images = ImageServiceClient::new(ch.clone()).max_encoding_message_size(usize::MAX);
+    let add_image = "/clout.v1.ImageService/AddImage";
+    rpc!(
+        t,
+        "AddImage: 1 MiB of text",
+        INVALID,
+        images,
+        add_image,
+        v1::AddImageRequest { data: vec![b'x'; HUGE] }
+    )
+    .says("not a PNG");
+    t.add(
+        "AddImage: 16 MiB + 1 KiB + 1 request",
+        Code::OutOfRange,
+        padded(ch.clone(), add_image, 16 * HUGE + KIB + 1),
+    )
+    .says("too large");
+    rpc!(t, "AddImage: no bytes", INVALID, images, add_image, v1::AddImageRequest { data: Vec::new() })
+        .says("empty");
+    rpc!(
+        t,
+        "AddImage: a PNG signature without its header",
+        INVALID,
+        images,
+        add_image,
+        v1::AddImageRequest { data: b"\x89PNG\r\n\x1a\n".to_vec() }
+    )
+    .says("width and height");
+    rpc!(
+        t,
+        "AddDraft: an image cloutd does not keep",
+        FAILED,
+        drafts,
+        add_draft,
+        v1::AddDraftRequest {
+            text: "hi".into(),
+            images: vec![v1::DraftImage { part: 1, sha256: "ab".repeat(32), ..Default::default() }],
+            ..Default::default()
+        }
+    )
+    .says("add the image to the draft again");
+    rpc!(
+        t,
+        "AddDraft: an image named by a path",
+        INVALID,
+        drafts,
+        add_draft,
+        v1::AddDraftRequest {
+            text: "hi".into(),
+            images: vec![v1::DraftImage { part: 1, sha256: "../../etc/passwd".into(), ..Default::default() }],
+            ..Default::default()
+        }
+    )
+    .says("sha256");
+    rpc!(
+        t,
+        "AddDraft: an image on part 0",
+        INVALID,
+        drafts,
+        add_draft,
+        v1::AddDraftRequest {
+            text: "hi".into(),
+            images: vec![v1::DraftImage { part: 0, sha256: "ab".repeat(32), ..Default::default() }],
+            ..Default::default()
+        }
+    )
+    .says("part 0");
     rpc!(
         t,
         "AddDraft: blank text",
@@ -1119,6 +1190,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
         platform: platform.into(),
         why,
         topic,
+        server: String::new(),
     };
     rpc!(t, "AddFollow: empty", INVALID, program, add_follow, v1::AddFollowRequest::default());
     for (what, req) in [
@@ -1654,6 +1726,7 @@ fn table(ch: &Channel, ids: &Ids) -> Table {
         secret_file: file.into(),
         skip_check: false,
         secret: String::new(),
+        appview: String::new(),
     };
     let inline = |secret: &str| v1::AddAccountRequest {
         secret_file: String::new(),

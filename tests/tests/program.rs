@@ -71,7 +71,18 @@ fn a_task_occurrence_nudges_and_can_be_done_once() {
     let home = Home::new();
     let _d = home.start();
     let watch = home.watch(&["--after", "0"]);
-    home.json(&["follow", "add", "@alice@mastodon.social", "--platform", "mastodon", "--topic", "rust"]);
+    // A closed local port as the server: the study read stays on this machine.
+    home.json(&[
+        "follow",
+        "add",
+        "@alice@mastodon.social",
+        "--platform",
+        "mastodon",
+        "--topic",
+        "rust",
+        "--server",
+        "http://127.0.0.1:9",
+    ]);
     let t = home.json(&[
         "task",
         "add",

@@ -203,7 +203,12 @@ fn the_program_exports_as_a_calendar() {
     assert!(ics.starts_with("BEGIN:VCALENDAR"), "{ics}");
     assert!(ics.contains(&format!("UID:clout-draft-{}@clout", d["id"])), "{ics}");
     assert!(ics.contains("SUMMARY:Post: Calendar post"));
+    // One event for the recurring task, with its rule, not one per occurrence.
     let tasks = ics.matches(&format!("UID:clout-task-{}-", t["id"])).count();
-    assert!((89..=91).contains(&tasks), "expected about 90 daily occurrences, found {tasks}");
+    assert_eq!(tasks, 1, "{ics}");
+    assert!(ics.contains("RRULE:FREQ=DAILY;BYHOUR=10;BYMINUTE=0;BYSECOND=0\r\n"), "{ics}");
+    // The post has a reminder.
+    let alarm = ics.split("BEGIN:VALARM").nth(1).and_then(|a| a.split("END:VALARM").next()).unwrap_or("");
+    assert!(alarm.contains("ACTION:DISPLAY") && alarm.contains("TRIGGER:-PT600S"), "{ics}");
     assert!(ics.trim_end().ends_with("END:VCALENDAR"));
 }

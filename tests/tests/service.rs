@@ -823,11 +823,24 @@ fn completions_man_pages_and_versions() {
         assert!(out.status.success(), "{name} {args:?}: {}", stderr(&out));
         stdout(&out)
     };
+    // The scripts call back into clout, which completes from its command tree.
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let text = run("clout", &["completions", shell]);
-        for word in ["endpoint", "token-file", "status", "completions"] {
-            assert!(text.contains(word), "{shell} completions lack {word}");
-        }
+        assert!(text.contains("COMPLETE"), "{shell}: {text}");
+    }
+    let complete = |words: &[&str]| {
+        let out =
+            Command::new(bin("clout")).arg("--").args(words).env("COMPLETE", "fish").output().expect("run");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let flags = complete(&["clout", "status", "--"]);
+    for word in ["--endpoint", "--token-file"] {
+        assert!(flags.contains(word), "completions lack {word}: {flags}");
+    }
+    let commands = complete(&["clout", ""]);
+    for word in ["status", "completions"] {
+        assert!(commands.lines().any(|l| l.starts_with(word)), "completions lack {word}: {commands}");
     }
     let man = run("clout", &["man"]);
     assert!(man.contains(".TH clout") && man.contains("endpoint"), "{man}");

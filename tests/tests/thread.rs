@@ -266,3 +266,34 @@ fn export_and_import_carry_the_thread() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("drafts[0].thread[1]"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_account_with_parts_out_stays_on_the_draft_so_part_1_is_never_posted_again() {
+    let fake = Fake::start();
+    let home = Home::new();
+    let _d = home.start();
+    add_mastodon(&home, &fake);
+    // Part 2 is refused for good: the thread stops with part 1 out.
+    fake.fail_request(STATUSES, 2, 422, r#"{"error":"Validation failed: nope"}"#);
+    let id = add_draft(&home, &["eins", "--thread", "zwei", "--at", "in 1s", "-a", "masto"]);
+    wait_state(&home, id, "failed", WAIT);
+    let id_s = id.to_string();
+    // Taking the account off (to add it back later) would forget part 1 and post it again.
+    home.fails_with(
+        &["draft", "edit", &id_s, "--no-account"],
+        "1 part of this thread is already out on `masto`",
+    );
+    let d = home.json(&["draft", "show", &id_s]);
+    assert_eq!(d["publications"][0]["parts"].as_array().map(Vec::len), Some(1), "{d}");
+    // Editing the accounts otherwise keeps it, and a retry finishes the thread from part 2.
+    home.json(&["draft", "edit", &id_s, "--account", "masto"]);
+    home.json(&["draft", "retry", &id_s]);
+    wait_state(&home, id, "published", WAIT);
+    assert_mastodon_chain(&fake, &["eins", "zwei"]);
+    let texts: Vec<String> = fake
+        .requests_to(STATUSES)
+        .iter()
+        .map(|r| r.json()["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(texts, ["eins", "zwei", "zwei"], "part 1 was sent once");
+}
