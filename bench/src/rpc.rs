@@ -69,6 +69,18 @@ async fn send_draft(ch: &Channel, req: v1::AddDraftRequest) -> Result<i64> {
     Ok(d.id)
 }
 
+/// Records draft `id` as published at `url` (`clout posted ID --url URL`).
+pub async fn mark_published(ch: &Channel, id: i64, url: String) -> Result<()> {
+    within(CALL_LIMIT + Duration::from_secs(1), "MarkPublished", async {
+        DraftServiceClient::new(ch.clone())
+            .mark_published(request(v1::MarkPublishedRequest { id, url }))
+            .await
+            .map_err(|s| anyhow!("MarkPublished failed: {s}"))
+    })
+    .await?;
+    Ok(())
+}
+
 pub async fn status(ch: &Channel) -> Result<v1::StatusResponse> {
     Ok(within(CALL_LIMIT + Duration::from_secs(1), "Status", async {
         DaemonServiceClient::new(ch.clone())

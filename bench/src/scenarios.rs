@@ -24,8 +24,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(30);
 /// Longest run of one `clout` command.
 const CLI_LIMIT: Duration = Duration::from_secs(30);
 
-pub const ALL: [&str; 9] =
-    ["single", "burst", "burst10k", "roundtrip", "enqueue", "idle", "rss", "publish", "import64"];
+pub const ALL: [&str; 10] =
+    ["single", "burst", "burst10k", "roundtrip", "enqueue", "idle", "rss", "publish", "results", "import64"];
 
 pub struct Ctx {
     pub bins: Bins,
@@ -50,6 +50,7 @@ pub fn run(name: &str, ctx: &Ctx, rep: &mut Report) -> Result<()> {
         "idle" => idle(ctx, rep),
         "rss" => rss(ctx, rep),
         "publish" => publish(ctx, rep, if ctx.quick { 50 } else { 500 }),
+        "results" => results(ctx, rep, if ctx.quick { 100 } else { 1_000 }),
         "import64" => crate::import::import64(ctx, rep),
         other => bail!("unknown scenario `{other}`; known: {}", ALL.join(", ")),
     }
@@ -656,6 +657,77 @@ fn publish(ctx: &Ctx, rep: &mut Report, n: usize) -> Result<()> {
     if statuses != n {
         rep.note(S, format!("the server holds {statuses} statuses for {n} drafts"));
     }
+    drop(w);
+    stop(d, rep, S);
+    Ok(())
+}
+
+// ---- results ----------------------------------------------------------------
+
+/// Single-fire lateness while `n` result fetches are pending against a server
+/// that accepts connections and never answers: the fetcher works outside the
+/// firing transaction, so a dead server must not make a due post late.
+fn results(ctx: &Ctx, rep: &mut Report, n: usize) -> Result<()> {
+    const S: &str = "results";
+    let reps = if ctx.quick { 5 } else { 20 };
+    // Accepts every connection and holds it open, reading nothing and answering nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").context("bind the silent server")?;
+    let port = silent.local_addr()?.port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in silent.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let home = Home::new()?;
+    // The daemon reads $XDG_CONFIG_HOME/clout/cloutd.toml: snapshots 1 s after each post.
+    let config = home.dir.path().join("no-config").join("clout");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(config.join("cloutd.toml"), "[results]\nafter = [\"1s\", \"30d\"]\n")?;
+    let mut d = Daemon::start(&ctx.bins, &home, READY_LIMIT)?;
+    let socket = d.socket.clone();
+    let t0 = Instant::now();
+    ctx.block_on(async {
+        let ch = rpc::connect(&socket).await?;
+        for i in 0..n {
+            let id = rpc::add_draft(&ch, format!("bench result {i}"), None).await?;
+            rpc::mark_published(&ch, id, format!("http://127.0.0.1:{port}/@me/{}", 1000 + i)).await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    eprintln!(
+        "[{S}] {n} posts recorded in {:.1} s; their fetches go to a server that never answers",
+        t0.elapsed().as_secs_f64()
+    );
+    // Their first snapshot time passes: every fetch is queued or hanging.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut w = watcher_warm_up(ctx, &d, S)?;
+    let mut late = Vec::new();
+    let mut stray = 0;
+    for i in 0..reps {
+        d.check_alive()?;
+        let due = trunc_ms(Utc::now() + chrono::Duration::milliseconds(1200))?;
+        let id = ctx.block_on(async {
+            let ch = rpc::connect(&socket).await?;
+            rpc::add_draft(&ch, format!("bench due {i}"), Some(due)).await
+        })?;
+        let seen = wait_for_draft(&mut w, id, Instant::now() + Duration::from_secs(15), &mut stray)?;
+        let l = ms_between(due, seen.arrived);
+        late.push(l);
+        eprintln!("[{S}]   {}/{reps}: draft {id} arrived {l:.2} ms after its due time", i + 1);
+    }
+    let mut cmd = clout_cmd(&ctx.bins, &d.socket);
+    cmd.args(["--json", "results"]);
+    let (out, _) = run_ok(&mut cmd, "clout results", CLI_LIMIT)?;
+    let v: Value = serde_json::from_slice(&out.stdout).context("clout --json results printed no JSON")?;
+    let posts = v.get("posts").and_then(Value::as_array).cloned().unwrap_or_default();
+    let measured =
+        posts.iter().filter(|p| p.get("snapshots").and_then(Value::as_u64).unwrap_or(0) > 0).count();
+    rep.add(S, "result fetches pending against a silent server", n as f64, "items");
+    rep.add(S, "of them answered during the run", measured as f64, "items");
+    rep.add_ms_stats(S, "single-fire lateness (watch arrival - due)", &late, true);
+    // The recorded posts' `published` nudges replay to the watcher first: not strays here.
+    let _ = stray;
     drop(w);
     stop(d, rep, S);
     Ok(())
