@@ -222,7 +222,7 @@ async fn answer(mut stream: tokio::net::TcpStream, core: &Core, token: &str) {
         let wanted = format!("/{token}/clout.ics");
         let matches = bool::from(path.as_bytes().ct_eq(wanted.as_bytes()));
         match (method, matches) {
-            ("GET" | "HEAD", true) => match build(&core.store, Utc::now()).await {
+            ("GET" | "HEAD", true) => match build(&core.store, crate::clock::now()).await {
                 Ok(ics) => ("200 OK", "text/calendar; charset=utf-8", ics),
                 Err(e) => {
                     tracing::warn!("cannot build the calendar: {e}");

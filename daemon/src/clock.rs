@@ -6,8 +6,15 @@
 //! suspend, and with `TFD_TIMER_CANCEL_ON_SET` it also returns when the wall
 //! clock is set, so the scheduler can re-read the clock and recompute. Idle
 //! means no work at all: not even a wake-up a minute.
+//!
+//! Every part of the daemon reads the time through [`now`]: the wall clock,
+//! shifted by `cloutd --clock-offset` (zero unless asked). A daemon started
+//! with `--clock-offset 25h` behaves as if it were 25 hours later, so results
+//! due a day after a post, daily study refreshes or missed tasks can be seen
+//! without waiting a day; the end-to-end tests step through them this way.
 
 use std::io;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use rustix::fd::OwnedFd;
@@ -15,6 +22,59 @@ use rustix::time::{
     Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create, timerfd_settime,
 };
 use tokio::io::unix::AsyncFd;
+
+static OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// The daemon's present: the wall clock plus the offset [`set_offset`] gave.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    match OFFSET_MS.load(Ordering::Relaxed) {
+        0 => t,
+        ms => t + chrono::Duration::milliseconds(ms),
+    }
+}
+
+/// Shifts [`now`] by `ms` milliseconds from here on (`--clock-offset`).
+pub fn set_offset(ms: i64) {
+    OFFSET_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The shift [`set_offset`] gave, zero by default.
+pub fn offset() -> chrono::Duration {
+    chrono::Duration::milliseconds(OFFSET_MS.load(Ordering::Relaxed))
+}
+
+/// Reads a `--clock-offset` value: whole numbers with units, added up
+/// (`90s`, `25h`, `7d`, `30d1h`; units s, m, h, d), at most ten years.
+pub fn parse_offset(s: &str) -> Result<i64, String> {
+    let bad = || format!("`{s}` is not a duration: give one like 25h, 7d or 30d1h (units s, m, h, d)");
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        let unit_len = rest[digits..].find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len() - digits);
+        let per: i64 = match &rest[digits..digits + unit_len] {
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        total = n.checked_mul(per).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        rest = &rest[digits + unit_len..];
+    }
+    if total > 3_660 * 86_400_000 {
+        return Err(format!("`{s}` is more than ten years"));
+    }
+    Ok(total)
+}
 
 pub struct WallTimer {
     fd: AsyncFd<OwnedFd>,
@@ -31,8 +91,9 @@ impl WallTimer {
         Ok(WallTimer { fd })
     }
 
-    /// Returns at the wall-clock instant `at`, or earlier when the wall clock is set.
+    /// Returns at the instant `at` of [`now`], or earlier when the wall clock is set.
     pub async fn sleep_until(&self, at: DateTime<Utc>) -> io::Result<()> {
+        let at = at - offset();
         // An expiry of zero would disarm the timer: the past is "now".
         let secs = at.timestamp().max(1);
         let spec = Itimerspec {
@@ -87,7 +148,7 @@ pub async fn sleep_until_wall(timer: Option<&WallTimer>, at: DateTime<Utc>) {
             }
         }
         None => {
-            let left = (at - Utc::now()).to_std().unwrap_or_default();
+            let left = (at - now()).to_std().unwrap_or_default();
             tokio::time::sleep(left.min(MAX_MONOTONIC_SLEEP)).await;
         }
     }
@@ -107,5 +168,16 @@ mod tests {
         let t = std::time::Instant::now();
         timer.sleep_until(Utc::now() - chrono::Duration::seconds(5)).await.expect("sleep");
         assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn offsets_add_up_their_parts_and_refuse_the_rest() {
+        assert_eq!(parse_offset("90s"), Ok(90_000));
+        assert_eq!(parse_offset("25h"), Ok(90_000_000));
+        assert_eq!(parse_offset("30d1h"), Ok(30 * 86_400_000 + 3_600_000));
+        assert_eq!(parse_offset(" 0s "), Ok(0));
+        for bad in ["", "h", "25", "25x", "-1h", "1h-", "1.5h", "99999999999999999d", "4000d"] {
+            assert!(parse_offset(bad).is_err(), "{bad:?} was taken");
+        }
     }
 }

@@ -59,7 +59,7 @@ impl Loop {
     /// The loop begins a turn.
     pub fn turn(&self) {
         if let Ok(mut t) = self.last_turn.lock() {
-            *t = Some(Utc::now());
+            *t = Some(crate::clock::now());
         }
     }
 
@@ -172,7 +172,7 @@ impl Health {
     /// Judges health now, reading the oldest due item from `store`.
     pub async fn check(&self, store: &Store) -> Report {
         let threshold = self.threshold();
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut problems = Vec::new();
         let lag = match store.next_due().await {
             Ok(Some(due)) => (now - due).to_std().unwrap_or_default(),
@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn the_next_look_follows_the_due_item_and_work_in_flight() {
         let h = Health::default();
-        let now = Utc::now();
+        let now = crate::clock::now();
         assert_eq!(h.next_look(now), None, "nothing due, nothing running: nothing to look at");
         let due = now + chrono::Duration::seconds(10);
         h.scheduler_saw(Some(due));
@@ -227,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn only_a_change_wakes_the_health_check() {
         let h = Health::default();
-        let due = Utc::now() + chrono::Duration::seconds(10);
+        let due = crate::clock::now() + chrono::Duration::seconds(10);
         h.scheduler_saw(Some(due));
         tokio::time::timeout(Duration::from_secs(5), h.changed()).await.expect("a new due time wakes it");
         h.scheduler_saw(Some(due));

@@ -69,7 +69,7 @@ pub async fn run<Q: Queue>(
         let woken = Q::wake(&core).notified();
         let room = batch.saturating_sub(inflight.len());
         if room > 0 {
-            match Q::claim(&core, &me, Utc::now(), lease, room as u32).await {
+            match Q::claim(&core, &me, crate::clock::now(), lease, room as u32).await {
                 Ok(claims) => {
                     for c in claims {
                         inflight.spawn(Q::work(core.clone(), me.clone(), c));
@@ -89,8 +89,9 @@ pub async fn run<Q: Queue>(
             None
         } else {
             let next = Q::next_at(&core).await.ok().flatten();
-            let wait = next
-                .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50)));
+            let wait = next.map(|t| {
+                (t - crate::clock::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50))
+            });
             if core.store.is_postgres() {
                 // A fleet's other daemons may add work this one hears of late.
                 Some(wait.map_or(crate::fleet::FALLBACK_WAKE, |w| w.min(crate::fleet::FALLBACK_WAKE)))
@@ -106,7 +107,7 @@ pub async fn run<Q: Queue>(
                 match wait {
                     // On the wall clock, so a suspend does not make the next claim late.
                     Some(w) => {
-                        let at = Utc::now() + chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX);
+                        let at = crate::clock::now() + chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX);
                         crate::clock::sleep_until_wall(timer.as_ref(), at).await
                     }
                     None => std::future::pending().await,

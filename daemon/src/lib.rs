@@ -87,7 +87,7 @@ pub fn config_sinks(config: &Config) -> Result<Vec<sinks::NewSink>> {
 /// Removing one from the file does not remove it: `clout sink rm` does.
 pub async fn add_config_sinks(core: &Core, config: &Config) -> Result<()> {
     for (decl, sink) in config.sinks.iter().zip(config_sinks(config)?) {
-        match core.store.add_sink(&sink, Utc::now()).await {
+        match core.store.add_sink(&sink, crate::clock::now()).await {
             Ok(s) => {
                 tracing::info!(sink = s.id, kind = decl.kind.as_str(), "added a sink from the config file")
             }
@@ -110,7 +110,7 @@ pub async fn add_config_accounts(core: &Core, config: &Config) -> Result<()> {
         if let Some(secret) = secret {
             secrets.insert(account.name.clone(), secret);
         }
-        core.store.upsert_config_account(&account, Utc::now()).await?;
+        core.store.upsert_config_account(&account, crate::clock::now()).await?;
     }
     core.publish.set_config_secrets(secrets);
     Ok(())
@@ -147,7 +147,7 @@ impl Core {
 
     /// Replaces the policy and puts the rule checks on the schedule again.
     pub async fn set_policy(&self, policy: rules::Policy) -> Result<()> {
-        self.store.sync_checks(&policy, Utc::now()).await?;
+        self.store.sync_checks(&policy, crate::clock::now()).await?;
         if let Ok(mut p) = self.policy.write() {
             *p = policy;
         }
@@ -209,7 +209,7 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
         nudges: watch::Sender::new(last),
         shutdown: stop_rx.clone(),
         sinks: sinks::Hub::new(),
-        started_at: Utc::now(),
+        started_at: crate::clock::now(),
         socket: socket.path().to_path_buf(),
         policy: std::sync::RwLock::new(config.policy.clone()),
         fleet_out: Notify::new(),
@@ -224,19 +224,20 @@ pub async fn run_with(config: Config, shutdown: impl Future<Output = ()>, launch
     core.health.set_threshold(Duration::from_secs(config.health.threshold_seconds));
     let fleet =
         core.store.pg_pool().map(|pool| tokio::spawn(fleet::run(core.clone(), pool, stop_rx.clone())));
-    core.store.sync_checks(&config.policy, Utc::now()).await?;
+    core.store.sync_checks(&config.policy, crate::clock::now()).await?;
     add_config_sinks(&core, &config).await?;
     add_config_accounts(&core, &config).await?;
     let calendar_server = calendar_listener.map(|l| {
         tracing::info!(addr = %l.addr, "serving the calendar for subscriptions (`clout status` shows its URL)");
         tokio::spawn(l.serve(core.clone(), stop_rx.clone()))
     });
-    core.store.enroll_study(Utc::now()).await?;
+    core.store.enroll_study(crate::clock::now()).await?;
     let scheduler = tokio::spawn(scheduler::run(core.clone(), stop_rx.clone()));
     let sink_delivery = tokio::spawn(sinks::run(core.clone(), stop_rx.clone()));
     let publisher = tokio::spawn(publish::run(core.clone(), stop_rx.clone()));
     let studier = tokio::spawn(study::run(core.clone(), stop_rx.clone()));
     let fetcher = tokio::spawn(results::run(core.clone(), stop_rx.clone()));
+    media::sweep_later(&core);
 
     let api = service::Api::new(core.clone());
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -449,8 +450,8 @@ async fn health_loop(
             None if !report.healthy => Some(SICK_LOOK),
             None => core
                 .health
-                .next_look(Utc::now())
-                .map(|t| (t - Utc::now()).to_std().unwrap_or_default() + MARGIN),
+                .next_look(crate::clock::now())
+                .map(|t| (t - crate::clock::now()).to_std().unwrap_or_default() + MARGIN),
         };
         let sleep = async {
             match wait {

@@ -49,6 +49,10 @@ struct Args {
     /// (`ExecReload=cloutd --reload $MAINPID`, for systemd without Type=notify-reload)
     #[arg(long, value_name = "PID")]
     reload: Option<u32>,
+    /// Run as if this much later than the wall clock (25h, 7d, 30d1h): for
+    /// trying out what a schedule does after a day or a week, and for tests
+    #[arg(long, env = "CLOUTD_CLOCK_OFFSET", value_name = "DURATION", hide = true, value_parser = clout_daemon::clock::parse_offset)]
+    clock_offset: Option<i64>,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +105,10 @@ fn main() -> ExitCode {
         };
     }
     let set_log_filter = logging::init(&config.log);
+    if let Some(ms) = args.clock_offset.filter(|ms| *ms > 0) {
+        clout_daemon::clock::set_offset(ms);
+        tracing::warn!(offset_ms = ms, now = %clout_daemon::clock::now(), "--clock-offset: running ahead of the wall clock");
+    }
     // Before any other thread exists: this clears the LISTEN_* variables.
     let inherited = match clout_daemon::systemd::take_inherited_listener() {
         Ok(l) => l,

@@ -3,10 +3,16 @@
 //! atomically), so the file a draft was made from may move or go. The type is
 //! read from the first bytes (PNG, JPEG, WebP, GIF), never from the name, and
 //! the width and height from the header, for Bluesky's `aspectRatio`.
+//!
+//! A copy no draft names any more (its draft was deleted, or its images
+//! replaced) is removed by [`sweep`], once it is an hour old: at start, and
+//! after a draft is deleted, edited or imported. The hour covers the time
+//! between `AddImage` and the `AddDraft` that names the image.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -21,6 +27,8 @@ pub const BLUESKY_IMAGE_BYTES: u64 = 1_000_000;
 /// What a Mastodon server takes when its instance did not say.
 pub const MASTODON_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
 pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+/// How old an image no draft names must be before [`sweep`] removes it.
+pub const UNUSED_GRACE: chrono::Duration = chrono::Duration::hours(1);
 
 /// An image on a draft. `part` is 0 for the first part.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -175,11 +183,14 @@ pub fn is_sha256(s: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Media {
     dir: PathBuf,
+    /// Held while a copy is written or touched, and while [`Media::remove_unused`]
+    /// looks at one and removes it: a copy kept again is never removed under it.
+    lock: Arc<Mutex<()>>,
 }
 
 impl Media {
     pub fn new(dir: PathBuf) -> Media {
-        Media { dir }
+        Media { dir, lock: Arc::new(Mutex::new(())) }
     }
 
     /// Beside a SQLite database (`…/clout.db` → `…/media`); for PostgreSQL,
@@ -223,7 +234,12 @@ impl Media {
     pub fn store(&self, b: &[u8]) -> Result<Stored, MediaError> {
         let stored = inspect(b)?;
         let path = self.path(&stored.sha256, stored.mime);
+        let _held = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if std::fs::metadata(&path).is_ok_and(|m| m.len() == stored.bytes) {
+            // Kept again: young once more, so a sweep leaves it for the draft about to name it.
+            if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
             return Ok(stored);
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| self.write_error(e))?;
@@ -259,6 +275,34 @@ impl Media {
         Ok(b)
     }
 
+    /// Removes the copies not in `used` whose last write was before `before`,
+    /// and temporary files a crash left; returns how many copies went.
+    pub fn remove_unused(
+        &self,
+        used: &std::collections::HashSet<String>,
+        before: std::time::SystemTime,
+    ) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return 0 };
+        let mut gone = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let temporary = name.starts_with('.') && name.ends_with(".tmp");
+            let ours = name.split_once('.').is_some_and(|(sha, ext)| {
+                is_sha256(sha) && ["png", "jpg", "webp", "gif"].contains(&ext) && !used.contains(sha)
+            });
+            if !temporary && !ours {
+                continue;
+            }
+            let _held = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before);
+            if old && std::fs::remove_file(e.path()).is_ok() && ours {
+                gone += 1;
+            }
+        }
+        gone
+    }
+
     /// What is known of a kept image, by its name.
     pub fn stat(&self, sha256: &str) -> Result<Stored, MediaError> {
         if !is_sha256(sha256) {
@@ -281,7 +325,7 @@ pub async fn keep(core: &crate::Core, bytes: Vec<u8>) -> crate::error::Result<St
         tokio::task::spawn_blocking(move || m.store(&bytes).map(|s| (s, bytes)))
             .await
             .map_err(|e| crate::error::Error::Startup(format!("cannot keep the image: {e}")))??;
-    core.store.share_media(&stored.sha256, stored.mime, &bytes, chrono::Utc::now()).await?;
+    core.store.share_media(&stored.sha256, stored.mime, &bytes, crate::clock::now()).await?;
     Ok(stored)
 }
 
@@ -299,6 +343,36 @@ pub async fn fetch(core: &crate::Core, sha256: &str) -> crate::error::Result<()>
             .map_err(|e| crate::error::Error::Startup(format!("cannot keep the image: {e}")))??;
     }
     Ok(())
+}
+
+/// Removes the images no draft names that are older than [`UNUSED_GRACE`],
+/// here and in a fleet's database. Failures are logged, never fatal.
+pub async fn sweep(core: &crate::Core) {
+    let used = match core.store.media_in_use().await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the images drafts use; none removed");
+            return;
+        }
+    };
+    let before = crate::clock::now() - UNUSED_GRACE;
+    let m = core.media.clone();
+    let keep = used.clone();
+    let file_before = std::time::SystemTime::from(before);
+    let files = tokio::task::spawn_blocking(move || m.remove_unused(&keep, file_before)).await.unwrap_or(0);
+    let shared = core.store.forget_shared_media(&used, before).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot remove unused images from the database");
+        0
+    });
+    if files > 0 || shared > 0 {
+        tracing::info!(files, shared, "removed images no draft names");
+    }
+}
+
+/// [`sweep`] in the background, so the request that freed images answers first.
+pub fn sweep_later(core: &std::sync::Arc<crate::Core>) {
+    let core = core.clone();
+    tokio::spawn(async move { sweep(&core).await });
 }
 
 #[cfg(test)]
@@ -355,5 +429,37 @@ mod tests {
             Media::for_database("sqlite:///var/lib/clout/clout.db?mode=rwc").dir(),
             Path::new("/var/lib/clout/media")
         );
+    }
+
+    #[test]
+    fn unused_copies_go_once_old_and_used_ones_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = Media::new(dir.path().join("media"));
+        let a = m.store(&png(1, 1, 0)).expect("a");
+        let b = m.store(&png(2, 2, 0)).expect("b");
+        let stray = m.dir().join(format!(".{}.0000000000000001.tmp", b.sha256));
+        std::fs::write(&stray, b"half").expect("stray");
+        let other = m.dir().join("notes.txt");
+        std::fs::write(&other, b"not ours").expect("other");
+        let used: std::collections::HashSet<String> = [a.sha256.clone()].into();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        assert_eq!(m.remove_unused(&used, hour_ago), 0, "young copies stay");
+        assert!(stray.exists());
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+        assert_eq!(m.remove_unused(&used, later), 1);
+        assert!(m.path(&a.sha256, a.mime).exists(), "a used copy went");
+        assert!(!m.path(&b.sha256, b.mime).exists(), "an unused copy stayed");
+        assert!(!stray.exists(), "a crash's temporary file stayed");
+        assert!(other.exists(), "a file cloutd did not write went");
+        // Kept again, an old copy is young again.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(m.path(&a.sha256, a.mime))
+            .expect("open")
+            .set_modified(old)
+            .expect("age");
+        m.store(&png(1, 1, 0)).expect("again");
+        assert_eq!(m.remove_unused(&Default::default(), hour_ago), 0, "a copy kept again went");
     }
 }

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::Core;
@@ -48,12 +47,12 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!(error = %e, "reading the next due time failed");
-                Some(Utc::now() + chrono::Duration::seconds(1))
+                Some(crate::clock::now() + chrono::Duration::seconds(1))
             }
         };
         core.health.scheduler_saw(next);
         // Only take the write lock when something is due.
-        if next.is_some_and(|t| t <= Utc::now()) {
+        if next.is_some_and(|t| t <= crate::clock::now()) {
             let fired = {
                 let _busy = core.health.scheduler.busy();
                 match fire_all_due(&core).await {
@@ -81,9 +80,10 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         // without it, cap the monotonic sleep so a suspend cannot make us late.
         let (wall, mut wait) = match (&timer, next) {
             (Some(t), Some(at)) => (Some((t, at)), None),
-            (_, next) => {
-                (None, next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)))
-            }
+            (_, next) => (
+                None,
+                next.map(|t| (t - crate::clock::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)),
+            ),
         };
         if core.store.is_postgres() {
             // Another daemon's write may have been announced while we were not listening.
@@ -130,10 +130,10 @@ fn transient(e: &Error) -> bool {
 /// times is set aside with a `fire_failed` nudge. A transient failure ends
 /// the pass with that error, to be waited out.
 async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error::Result<()> {
-    let ids = core.store.due_ids(Utc::now(), BATCH).await?;
+    let ids = core.store.due_ids(crate::clock::now(), BATCH).await?;
     let mut last = None;
     for id in ids {
-        match crate::fire::fire_due(&core.store, Utc::now(), 1, &core.policy(), Some(id)).await {
+        match crate::fire::fire_due(&core.store, crate::clock::now(), 1, &core.policy(), Some(id)).await {
             Ok(fired) => {
                 failures.remove(&id);
                 if let Some(n) = fired.last() {
@@ -148,7 +148,9 @@ async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error:
                 if *n >= MAX_FIRE_FAILURES {
                     let tries = *n;
                     failures.remove(&id);
-                    if let Some(nudge) = core.store.set_aside(id, &e.to_string(), tries, Utc::now()).await? {
+                    if let Some(nudge) =
+                        core.store.set_aside(id, &e.to_string(), tries, crate::clock::now()).await?
+                    {
                         tracing::warn!(nudge = nudge.id, row = id, "{}", nudge.message);
                         core.nudges.send_replace(nudge.id);
                     }
@@ -171,7 +173,8 @@ async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error:
 async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
     let mut size = 32;
     loop {
-        let fired = crate::fire::fire_due(&core.store, Utc::now(), size, &core.policy(), None).await?;
+        let fired =
+            crate::fire::fire_due(&core.store, crate::clock::now(), size, &core.policy(), None).await?;
         if let Some(last) = fired.last() {
             for n in &fired {
                 tracing::debug!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);

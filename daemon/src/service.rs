@@ -310,7 +310,7 @@ impl From<QueueItem> for v1::QueueItem {
 impl v1::draft_service_server::DraftService for Api {
     async fn add_draft(&self, req: Request<v1::AddDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let r = req.into_inner();
-        let now = Utc::now();
+        let now = crate::clock::now();
         let content_warning = accounts::check_content_warning(&r.content_warning)?;
         let mut parts = check_parts(&r.text, &r.thread)?;
         let mut wanted = r.images.clone();
@@ -433,7 +433,11 @@ impl v1::draft_service_server::DraftService for Api {
         if r.replace_accounts {
             patch.accounts = Some(names);
         }
-        Ok(Response::new(self.core.store.update_draft(id, &patch, Utc::now()).await?.into()))
+        let d = self.core.store.update_draft(id, &patch, crate::clock::now()).await?;
+        if r.replace_images {
+            crate::media::sweep_later(&self.core);
+        }
+        Ok(Response::new(d.into()))
     }
 
     async fn delete_draft(
@@ -443,6 +447,7 @@ impl v1::draft_service_server::DraftService for Api {
         let id = check_id(req.into_inner().id)?;
         self.core.store.delete_draft(id).await?;
         self.core.changed();
+        crate::media::sweep_later(&self.core);
         Ok(Response::new(v1::DeleteDraftResponse {}))
     }
 
@@ -452,7 +457,7 @@ impl v1::draft_service_server::DraftService for Api {
     ) -> Result<Response<v1::Draft>, Status> {
         let r = req.into_inner();
         let id = check_id(r.id)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let at = match (r.queue, r.at.as_ref()) {
             (true, None) => None,
             (false, t) => Some(check_time(t, now)?),
@@ -468,7 +473,7 @@ impl v1::draft_service_server::DraftService for Api {
         req: Request<v1::UnscheduleDraftRequest>,
     ) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
-        let d = self.core.store.unschedule_draft(id, Utc::now()).await?;
+        let d = self.core.store.unschedule_draft(id, crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(d.into()))
     }
@@ -494,7 +499,7 @@ impl v1::draft_service_server::DraftService for Api {
                 )));
             }
         }
-        let d = self.core.store.finish_draft(id, DraftState::Published, url, Utc::now()).await?;
+        let d = self.core.store.finish_draft(id, DraftState::Published, url, crate::clock::now()).await?;
         self.core.changed();
         self.core.nudged().await?;
         Ok(Response::new(d.into()))
@@ -502,14 +507,14 @@ impl v1::draft_service_server::DraftService for Api {
 
     async fn retry_draft(&self, req: Request<v1::RetryDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
-        let d = self.core.store.retry_draft(id, Utc::now()).await?;
+        let d = self.core.store.retry_draft(id, crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(d.into()))
     }
 
     async fn skip_draft(&self, req: Request<v1::SkipDraftRequest>) -> Result<Response<v1::Draft>, Status> {
         let id = check_id(req.into_inner().id)?;
-        let d = self.core.store.finish_draft(id, DraftState::Skipped, "", Utc::now()).await?;
+        let d = self.core.store.finish_draft(id, DraftState::Skipped, "", crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(d.into()))
     }
@@ -527,8 +532,9 @@ impl v1::queue_service_server::QueueService for Api {
         if r.horizon_seconds < 0 {
             return Err(invalid("horizon_seconds must not be negative"));
         }
-        let until = (r.horizon_seconds > 0)
-            .then(|| Utc::now() + chrono::Duration::seconds(r.horizon_seconds.min(100 * 365 * 86_400)));
+        let until = (r.horizon_seconds > 0).then(|| {
+            crate::clock::now() + chrono::Duration::seconds(r.horizon_seconds.min(100 * 365 * 86_400))
+        });
         let limit = if r.limit == 0 { 1000 } else { r.limit.min(100_000) };
         let items = self.core.store.upcoming(until, limit).await?;
         let program = self.core.store.program().await?;
@@ -543,20 +549,20 @@ impl v1::queue_service_server::QueueService for Api {
         &self,
         _req: Request<v1::ShuffleRequest>,
     ) -> Result<Response<v1::ShuffleResponse>, Status> {
-        let items = self.core.store.shuffle_slots(Utc::now()).await?;
+        let items = self.core.store.shuffle_slots(crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(v1::ShuffleResponse { items: items.into_iter().map(Into::into).collect() }))
     }
 
     async fn pause(&self, _req: Request<v1::PauseRequest>) -> Result<Response<v1::PauseState>, Status> {
-        self.core.store.set_paused(true, Utc::now()).await?;
+        self.core.store.set_paused(true, crate::clock::now()).await?;
         self.core.changed();
         let p = self.core.store.program().await?;
         Ok(Response::new(v1::PauseState { paused: true, paused_at: p.paused_at.map(ts), came_due: 0 }))
     }
 
     async fn resume(&self, _req: Request<v1::ResumeRequest>) -> Result<Response<v1::PauseState>, Status> {
-        let came_due = self.core.store.set_paused(false, Utc::now()).await?;
+        let came_due = self.core.store.set_paused(false, crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(v1::PauseState { paused: false, paused_at: None, came_due }))
     }
@@ -651,7 +657,7 @@ impl v1::nudge_service_server::NudgeService for Api {
 
     async fn ack(&self, req: Request<v1::AckRequest>) -> Result<Response<v1::Nudge>, Status> {
         let id = check_id(req.into_inner().id)?;
-        let n = self.core.store.ack_nudge(id, Utc::now()).await?;
+        let n = self.core.store.ack_nudge(id, crate::clock::now()).await?;
         Ok(Response::new(v1::Nudge { acked: true, ..n.into() }))
     }
 
@@ -667,14 +673,14 @@ impl v1::nudge_service_server::NudgeService for Api {
             return Err(invalid("give ids or all, not both"));
         }
         let ids = r.ids.iter().map(|&id| check_id(id)).collect::<Result<Vec<_>, _>>()?;
-        let acked = self.core.store.ack_many(&ids, &r.kinds, Utc::now()).await?;
+        let acked = self.core.store.ack_many(&ids, &r.kinds, crate::clock::now()).await?;
         Ok(Response::new(v1::AckManyResponse { acked }))
     }
 
     async fn snooze(&self, req: Request<v1::SnoozeRequest>) -> Result<Response<v1::SnoozeResponse>, Status> {
         let r = req.into_inner();
         let id = check_id(r.id)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let (until, ok) = match r.until.as_ref() {
             Some(t) => {
                 let until = from_ts(t).ok_or_else(|| invalid("the time is out of range"))?;

@@ -353,3 +353,47 @@ fn in_a_postgres_fleet_another_daemon_posts_the_image() {
     let copied = b.dir.path().join("xdg").join("clout").join("media").join(format!("{sha}.png"));
     assert!(copied.exists(), "{copied:?}");
 }
+
+/// The names of the copies in cloutd's media directory.
+fn kept(home: &Home) -> Vec<String> {
+    let dir = home.dir.path().join("data").join("media");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn copies_no_draft_names_are_removed_once_an_hour_old() {
+    let home = Home::new();
+    let d = home.start();
+    let a = write(&home, "a.png", &png(10, 10, 10, 7));
+    let b = write(&home, "b.png", &png(20, 20, 10, 8));
+    let c = write(&home, "c.png", &png(30, 30, 10, 9));
+    let (gone, _) = add(&home, &["Going", "--image", p(&a), "--alt", "a"]);
+    let (stays, _) = add(&home, &["Staying", "--image", p(&b), "--alt", "b"]);
+    let (edited, _) = add(&home, &["Edited", "--image", p(&c), "--alt", "c"]);
+    let sha = |d: &Value| d["images"][0]["sha256"].as_str().map(str::to_string).expect("sha256");
+    let (sa, sb, sc) = (sha(&gone), sha(&stays), sha(&edited));
+    assert_eq!(kept(&home).len(), 3, "{:?}", kept(&home));
+    home.json(&["draft", "rm", &gone["id"].to_string()]);
+    home.json(&["draft", "edit", &edited["id"].to_string(), "--no-image"]);
+    // Within the hour they stay: an image is kept before the draft that names it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(kept(&home).len(), 3, "{:?}", kept(&home));
+    d.stop(WAIT).expect("cloutd stopped");
+
+    // Two hours later on cloutd's clock, its start sweeps them; the used one stays.
+    let _d = home.start_with(&["--clock-offset", "2h"]).expect("cloutd did not start");
+    let deadline = std::time::Instant::now() + WAIT;
+    while kept(&home).len() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let names = kept(&home);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with(&sb), "{names:?} lost {sb}");
+    assert!(!names.iter().any(|n| n.starts_with(&sa) || n.starts_with(&sc)));
+    let shown = home.json(&["draft", "show", &stays["id"].to_string()]);
+    assert_eq!(shown["images"][0]["sha256"], sb.as_str());
+}

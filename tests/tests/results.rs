@@ -6,7 +6,9 @@
 //! deleted post, a refused token, a rate-limited app view, a post recorded by
 //! its Bluesky address, `clout results` in text and JSON, export and import,
 //! `clout results refresh`, the review's results section and a setback made
-//! from a draft.
+//! from a draft. One test keeps the default schedule (1 h, 24 h, 7 d, 30 d)
+//! and moves the daemon's clock through it with `cloutd --clock-offset`,
+//! restarting cloutd at each step as a machine that sleeps would.
 
 use std::time::{Duration, Instant};
 
@@ -26,9 +28,14 @@ fn start(home: &Home) -> Daemon {
 
 /// `clout --json results`, polled until `done` holds for it.
 fn results_until(home: &Home, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    results_of(home, &["results"], what, done)
+}
+
+/// `clout --json ARGS`, polled until `done` holds for it.
+fn results_of(home: &Home, args: &[&str], what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let r = home.json(&["results"]);
+        let r = home.json(args);
         if done(&r) {
             return r;
         }
@@ -151,6 +158,65 @@ fn counts_are_fetched_on_the_schedule_from_mastodon_and_bluesky() {
     assert_eq!(s["tags"], serde_json::json!(["build"]));
     let said = s["text"].as_str().unwrap_or("");
     assert!(said.contains("A thread on shipping") && said.contains("8 likes"), "{said}");
+}
+
+/// The instant an RFC 3339 field holds.
+fn instant(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
+        .unwrap_or_else(|e| panic!("not a time: {v}: {e}"))
+}
+
+#[test]
+fn the_default_schedule_runs_on_the_daemons_clock_an_hour_a_day_a_week_and_a_month_after() {
+    let fake = Fake::start();
+    let home = Home::new();
+    let d = home.start();
+    add_mastodon(&home, &fake);
+    let m = add_draft(&home, &["Lessons from a month of posting", "--at", "in 1s", "--account", "masto"]);
+    wait_state(&home, m, "published", WAIT);
+    let r = results_until(&home, "the post", |r| r["posts"].as_array().is_some_and(|p| p.len() == 1));
+    let p = post(&r, m);
+    let published = instant(&p["published_at"]);
+    assert_eq!(p["snapshots"], 0, "nothing is fetched before the first hour: {p:#}");
+    assert_eq!(instant(&p["next_fetch_at"]) - published, chrono::Duration::hours(1), "{p:#}");
+    let id = fake.statuses().last().and_then(|s| s["id"].as_str().map(str::to_string)).expect("the status");
+    assert_eq!(fake.reads_of(&id), 0);
+    d.stop(WAIT).expect("cloutd stopped");
+
+    // Each step: cloutd starts that much later on its clock, takes exactly the
+    // snapshot due by then, and waits for the next one.
+    let steps: [(&str, u64, Option<chrono::Duration>); 4] = [
+        ("61m", 1, Some(chrono::Duration::hours(24))),
+        ("1d1m", 2, Some(chrono::Duration::days(7))),
+        ("7d1m", 3, Some(chrono::Duration::days(30))),
+        ("30d1m", 4, None),
+    ];
+    for (offset, snapshots, next) in steps {
+        let d = home.start_with(&["--clock-offset", offset]).expect("cloutd did not start");
+        // The month's posts and the one before: the post is 30 days old at the last step.
+        let r = results_of(
+            &home,
+            &["results", "--days", "60"],
+            &format!("snapshot {snapshots} at +{offset}"),
+            |r| r["posts"][0]["snapshots"].as_u64().is_some_and(|n| n >= snapshots),
+        );
+        let p = post(&r, m);
+        assert_eq!(p["snapshots"], snapshots, "one snapshot per step at +{offset}: {p:#}");
+        assert_eq!(fake.reads_of(&id), snapshots as i64, "one read per snapshot at +{offset}");
+        // The fake counts 3 favourites more on every read.
+        assert_eq!(p["counts"]["likes"], 3 * snapshots, "{p:#}");
+        match next {
+            Some(after) => {
+                assert_eq!(p["state"], "tracking", "{p:#}");
+                assert_eq!(instant(&p["next_fetch_at"]) - published, after, "at +{offset}: {p:#}");
+            }
+            None => {
+                assert_eq!(p["state"], "done", "{p:#}");
+                assert_eq!(p["next_fetch_at"], Value::Null);
+            }
+        }
+        d.stop(WAIT).expect("cloutd stopped");
+    }
 }
 
 #[test]

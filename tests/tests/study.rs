@@ -366,3 +366,35 @@ fn stage_ready_nudges_once_when_the_evidence_is_there() {
     let ready = all.as_array().map(|a| a.iter().filter(|n| n["kind"] == "stage_ready").count());
     assert_eq!(ready, Some(1), "{all:#}");
 }
+
+#[test]
+fn people_are_read_again_a_day_later_on_the_daemons_clock() {
+    let fake = Fake::start();
+    let id = fake.add_mastodon_author("dana@example.social", 300, 10);
+    let home = Home::new();
+    let d = home.start();
+    follow(&home, &fake, "@dana@example.social", "mastodon");
+    let p = wait_person(&home, "@dana@example.social", "the first fetch", fetched);
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("not a time: {v}: {e}"))
+    };
+    // Daily by default: the next read is a day after this one.
+    let day = at(&p["next_fetch_at"]) - at(&p["fetched_at"]);
+    assert!((day - chrono::Duration::hours(24)).num_seconds().abs() < 2, "{p:#}");
+    let pages = fake.requests_to(&statuses(&id)).len();
+    // Looking sets the mark the next read is compared with.
+    home.json(&["study", "@dana@example.social"]);
+    d.stop(WAIT).expect("cloutd stopped");
+
+    // Restarted a day and a minute later on its clock, cloutd reads dana again at once.
+    fake.add_likes("dana@example.social", 2);
+    let _d = home.start_with(&["--clock-offset", "1d1m"]).expect("cloutd did not start");
+    let before = p["fetched_at"].clone();
+    let q = wait_person(&home, "@dana@example.social", "the daily read", |q| {
+        fetched(q) && q["fetched_at"] != before
+    });
+    assert!(at(&q["fetched_at"]) - at(&before) >= chrono::Duration::hours(24), "{q:#}");
+    assert_eq!(fake.requests_to(&statuses(&id)).len(), pages + 1, "one page of 10 statuses");
+    assert_eq!(q["changes"]["engagement_gained"], 10 * 2, "{q:#}");
+}

@@ -148,7 +148,7 @@ pub fn parts(text: &str, thread: &[String]) -> Vec<String> {
 /// An instant as messages show it: in the program's zone, to the minute
 /// (`Wed 02 Dec 10:00 CET`), the format `clout` uses on every screen.
 pub fn local_time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    clout_time::show_time(t, tz, Utc::now())
+    clout_time::show_time(t, tz, crate::clock::now())
 }
 
 /// The title, else the first line of the text, cut to 60 characters.

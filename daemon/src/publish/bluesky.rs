@@ -114,7 +114,7 @@ pub async fn record(
     let mut rec = json!({
         "$type": POST,
         "text": text,
-        "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "createdAt": crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
     if !facets.is_empty() {
         rec["facets"] = Value::Array(facets);

@@ -132,7 +132,7 @@ impl Http {
 /// ratelimit-reset (Unix seconds), else Mastodon's X-RateLimit-Reset (an
 /// ISO 8601 time).
 pub fn wait_hint(a: &Answer) -> Option<Duration> {
-    let now = chrono::Utc::now();
+    let now = crate::clock::now();
     a.header("retry-after")
         .and_then(|v| super::text::retry_after(v, now))
         .or_else(|| a.header("ratelimit-reset").and_then(|v| super::text::rate_limit_reset(v, now)))

@@ -3,8 +3,6 @@
 //! (`publication_media`), so an attempt cut off after its uploads reuses them
 //! and only the post is sent again, with its own key.
 
-use chrono::Utc;
-
 use super::Failure;
 use crate::Core;
 use crate::media::{self, Image};
@@ -131,7 +129,7 @@ impl<'a> Uploads<'a> {
     /// Keeps what the server answered for an image, at once.
     pub async fn keep(&self, position: u32, idx: u32, img: &Image, remote: &str) -> Result<(), Failure> {
         let u = Upload { position, idx, sha256: img.sha256.clone(), remote: remote.to_string() };
-        self.core.store.record_upload(self.claim.publication.id, &u, Utc::now()).await.map_err(|e| {
+        self.core.store.record_upload(self.claim.publication.id, &u, crate::clock::now()).await.map_err(|e| {
             Failure::Temporary {
                 http_status: 0,
                 message: format!("cannot record image {} of part {} as uploaded: {e}", idx + 1, position + 1),

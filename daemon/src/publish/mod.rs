@@ -381,7 +381,7 @@ async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
         tokio::select! {
             outcome = &mut work => break outcome,
             () = tokio::time::sleep(LEASE / 3) => {
-                let until = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
+                let until = crate::clock::now() + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
                 match core.store.renew_publication_claim(p.id, &me, until).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -405,7 +405,7 @@ async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
             tracing::error!(draft = p.draft_id, account = %p.account, "publishing failed: {message}")
         }
     }
-    match core.store.finish_publication(p.id, &me, &outcome, Utc::now()).await {
+    match core.store.finish_publication(p.id, &me, &outcome, crate::clock::now()).await {
         Ok(nudges) => {
             if matches!(outcome, Outcome::Published { .. }) {
                 // Its first results snapshot is now on the schedule: the scheduler sleeps until the earliest.
@@ -425,7 +425,7 @@ async fn publish_one(core: Arc<Core>, me: String, claim: Claim) {
 /// One attempt at one publication.
 async fn attempt(core: &Core, me: &str, claim: &Claim) -> Outcome {
     let p = &claim.publication;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let failed = |message: String| Outcome::Failed { http_status: 0, message };
     let account = match p.account_id {
         Some(id) => match core.store.account(id).await {
@@ -513,7 +513,7 @@ async fn post_thread(
         }?;
         unsure = None;
         let Posted { part: posted, differences } = posted;
-        match core.store.record_posted_part(p.id, me, &posted, &differences, Utc::now()).await {
+        match core.store.record_posted_part(p.id, me, &posted, &differences, crate::clock::now()).await {
             Ok(true) => {}
             // Another daemon took the claim over; it goes on from what it finds.
             Ok(false) => {

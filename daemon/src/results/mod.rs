@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -87,7 +86,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         let woken = core.results.wake.notified();
         let mut claimed = false;
         if inflight.len() < PARALLEL {
-            match core.store.claim_results(&me, Utc::now(), lease, BATCH).await {
+            match core.store.claim_results(&me, crate::clock::now(), lease, BATCH).await {
                 Ok(claims) if !claims.is_empty() => {
                     claimed = true;
                     inflight.spawn(fetch_batch(core.clone(), me.clone(), claims));
@@ -130,7 +129,7 @@ async fn fetch_batch(core: Arc<Core>, me: String, claims: Vec<ResultClaim>) {
             Fetched::Deleted => tracing::info!(post = id, "a post was deleted on its server"),
             Fetched::Failed { message, .. } => tracing::warn!(post = id, "cannot fetch results: {message}"),
         }
-        if let Err(e) = core.store.finish_result(id, &me, &outcome, Utc::now()).await {
+        if let Err(e) = core.store.finish_result(id, &me, &outcome, crate::clock::now()).await {
             tracing::error!(error = %e, post = id, "cannot record a post's results");
         }
     }
@@ -224,6 +223,6 @@ fn counts(v: &serde_json::Value, likes: &str, reposts: &str, replies: &str, quot
 
 /// A failure, retried at the server's hint or after the backoff.
 fn failed(message: String, after: Option<Duration>) -> Fetched {
-    let retry_at = after.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| Utc::now() + d);
+    let retry_at = after.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| crate::clock::now() + d);
     Fetched::Failed { message, retry_at }
 }

@@ -1,6 +1,5 @@
 //! The account API, and the checks a draft meets before it may name accounts.
 
-use chrono::Utc;
 use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
@@ -219,7 +218,7 @@ impl v1::account_service_server::AccountService for Api {
         let new =
             NewAccount { name, network, server, handle, secret_file, secret, from_config: false, appview };
         let store = &self.core.store;
-        let now = Utc::now();
+        let now = crate::clock::now();
         if r.skip_check {
             return Ok(Response::new(store.add_account(&new, now).await?.into()));
         }
@@ -251,7 +250,7 @@ impl v1::account_service_server::AccountService for Api {
         })?;
         let added = store.add_account(&new, now).await?;
         self.core.publish.adopt_session(probe_id, added.id);
-        let a = store.account_checked(added.id, &checked.into(), Utc::now()).await?;
+        let a = store.account_checked(added.id, &checked.into(), crate::clock::now()).await?;
         Ok(Response::new(a.into()))
     }
 
@@ -288,7 +287,7 @@ impl v1::account_service_server::AccountService for Api {
             Ok(checked) => checked.into(),
             Err(e) => AccountCheck::Failed { message: e.to_string() },
         };
-        let a = store.account_checked(account.id, &outcome, Utc::now()).await?;
+        let a = store.account_checked(account.id, &outcome, crate::clock::now()).await?;
         Ok(Response::new(a.into()))
     }
 }

@@ -1,6 +1,5 @@
 //! ProgramService: the program, posting slots and people to learn from.
 
-use chrono::Utc;
 use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
@@ -42,7 +41,7 @@ pub(crate) fn follow_to_proto(f: Follow) -> v1::Follow {
 /// Nudging more often than once a minute is noise, not a rhythm: such schedules are refused.
 pub(crate) fn parse_schedule(spec: &str) -> Result<Schedule, Status> {
     let s = Schedule::parse(spec).map_err(|e| invalid(e.to_string()))?;
-    let next = s.upcoming(Utc::now(), chrono_tz::UTC, 4);
+    let next = s.upcoming(crate::clock::now(), chrono_tz::UTC, 4);
     if next.windows(2).any(|w| w[1] - w[0] < chrono::Duration::seconds(60)) {
         return Err(invalid(format!(
             "the schedule `{spec}` fires more than once a minute; use at most one occurrence a minute"
@@ -107,16 +106,16 @@ impl v1::program_service_server::ProgramService for Api {
             engagements_per_day: r.engagements_per_day,
             tz: r.tz.as_deref().map(parse_zone).transpose()?,
         };
-        let p = self.core.store.set_program(&patch, Utc::now()).await?;
+        let p = self.core.store.set_program(&patch, crate::clock::now()).await?;
         // The rule checks follow the program's zone.
-        self.core.store.sync_checks(&self.core.policy(), Utc::now()).await?;
+        self.core.store.sync_checks(&self.core.policy(), crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(program_to_proto(p)))
     }
 
     async fn add_slot(&self, req: Request<v1::AddSlotRequest>) -> Result<Response<v1::Slot>, Status> {
         let schedule = parse_schedule(&req.into_inner().spec)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let tz = self.core.store.program().await?.tz;
         let slot = self.core.store.add_slot(&schedule, now).await?;
         let next = schedule.upcoming(now, tz, 3).into_iter().map(ts).collect();
@@ -127,7 +126,7 @@ impl v1::program_service_server::ProgramService for Api {
         &self,
         _req: Request<v1::ListSlotsRequest>,
     ) -> Result<Response<v1::ListSlotsResponse>, Status> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let tz = self.core.store.program().await?.tz;
         let slots = self
             .core
@@ -178,11 +177,11 @@ impl v1::program_service_server::ProgramService for Api {
             why: check_short("reason", &r.why, 1024)?,
             topic: check_short("topic", &r.topic, 256)?,
             server,
-            created_at: Utc::now(),
+            created_at: crate::clock::now(),
         };
-        let f = self.core.store.add_follow(&f, Utc::now()).await?;
+        let f = self.core.store.add_follow(&f, crate::clock::now()).await?;
         if network.is_some() {
-            self.core.store.enroll_study(Utc::now()).await?;
+            self.core.store.enroll_study(crate::clock::now()).await?;
             self.core.changed();
         }
         Ok(Response::new(follow_to_proto(f)))

@@ -238,7 +238,7 @@ impl v1::review_service_server::ReviewService for Api {
         let s = self
             .core
             .store
-            .add_setback(&text, &tags, draft_id, task_id, lesson.as_deref(), Utc::now())
+            .add_setback(&text, &tags, draft_id, task_id, lesson.as_deref(), crate::clock::now())
             .await?;
         self.core.changed();
         self.core.nudged().await?;
@@ -249,7 +249,7 @@ impl v1::review_service_server::ReviewService for Api {
         let r = req.into_inner();
         let id = check_id(r.setback_id)?;
         let text = check_note("lesson", &r.text)?;
-        let l = self.core.store.add_lesson(id, &text, Utc::now()).await?;
+        let l = self.core.store.add_lesson(id, &text, crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(lesson_to_proto(l)))
     }
@@ -286,7 +286,7 @@ impl v1::review_service_server::ReviewService for Api {
         let r = req.into_inner();
         let until = match r.until.as_ref() {
             Some(t) => from_ts(t).ok_or_else(|| invalid("until is out of range"))?,
-            None => Utc::now(),
+            None => crate::clock::now(),
         };
         let since = match r.since.as_ref() {
             Some(t) => from_ts(t).ok_or_else(|| invalid("since is out of range"))?,
@@ -322,7 +322,7 @@ impl v1::review_service_server::ReviewService for Api {
         if days > 3660 {
             return Err(invalid(format!("--days {days} is more than 10 years: give at most 3660")));
         }
-        let since = Utc::now() - Duration::days(i64::from(days));
+        let since = crate::clock::now() - Duration::days(i64::from(days));
         let store = &self.core.store;
         let tz = store.program().await?.tz;
         let posts = store.post_results(since).await?;
@@ -461,7 +461,7 @@ impl v1::backup_service_server::BackupService for Api {
         &self,
         _req: Request<v1::CalendarRequest>,
     ) -> Result<Response<v1::CalendarResponse>, Status> {
-        let ics = crate::calendar::build(&self.core.store, Utc::now()).await?;
+        let ics = crate::calendar::build(&self.core.store, crate::clock::now()).await?;
         Ok(Response::new(v1::CalendarResponse {
             ics,
             url: self.core.calendar_url.clone().unwrap_or_default(),
@@ -479,7 +479,7 @@ impl v1::backup_service_server::BackupService for Api {
             .await
             .map_err(|e| Status::internal(format!("cannot keep the images: {e}")))??;
         for (sha256, mime, bytes) in &kept {
-            self.core.store.share_media(sha256, mime, bytes, chrono::Utc::now()).await?;
+            self.core.store.share_media(sha256, mime, bytes, crate::clock::now()).await?;
         }
         // An imported account's secret file is read as cloutd's user, like one named by AddAccount.
         if doc.accounts.iter().any(|a| !a.secret_file.trim().is_empty()) {
@@ -487,8 +487,10 @@ impl v1::backup_service_server::BackupService for Api {
         }
         let (added, skipped) = self.core.store.import(&doc).await?;
         // Imported follows on Mastodon or Bluesky are read like added ones.
-        self.core.store.enroll_study(chrono::Utc::now()).await?;
+        self.core.store.enroll_study(crate::clock::now()).await?;
         self.core.changed();
+        // Images of drafts that were skipped as already here are kept by nobody.
+        crate::media::sweep_later(&self.core);
         Ok(Response::new(v1::ImportResponse { added, skipped }))
     }
 }

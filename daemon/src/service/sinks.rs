@@ -1,6 +1,5 @@
 //! SinkService: where nudges are delivered.
 
-use chrono::Utc;
 use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
@@ -35,7 +34,7 @@ impl v1::sink_service_server::SinkService for Api {
         let r = req.into_inner();
         let new = crate::sinks::admit(&r.kind, &r.target, r.args, &r.format, &r.kinds)
             .map_err(|e| invalid(e.reason))?;
-        let sink = self.core.store.add_sink(&new, Utc::now()).await?;
+        let sink = self.core.store.add_sink(&new, crate::clock::now()).await?;
         self.core.sinks.changed();
         tracing::info!(sink = sink.id, kind = sink.kind.as_str(), "sink added");
         Ok(Response::new(sink_to_proto(sink, 0)))
@@ -71,7 +70,7 @@ impl v1::sink_service_server::SinkService for Api {
     ) -> Result<Response<v1::TestSinkResponse>, Status> {
         let id = check_id(req.into_inner().id)?;
         let sink = self.core.store.get_sink(id).await?;
-        let now = chrono::Utc::now();
+        let now = crate::clock::now();
         match self.core.sinks.deliver(&sink, &test_nudge(id)).await {
             Ok(()) => {
                 // It works now: healthy again, and a sink waiting out a

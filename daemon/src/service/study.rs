@@ -1,7 +1,7 @@
 //! StudyService: what the people you follow post, the program's stage, and
 //! posting slots suggested from what works.
 
-use chrono::{Datelike, Timelike, Utc};
+use chrono::{Datelike, Timelike};
 use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
@@ -79,7 +79,7 @@ impl v1::study_service_server::StudyService for Api {
         };
         let follows = store.follows().await?;
         let tz = store.program().await?.tz;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let window = now - chrono::Duration::days(crate::study::WINDOW_DAYS);
         let mut out = Vec::with_capacity(people.len());
         for p in people {
@@ -135,13 +135,13 @@ impl v1::study_service_server::StudyService for Api {
     ) -> Result<Response<v1::RefreshStudyResponse>, Status> {
         let r = req.into_inner();
         let store = &self.core.store;
-        store.enroll_study(Utc::now()).await?;
+        store.enroll_study(crate::clock::now()).await?;
         let only = if r.handle.trim().is_empty() {
             None
         } else {
             Some(self.person_named(&r.handle).await?.follow_id)
         };
-        let asked = store.refresh_study(only, Utc::now()).await?;
+        let asked = store.refresh_study(only, crate::clock::now()).await?;
         if asked == 0 && store.studied_people(None).await?.is_empty() {
             return Err(Error::FailedPrecondition(
                 "nobody to study: follow someone on Mastodon or Bluesky first, e.g. \
@@ -157,7 +157,7 @@ impl v1::study_service_server::StudyService for Api {
     }
 
     async fn get_stage(&self, _req: Request<v1::GetStageRequest>) -> Result<Response<v1::Stage>, Status> {
-        let e = stage::evidence(&self.core.store, &self.core.store, Utc::now()).await?;
+        let e = stage::evidence(&self.core.store, &self.core.store, crate::clock::now()).await?;
         let purpose = if e.learning { Purpose::Learn } else { Purpose::Influence };
         Ok(Response::new(v1::Stage {
             purpose: match purpose {
@@ -187,7 +187,7 @@ impl v1::study_service_server::StudyService for Api {
             return Err(invalid(format!("ask for at most {MAX_SUGGESTIONS} slots (one a day)")));
         }
         let store = &self.core.store;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let tz = store.program().await?.tz;
         let since = now - chrono::Duration::days(crate::study::WINDOW_DAYS);
         let own = store.own_results(since).await?;

@@ -1,6 +1,5 @@
 //! TaskService: engagement tasks and their occurrences.
 
-use chrono::Utc;
 use clout_proto::{ts, v1};
 use tonic::{Request, Response, Status};
 
@@ -38,9 +37,9 @@ impl Api {
         let id = check_id(r.id)?;
         let store = &self.core.store;
         let (task, occurrence) = if r.next {
-            store.resolve_next(id, state, Utc::now()).await?
+            store.resolve_next(id, state, crate::clock::now()).await?
         } else {
-            store.resolve_task(id, state, Utc::now()).await?
+            store.resolve_task(id, state, crate::clock::now()).await?
         };
         if r.next {
             self.core.changed();
@@ -64,7 +63,7 @@ impl v1::task_service_server::TaskService for Api {
             )));
         }
         let text = check_text(&r.text)?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let (every, once_at) = match (r.every.trim().is_empty(), r.once_at.as_ref()) {
             (false, None) => (Some(parse_schedule(&r.every)?), None),
             (true, Some(t)) => (None, Some(check_time(Some(t), now)?)),
@@ -96,7 +95,7 @@ impl v1::task_service_server::TaskService for Api {
             Some(t) => Some(check_text(t)?),
             None => None,
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         let when = match (r.every.as_deref(), r.once_at.as_ref()) {
             (Some(_), Some(_)) => {
                 return Err(invalid("give either a schedule (--every) or a time (--once), not both"));
@@ -142,7 +141,7 @@ impl v1::task_service_server::TaskService for Api {
         &self,
         req: Request<v1::RemoveTaskRequest>,
     ) -> Result<Response<v1::RemoveTaskResponse>, Status> {
-        self.core.store.remove_task(check_id(req.into_inner().id)?, Utc::now()).await?;
+        self.core.store.remove_task(check_id(req.into_inner().id)?, crate::clock::now()).await?;
         self.core.changed();
         Ok(Response::new(v1::RemoveTaskResponse {}))
     }
@@ -163,7 +162,7 @@ impl v1::task_service_server::TaskService for Api {
         let schedule = parse_schedule(&r.every)?;
         let tz = self.zone_or_program(&r.tz).await?;
         let count = r.count.clamp(1, 100) as usize;
-        let next = schedule.upcoming(Utc::now(), tz, count).into_iter().map(ts).collect();
+        let next = schedule.upcoming(crate::clock::now(), tz, count).into_iter().map(ts).collect();
         Ok(Response::new(v1::PreviewScheduleResponse { tz: tz.name().to_string(), next }))
     }
 }

@@ -91,7 +91,7 @@ pub fn headline(kind: &str) -> &'static str {
 
 /// The synthetic nudge `clout sink test` sends. It is not in the log.
 pub fn test_nudge(sink: i64) -> Nudge {
-    let now = Utc::now();
+    let now = crate::clock::now();
     Nudge {
         id: 0,
         kind: "test".into(),
@@ -209,7 +209,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 Ok(list) => {
                     pass_retry = None;
                     states.retain(|id, _| list.iter().any(|s| s.id == *id));
-                    let now = Utc::now();
+                    let now = crate::clock::now();
                     for sink in list {
                         let st = states.entry(sink.id).or_default();
                         if st.running {
@@ -225,7 +225,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the sinks; retrying in 1s");
-                    pass_retry = Some(Utc::now() + chrono::Duration::seconds(1));
+                    pass_retry = Some(crate::clock::now() + chrono::Duration::seconds(1));
                 }
             }
         }
@@ -265,7 +265,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                         if let Some(st) = states.get_mut(&id) {
                             st.running = false;
                             st.rerun = false;
-                            st.retry_at = Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
+                            st.retry_at = Some(crate::clock::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
                         }
                     }
                 }
@@ -307,7 +307,7 @@ fn lease_owner(core: &Core) -> String {
 }
 
 async fn claim(core: &Core, id: i64) -> Result<Option<i64>, crate::Error> {
-    let now = Utc::now();
+    let now = crate::clock::now();
     let until = now + chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(60));
     core.store.claim_sink(id, &lease_owner(core), now, until).await
 }
@@ -346,7 +346,7 @@ async fn drain_inner(core: &Core, sink: Sink) -> Outcome {
                 core.sinks.deliver(&sink, &n).await
             };
             match delivered {
-                Ok(()) => match core.store.sink_delivered(sink.id, n.id, Utc::now()).await {
+                Ok(()) => match core.store.sink_delivered(sink.id, n.id, crate::clock::now()).await {
                     Ok(true) if !matches!(claim(core, sink.id).await, Ok(Some(_))) => {
                         // The lease ran out while delivering and another daemon took the sink.
                         return Outcome::Failed(LEASE);
@@ -403,7 +403,7 @@ async fn failed(core: &Core, sink: &Sink, nudge: i64, error: &str) -> Outcome {
     } else {
         tracing::debug!(sink = sink.id, nudge, failures, "sink {} failed again: {error}", sink.id);
     }
-    let now = Utc::now();
+    let now = crate::clock::now();
     let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(30));
     match core.store.sink_failed(sink.id, error, failures, now, next).await {
         Ok(true) => Outcome::Failed(wait),

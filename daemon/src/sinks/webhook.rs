@@ -100,7 +100,7 @@ mod tests {
             failures: 0,
             last_attempt_at: None,
             next_attempt_at: None,
-            created_at: chrono::Utc::now(),
+            created_at: crate::clock::now(),
         }
     }
 

@@ -167,7 +167,7 @@ async fn stage_changes(tx: &mut Tx, doc: &Document, tally: &mut Tally) -> Result
 }
 
 async fn accounts(tx: &mut Tx, doc: &Document) -> Result<()> {
-    let now = to_ms(chrono::Utc::now());
+    let now = to_ms(crate::clock::now());
     let rows: Vec<Vec<Val<'_>>> = doc
         .accounts
         .iter()

@@ -620,7 +620,7 @@ impl Store {
                 slotted: slotted != 0,
             })
             .collect();
-        let task_until = until.unwrap_or_else(|| Utc::now() + chrono::Duration::days(7));
+        let task_until = until.unwrap_or_else(|| crate::clock::now() + chrono::Duration::days(7));
         items.extend(self.task_timeline(task_until, limit as usize).await?);
         items.sort_by_key(|q| (q.due_at, q.kind != "post", q.id));
         items.truncate(limit as usize);

@@ -11,7 +11,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::{POSTGRES_MIGRATIONS, Pool, SQLITE_MIGRATIONS, Store, fault};
 use crate::error::{Error, Result};
 use crate::model::to_ms;
-use chrono::Utc;
 
 /// Removes the password from a database URL for display.
 pub fn redact_url(url: &str) -> String {
@@ -50,7 +49,7 @@ impl Store {
     /// `owner` describes this daemon in the lock file that keeps a second
     /// daemon off the same SQLite database; `None` skips the lock (tests and tools).
     pub async fn open(url: &str, owner: Option<&str>) -> Result<Store> {
-        let opened_ms = to_ms(Utc::now());
+        let opened_ms = to_ms(crate::clock::now());
         let redacted_url = redact_url(url);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)

@@ -1,6 +1,8 @@
 //! The parts of a thread that a server confirmed: kept one by one as they
 //! are confirmed, so an attempt cut off half-way resumes after the last one.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::{Pool, Store};
@@ -185,5 +187,44 @@ impl Store {
                 .fetch_optional(p)
                 .await)?;
         Ok(row)
+    }
+
+    /// Every image some draft still names, by SHA-256.
+    pub async fn media_in_use(&self) -> Result<HashSet<String>> {
+        let rows: Vec<(String,)> =
+            on_pool!(self, |p| sqlx::query_as("SELECT images FROM drafts WHERE images <> '[]'")
+                .fetch_all(p)
+                .await)?;
+        let mut used = HashSet::new();
+        for (json,) in rows {
+            let images: Vec<crate::media::Image> = serde_json::from_str(&json).unwrap_or_default();
+            used.extend(images.into_iter().map(|i| i.sha256));
+        }
+        Ok(used)
+    }
+
+    /// Drops the fleet's copies (PostgreSQL) of images kept before `before`
+    /// that are not in `used`; returns how many went.
+    pub async fn forget_shared_media(&self, used: &HashSet<String>, before: DateTime<Utc>) -> Result<u64> {
+        if !self.is_postgres() {
+            return Ok(0);
+        }
+        let old: Vec<(String,)> =
+            on_pool!(self, |p| sqlx::query_as("SELECT sha256 FROM media WHERE created_at < $1")
+                .bind(to_ms(before))
+                .fetch_all(p)
+                .await)?;
+        let mut gone = 0;
+        for (sha256,) in old.into_iter().filter(|(s,)| !used.contains(s)) {
+            let done =
+                on_pool!(self, |p| sqlx::query("DELETE FROM media WHERE sha256 = $1 AND created_at < $2")
+                    .bind(&sha256)
+                    .bind(to_ms(before))
+                    .execute(p)
+                    .await
+                    .map(|d| d.rows_affected()))?;
+            gone += done;
+        }
+        Ok(gone)
     }
 }

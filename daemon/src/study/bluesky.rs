@@ -64,7 +64,8 @@ pub async fn fetch(
             page.iter().filter_map(|i| created_at(i.get("post")?)).min().is_some_and(|t| t < oldest_wanted);
         let empty = page.is_empty();
         items.extend(page);
-        if empty || older || cursor.is_none() || core.study.held_until(origin, Utc::now()).is_some() {
+        if empty || older || cursor.is_none() || core.study.held_until(origin, crate::clock::now()).is_some()
+        {
             break;
         }
     }

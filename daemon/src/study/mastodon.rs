@@ -115,7 +115,8 @@ pub async fn fetch(
         let full = page.len() >= MASTODON_PAGE;
         raw.extend(page);
         // Stop at the window's start, at the last page, or when the server has no requests left.
-        if older || !full || max_id.is_none() || core.study.held_until(origin, Utc::now()).is_some() {
+        if older || !full || max_id.is_none() || core.study.held_until(origin, crate::clock::now()).is_some()
+        {
             break;
         }
     }

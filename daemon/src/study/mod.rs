@@ -204,7 +204,7 @@ pub async fn run(core: Arc<Core>, shutdown: watch::Receiver<bool>) {
 }
 
 async fn fetch_one(core: Arc<Core>, me: String, claim: StudyClaim) {
-    let now = Utc::now();
+    let now = crate::clock::now();
     let outcome = match fetch(&core, &claim, now).await {
         Ok(f) => FetchOutcome::Fetched(f),
         Err(FetchError::Temporary { message, after }) if claim.tries < MAX_TRIES => {
@@ -224,7 +224,7 @@ async fn fetch_one(core: Arc<Core>, me: String, claim: StudyClaim) {
             tracing::warn!(follow = claim.follow_id, handle = %claim.handle, "study fetch failed: {message}")
         }
     }
-    match core.store.finish_study(claim.follow_id, &me, &outcome, Utc::now()).await {
+    match core.store.finish_study(claim.follow_id, &me, &outcome, crate::clock::now()).await {
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, follow = claim.follow_id, "cannot record a study fetch"),
     }
@@ -266,7 +266,7 @@ async fn own_followers(core: &Core) {
         };
         match n {
             Some(n) => {
-                if let Err(e) = core.store.set_own_followers(a.id, n, Utc::now()).await {
+                if let Err(e) = core.store.set_own_followers(a.id, n, crate::clock::now()).await {
                     tracing::warn!(error = %e, account = %a.name, "cannot keep the follower count");
                 }
             }

@@ -66,7 +66,7 @@ pub async fn check(store: &Store, results: &impl OwnResults, now: DateTime<Utc>)
 
 /// [`check`] with the daemon's own results; errors are logged.
 pub async fn nudge_when_ready(core: &Core) {
-    match check(&core.store, &core.store, Utc::now()).await {
+    match check(&core.store, &core.store, crate::clock::now()).await {
         Ok(Some(n)) => {
             tracing::info!(nudge = n.id, "{}", n.message);
             if let Err(e) = core.nudged().await {
