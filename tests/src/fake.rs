@@ -232,6 +232,29 @@ impl Fake {
         self.state().blobs.clone()
     }
 
+    /// Drops every blob no record references, as a PDS collects uploads
+    /// left unreferenced for a while (AT Protocol blob spec: "temporary"
+    /// blobs not referenced within a time window may be deleted).
+    pub fn collect_unused_blobs(&self) {
+        let mut st = self.state();
+        let used: Vec<String> = st
+            .records
+            .iter()
+            .flat_map(|r| {
+                let images =
+                    r.value.pointer("/embed/images").and_then(Value::as_array).cloned().unwrap_or_default();
+                let thumb = r.value.pointer("/embed/external/thumb/ref/$link").cloned();
+                images
+                    .into_iter()
+                    .filter_map(|i| i.pointer("/image/ref/$link").cloned())
+                    .chain(thumb)
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        st.blobs.retain(|(cid, _, _)| used.contains(cid));
+    }
+
     /// The statuses created, in order.
     pub fn statuses(&self) -> Vec<Value> {
         self.state().statuses.clone()

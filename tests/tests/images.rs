@@ -194,6 +194,80 @@ fn kill_9_after_the_upload_before_the_post_posts_once_with_the_image() {
 }
 
 #[test]
+fn an_image_still_processing_after_the_wait_is_looked_at_again_not_uploaded_again() {
+    let fake = Fake::start();
+    // 12 looks answer 206: more than one attempt's ten.
+    fake.set_media_processing(12);
+    let home = Home::new();
+    let _d = home.start();
+    add_mastodon(&home, &fake);
+    let img = write(&home, "slow.png", &png(800, 600, 50, 3));
+    let (draft, _) =
+        add(&home, &["A slow one", "--image", p(&img), "--alt", "Slow", "--at", "in 1s", "-a", "masto"]);
+    let id = draft["id"].as_i64().expect("id");
+
+    // The first attempt gives up waiting and says the next looks again.
+    let slow = Duration::from_secs(60);
+    fake.wait_for(FIRST_MEDIA, 10, slow);
+    let deadline = std::time::Instant::now() + slow;
+    let first = loop {
+        let d = home.json(&["draft", "show", &id.to_string()]);
+        let err = d["publications"][0]["last_error"].as_str().unwrap_or("").to_string();
+        if !err.is_empty() {
+            break err;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first attempt never ended: {d:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(first.contains("still processing image 1 of part 1"), "{first}");
+    assert!(fake.requests_to(STATUSES).is_empty(), "posted before the image was processed");
+
+    // The retry looks at the same upload until it is done, then posts it once.
+    wait_state(&home, id, "published", slow);
+    assert_eq!(fake.requests_to(MEDIA).len(), 1, "the image was uploaded again");
+    assert_eq!(fake.requests_to(FIRST_MEDIA).len(), 13, "10 looks, then 3 on the retry");
+    let statuses = fake.statuses();
+    assert_eq!(statuses.len(), 1, "{statuses:#?}");
+    assert_eq!(statuses[0]["media_attachments"][0]["description"], "Slow");
+}
+
+#[test]
+fn a_blob_the_pds_collected_before_the_retry_is_uploaded_again() {
+    let fake = Fake::start();
+    let home = Home::new();
+    let d = home.start();
+    add_bluesky(&home, &fake);
+    fake.add_handle("bob.test", "did:plc:bob00000000000000000000");
+    // The blob is uploaded, then resolving the mention (before the post) hangs: kill -9 there.
+    fake.hold_request("/xrpc/com.atproto.identity.resolveHandle", 1);
+    let img = write(&home, "late.png", &png(64, 64, 50, 4));
+    let (draft, _) =
+        add(&home, &["late, @bob.test", "--image", p(&img), "--alt", "Late", "--at", "in 1s", "-a", "sky"]);
+    let id = draft["id"].as_i64().expect("id");
+    fake.wait_for("/xrpc/com.atproto.identity.resolveHandle", 1, WAIT);
+    assert_eq!(fake.requests_to(UPLOAD_BLOB).len(), 1);
+    d.kill9();
+    // While cloutd is down, the PDS drops the blob nothing references.
+    fake.collect_unused_blobs();
+    assert!(fake.blobs().is_empty());
+
+    // The retry reuses the kept blob reference, is told the blob is gone,
+    // forgets it, uploads the image again and posts once.
+    let _d = home.start();
+    wait_state(&home, id, "published", Duration::from_secs(60));
+    assert_eq!(fake.requests_to(UPLOAD_BLOB).len(), 2, "the image was not uploaded again");
+    let tries = fake.requests_to(CREATE_RECORD);
+    assert_eq!(tries.len(), 2, "one refused for the blob, one posted");
+    let records = fake.records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].1["embed"]["images"][0]["alt"], "Late");
+    assert_eq!(records[0].1["embed"]["images"][0]["image"]["ref"]["$link"], fake.blobs()[0].0);
+    let shown = home.json(&["draft", "show", &id.to_string()]);
+    let history = shown["publications"][0]["history"].to_string();
+    assert!(history.contains("Could not find blob"), "{shown:#}");
+}
+
+#[test]
 fn images_that_cannot_be_posted_are_refused_at_add_time() {
     let fake = Fake::start();
     fake.set_image_size_limit(2_000_000);
