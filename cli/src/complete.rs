@@ -2,7 +2,8 @@
 //! call back into `clout` (`COMPLETE=bash clout -- …`) as you type, so ids of
 //! drafts, tasks and nudges come from the running cloutd. When it is not
 //! running (or does not answer within a second) an id completes to nothing,
-//! quietly, and everything else still completes.
+//! quietly, and everything else still completes. A `--socket` or
+//! `--endpoint` typed on the line is the daemon asked.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -37,18 +38,43 @@ pub fn registration(shell: clap_complete::Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `ask` against cloutd at the socket the environment names (or the
-/// default one), giving up quietly after [`DEADLINE`].
+/// The value of a global flag on the command line being completed
+/// (`--socket PATH` or `--socket=PATH`), else of its environment variable.
+fn setting(flag: &str, var: &str) -> Option<OsString> {
+    // The shell calls `clout -- WORDS…`: the words typed so far.
+    let words: Vec<OsString> = std::env::args_os().skip_while(|a| a != "--").skip(1).collect();
+    typed(&words, flag).or_else(|| std::env::var_os(var))
+}
+
+fn typed(words: &[OsString], flag: &str) -> Option<OsString> {
+    let with_value = format!("{flag}=");
+    let mut found = None;
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if w == flag {
+            // The word being typed (the last) is no value yet.
+            found = it.next().filter(|v| !v.is_empty()).cloned().or(found);
+        } else if let Some(v) = w.to_str().and_then(|w| w.strip_prefix(&with_value)) {
+            found = Some(v.into());
+        }
+    }
+    found
+}
+
+/// Runs `ask` against cloutd at the socket or endpoint typed on the command
+/// line, else the environment's, else the default socket, giving up quietly
+/// after [`DEADLINE`].
 fn ask<F, Fut>(ask: F) -> Vec<CompletionCandidate>
 where
     F: FnOnce(crate::client::Client) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Vec<CompletionCandidate>>>,
 {
-    let socket =
-        std::env::var_os("CLOUT_SOCKET").map(PathBuf::from).unwrap_or_else(clout_proto::default_socket_path);
-    if let Some(endpoint) = std::env::var_os("CLOUT_ENDPOINT").and_then(|e| e.into_string().ok()) {
-        let token = std::env::var_os("CLOUT_TOKEN_FILE").map(PathBuf::from);
-        let ca = std::env::var_os("CLOUT_CA").map(PathBuf::from);
+    let socket = setting("--socket", "CLOUT_SOCKET")
+        .map(PathBuf::from)
+        .unwrap_or_else(clout_proto::default_socket_path);
+    if let Some(endpoint) = setting("--endpoint", "CLOUT_ENDPOINT").and_then(|e| e.into_string().ok()) {
+        let token = setting("--token-file", "CLOUT_TOKEN_FILE").map(PathBuf::from);
+        let ca = setting("--ca", "CLOUT_CA").map(PathBuf::from);
         if crate::client::use_endpoint(&endpoint, token.as_deref(), ca.as_deref()).is_err() {
             return Vec::new();
         }
@@ -111,4 +137,28 @@ pub fn nudge_ids() -> ArgValueCandidates {
                 .collect())
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&str]) -> Vec<OsString> {
+        w.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn typed_flags_are_read_from_the_line_being_completed() {
+        let line = words(&["clout", "--socket", "/tmp/a.sock", "draft", "show", ""]);
+        assert_eq!(typed(&line, "--socket"), Some("/tmp/a.sock".into()));
+        assert_eq!(typed(&words(&["clout", "--socket=/b", "draft", ""]), "--socket"), Some("/b".into()));
+        // The last given wins; a flag whose value is still being typed gives none.
+        assert_eq!(
+            typed(&words(&["clout", "--socket", "/a", "--socket=/c", ""]), "--socket"),
+            Some("/c".into())
+        );
+        assert_eq!(typed(&words(&["clout", "--socket", ""]), "--socket"), None);
+        assert_eq!(typed(&words(&["clout", "draft", "show", ""]), "--socket"), None);
+        assert_eq!(typed(&words(&["clout", "--socket-x", "/a"]), "--socket"), None);
+    }
 }

@@ -397,6 +397,17 @@ fn shell_completion_offers_ids_from_cloutd() {
     let (_, lines) = completions(&home, &["clout", "task", "done", ""]);
     let ids: Vec<&String> = lines.iter().filter(|l| !l.starts_with('-')).collect();
     assert_eq!(ids, ["1\tReply to 3 posts"], "{lines:?}");
+
+    // A --socket typed on the line is the daemon asked, over the environment's.
+    let other = Home::new();
+    let (_, lines) = completions(&other, &["clout", "draft", "show", ""]);
+    assert!(!lines.iter().any(|l| l.starts_with('1')), "{lines:?}");
+    let sock = home.socket();
+    let sock = sock.to_str().expect("socket path");
+    let (_, lines) = completions(&other, &["clout", "--socket", sock, "draft", "show", ""]);
+    assert!(lines.contains(&"1\tShipping week".to_string()), "{lines:?}");
+    let (_, lines) = completions(&other, &["clout", "draft", &format!("--socket={sock}"), "show", ""]);
+    assert!(lines.contains(&"2\tNotes on async".to_string()), "{lines:?}");
 }
 
 fn init(home: &Home, answers: &str) -> std::process::Output {
