@@ -1,7 +1,7 @@
 //! SIGHUP: read the config file again and apply what can change while running
 //! (the log filter, the allowed group, the TCP token). A config that does not
 //! load is logged and the running one kept; settings that need a restart
-//! (socket, database, TCP listener) are reported as such. systemd hears
+//! (socket, database, TCP listener, the calendar's listener) are reported as such. systemd hears
 //! RELOADING=1 when a reload starts and READY=1 when it is applied.
 
 use std::sync::{PoisonError, RwLock};
@@ -131,6 +131,7 @@ impl Live<'_> {
                 "the TCP listener (listen, tls_cert, tls_key, insecure_loopback)",
                 tcp_shape_changed(&current, &new),
             ),
+            ("[calendar]", new.calendar != current.calendar),
         ] {
             if changed {
                 tracing::warn!("{what} changed in the configuration; restart cloutd to apply it");

@@ -487,6 +487,18 @@ fn sighup_reloads_the_config_and_keeps_the_running_one_when_it_is_broken() {
     d.signal(libc::SIGHUP);
     assert!(d.wait_log("configuration reloaded", WAIT), "{}", d.log());
     assert!(d.log().contains("log filter changed"), "{}", d.log());
+    // A listener it cannot open live is named, with what to do.
+    std::fs::write(
+        &config,
+        "log = \"clout_daemon=debug,info\"\n[calendar]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"/nonexistent\"\n",
+    )
+    .expect("config");
+    d.signal(libc::SIGHUP);
+    assert!(
+        d.wait_log("[calendar] changed in the configuration; restart cloutd to apply it", WAIT),
+        "{}",
+        d.log()
+    );
     let text = stop_and_log(d);
     // A debug line that only the new filter lets through.
     assert!(text.contains("scheduler stopped"), "{text}");
