@@ -35,9 +35,14 @@ fn local(at: chrono::NaiveDateTime, tz: Tz) -> CalendarDateTime {
     CalendarDateTime::WithTimezone { date_time: at, tzid: tz.name().to_string() }
 }
 
+/// Years ahead that a zone's offsets are written out for (its `VTIMEZONE`).
+const ZONE_YEARS: i64 = 5;
+
 /// The calendar as of `now`.
 pub async fn build(store: &Store, now: DateTime<Utc>) -> Result<String> {
     let mut cal = Calendar::new();
+    // The zones events name (TZID), each with its earliest event.
+    let mut zones: std::collections::BTreeMap<&'static str, (Tz, DateTime<Utc>)> = Default::default();
     cal.name("Clout");
     for d in store.list_drafts(&[]).await? {
         let Some(at) = d.scheduled_at else { continue };
@@ -78,6 +83,10 @@ pub async fn build(store: &Store, now: DateTime<Utc>) -> Result<String> {
         let after = (next - Duration::seconds(1)).with_timezone(&tz).naive_local();
         match schedule.rrules(after) {
             Some(rules) => {
+                let earliest =
+                    rules.iter().map(|r| r.first.and_utc() - Duration::days(1)).min().unwrap_or(now);
+                let zone = zones.entry(tz.name()).or_insert((tz, earliest));
+                zone.1 = zone.1.min(earliest);
                 for (i, r) in rules.into_iter().enumerate() {
                     let mut e = Event::new();
                     e.uid(&format!("clout-task-{}-{i}@clout", t.id))
@@ -113,7 +122,10 @@ pub async fn build(store: &Store, now: DateTime<Utc>) -> Result<String> {
             }
         }
     }
-    Ok(cal.done().to_string())
+    let until = now + Duration::days(366 * ZONE_YEARS);
+    let components: Vec<String> =
+        zones.values().map(|(tz, from)| crate::vtimezone::component(*tz, *from, until)).collect();
+    Ok(crate::vtimezone::insert(cal.done().to_string(), &components))
 }
 
 /// At most this many calendar requests are answered at once; more wait.

@@ -29,6 +29,7 @@ pub mod store;
 pub mod study;
 pub mod systemd;
 pub mod tcp;
+mod vtimezone;
 
 use std::future::Future;
 use std::path::PathBuf;

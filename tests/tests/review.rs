@@ -211,4 +211,18 @@ fn the_program_exports_as_a_calendar() {
     let alarm = ics.split("BEGIN:VALARM").nth(1).and_then(|a| a.split("END:VALARM").next()).unwrap_or("");
     assert!(alarm.contains("ACTION:DISPLAY") && alarm.contains("TRIGGER:-PT600S"), "{ics}");
     assert!(ics.trim_end().ends_with("END:VCALENDAR"));
+    // Every TZID an event names has its VTIMEZONE (RFC 5545, 3.6.5).
+    home.json(&["task", "add", "Read the feed", "--every", "mon 09:00", "--tz", "Europe/Berlin"]);
+    let ics = stdout(&home.clout(&["export", "--ical", "-"]));
+    assert!(ics.contains("DTSTART;TZID=Europe/Berlin:"), "{ics}");
+    let zone = ics.split("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n").nth(1).expect("Berlin's VTIMEZONE");
+    let zone = zone.split("END:VTIMEZONE").next().unwrap_or("");
+    assert!(zone.contains("TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST"), "{zone}");
+    assert!(zone.contains("TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET"), "{zone}");
+    for tzid in ics.split("TZID=").skip(1).filter_map(|r| r.split(':').next()) {
+        assert!(
+            ics.contains(&format!("BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\n")),
+            "no VTIMEZONE for {tzid}: {ics}"
+        );
+    }
 }
