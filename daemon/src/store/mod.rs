@@ -57,6 +57,28 @@ macro_rules! in_tx {
     };
 }
 
+/// Runs `$body` in a read-only transaction bound to `$tx`: all its queries
+/// see the database as of one moment (SQLite's read snapshot; PostgreSQL's
+/// REPEATABLE READ), so rows read by two queries agree with each other.
+macro_rules! read_tx {
+    ($self:expr, |$tx:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite(p) => {
+                let mut $tx = p.begin_with("BEGIN DEFERRED").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Pool::Postgres(p) => {
+                let mut $tx = p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
 pub struct Store {
     pool: Pool,
     redacted_url: String,

@@ -231,25 +231,28 @@ impl Store {
     /// latest two snapshots, tags and whether it is a thread.
     pub async fn post_results(&self, since: DateTime<Utc>) -> Result<Vec<PostResult>> {
         let since_ms = to_ms(since);
-        let rows: Vec<PostRow> = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT r.id, r.draft_id, r.account_name, r.network, r.url, r.published_at, r.state, r.last_error, \
-             r.last_error_at, d.title, d.body, d.tags, d.thread, \
-             (SELECT MIN(s.due_at) FROM schedule s WHERE s.kind = 'result' AND s.ref_id = r.id) AS next_fetch_at \
-             FROM result_posts r JOIN drafts d ON d.id = r.draft_id \
-             WHERE r.published_at >= $1 ORDER BY r.published_at, r.id"
-        )
-        .bind(since_ms)
-        .fetch_all(p)
-        .await
-        })?;
-        let snaps: Vec<SnapshotRow> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT s.post_id, s.at, s.likes, s.reposts, s.replies, s.quotes FROM result_snapshots s \
-             JOIN result_posts r ON r.id = s.post_id WHERE r.published_at >= $1 ORDER BY s.post_id, s.at"
-        )
-        .bind(since_ms)
-        .fetch_all(p)
-        .await)?;
+        // One snapshot of the database: a fetch finishing between the two
+        // reads would show its new count beside its old state.
+        let (rows, snaps): (Vec<PostRow>, Vec<SnapshotRow>) = read_tx!(self, |tx| {
+            let rows = sqlx::query_as(
+                "SELECT r.id, r.draft_id, r.account_name, r.network, r.url, r.published_at, r.state, r.last_error, \
+                 r.last_error_at, d.title, d.body, d.tags, d.thread, \
+                 (SELECT MIN(s.due_at) FROM schedule s WHERE s.kind = 'result' AND s.ref_id = r.id) AS next_fetch_at \
+                 FROM result_posts r JOIN drafts d ON d.id = r.draft_id \
+                 WHERE r.published_at >= $1 ORDER BY r.published_at, r.id",
+            )
+            .bind(since_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            let snaps = sqlx::query_as(
+                "SELECT s.post_id, s.at, s.likes, s.reposts, s.replies, s.quotes FROM result_snapshots s \
+                 JOIN result_posts r ON r.id = s.post_id WHERE r.published_at >= $1 ORDER BY s.post_id, s.at",
+            )
+            .bind(since_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            (rows, snaps)
+        });
         let mut by_post: HashMap<i64, Vec<&SnapshotRow>> = HashMap::new();
         for s in &snaps {
             by_post.entry(s.post_id).or_default().push(s);
