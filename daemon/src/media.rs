@@ -85,13 +85,17 @@ pub enum MediaError {
 /// The MIME type and file extension of an image, by its first bytes.
 pub fn sniff(b: &[u8]) -> Option<(&'static str, &'static str)> {
     let mime = crate::publish::card::image_type(b)?;
-    let ext = match mime {
+    Some((mime, extension(mime)))
+}
+
+/// The file extension cloutd gives a copy of an image of type `mime` (one of [`IMAGE_TYPES`]).
+fn extension(mime: &str) -> &'static str {
+    match mime {
         "image/png" => "png",
         "image/jpeg" => "jpg",
         "image/webp" => "webp",
         _ => "gif",
-    };
-    Some((mime, ext))
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u32> {
@@ -216,13 +220,7 @@ impl Media {
     }
 
     pub fn path(&self, sha256: &str, mime: &str) -> PathBuf {
-        let ext = match mime {
-            "image/png" => "png",
-            "image/jpeg" => "jpg",
-            "image/webp" => "webp",
-            _ => "gif",
-        };
-        self.dir.join(format!("{sha256}.{ext}"))
+        self.dir.join(format!("{sha256}.{}", extension(mime)))
     }
 
     fn write_error(&self, source: std::io::Error) -> MediaError {
@@ -289,7 +287,7 @@ impl Media {
             let Some(name) = name.to_str() else { continue };
             let temporary = name.starts_with('.') && name.ends_with(".tmp");
             let ours = name.split_once('.').is_some_and(|(sha, ext)| {
-                is_sha256(sha) && ["png", "jpg", "webp", "gif"].contains(&ext) && !used.contains(sha)
+                is_sha256(sha) && IMAGE_TYPES.iter().any(|t| extension(t) == ext) && !used.contains(sha)
             });
             if !temporary && !ours {
                 continue;

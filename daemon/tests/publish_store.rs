@@ -64,7 +64,10 @@ async fn a_draft_with_accounts_is_published_not_nudged(s: &Store) {
     assert!(
         s.finish_publication(claims[0].publication.id, "a", &out, t0()).await.expect("finish").is_empty()
     );
-    assert_eq!(s.next_publication_at().await.expect("next"), Some(retry_at));
+    assert_eq!(
+        s.next_claim_at(clout_daemon::store::Leased::Publications).await.expect("next"),
+        Some(retry_at)
+    );
     assert!(
         s.claim_publications("a", t0() + Duration::seconds(9), LEASE, 8).await.expect("claim").is_empty()
     );
@@ -87,7 +90,7 @@ async fn a_draft_with_accounts_is_published_not_nudged(s: &Store) {
     let outcomes: Vec<&str> = p.history.iter().map(|h| h.outcome.as_str()).collect();
     assert_eq!(outcomes, ["retry", "published"]);
     assert_eq!(p.history[0].http_status, 503);
-    assert_eq!(s.next_publication_at().await.expect("next"), None);
+    assert_eq!(s.next_claim_at(clout_daemon::store::Leased::Publications).await.expect("next"), None);
 }
 
 on_every_backend!(an_expired_claim_is_taken_over_and_the_old_owner_is_fenced);

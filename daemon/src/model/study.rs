@@ -142,29 +142,26 @@ pub struct Fetched {
     pub posts: Vec<FetchedPost>,
 }
 
-/// A stored post of someone you follow.
+/// A stored post of someone you follow: the post as fetched, and what
+/// Clout knows of it since.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudyPost {
-    pub remote_id: String,
-    pub url: String,
-    pub posted_at: DateTime<Utc>,
-    pub excerpt: String,
-    pub likes: i64,
-    pub reposts: i64,
-    pub replies: i64,
-    pub quotes: i64,
-    pub is_thread: bool,
-    pub is_reply: bool,
-    pub has_images: bool,
+    pub post: FetchedPost,
     pub first_seen_at: DateTime<Utc>,
     /// Its engagement when you last looked; `None`: not seen yet.
     pub looked_total: Option<i64>,
 }
 
-impl StudyPost {
+impl FetchedPost {
     /// Likes, reposts, replies and quotes together.
     pub fn engagement(&self) -> i64 {
         self.likes + self.reposts + self.replies + self.quotes
+    }
+}
+
+impl StudyPost {
+    pub fn engagement(&self) -> i64 {
+        self.post.engagement()
     }
 }
 
@@ -203,25 +200,25 @@ pub struct Cadence {
 /// from the oldest post to `now` (at least a week, so a burst is not a rate).
 pub fn cadence(posts: &[StudyPost], tz: chrono_tz::Tz, now: DateTime<Utc>) -> Cadence {
     let mut c = Cadence { posts: posts.len() as u32, ..Cadence::default() };
-    let Some(oldest) = posts.iter().map(|p| p.posted_at).min() else { return c };
+    let Some(oldest) = posts.iter().map(|p| p.post.posted_at).min() else { return c };
     let weeks = ((now - oldest).num_milliseconds() as f64 / (7.0 * 86_400_000.0)).max(1.0);
     c.posts_per_week = posts.len() as f64 / weeks;
     for p in posts {
-        let local = p.posted_at.with_timezone(&tz);
+        let local = p.post.posted_at.with_timezone(&tz);
         c.hours[local.hour() as usize] += 1;
         c.weekdays[local.weekday().num_days_from_monday() as usize] += 1;
     }
     let share = |f: fn(&StudyPost) -> bool| posts.iter().filter(|p| f(p)).count() as f64 / posts.len() as f64;
-    c.threads = share(|p| p.is_thread);
-    c.images = share(|p| p.has_images);
-    c.replies = share(|p| p.is_reply);
+    c.threads = share(|p| p.post.is_thread);
+    c.images = share(|p| p.post.has_images);
+    c.replies = share(|p| p.post.is_reply);
     c
 }
 
 /// The `n` most engaging posts since `since`, best first.
 pub fn best_posts(posts: &[StudyPost], since: DateTime<Utc>, n: usize) -> Vec<StudyPost> {
-    let mut best: Vec<StudyPost> = posts.iter().filter(|p| p.posted_at >= since).cloned().collect();
-    best.sort_by(|a, b| b.engagement().cmp(&a.engagement()).then(b.posted_at.cmp(&a.posted_at)));
+    let mut best: Vec<StudyPost> = posts.iter().filter(|p| p.post.posted_at >= since).cloned().collect();
+    best.sort_by(|a, b| b.engagement().cmp(&a.engagement()).then(b.post.posted_at.cmp(&a.post.posted_at)));
     best.truncate(n);
     best
 }
@@ -464,8 +461,8 @@ pub fn suggest_slots(
         mine.add(r.published_at, tz, r.engagement() as f64);
     }
     let mut theirs = Spread::default();
-    for p in follows.iter().filter(|p| !p.is_reply) {
-        theirs.add(p.posted_at, tz, (p.engagement() + 1) as f64);
+    for p in follows.iter().filter(|p| !p.post.is_reply) {
+        theirs.add(p.post.posted_at, tz, (p.engagement() + 1) as f64);
     }
     let mut all = Vec::new();
     for d in 0..7 {
@@ -586,17 +583,12 @@ mod tests {
 
     fn post(at: DateTime<Utc>, likes: i64) -> StudyPost {
         StudyPost {
-            remote_id: at.timestamp().to_string(),
-            url: String::new(),
-            posted_at: at,
-            excerpt: String::new(),
-            likes,
-            reposts: 0,
-            replies: 0,
-            quotes: 0,
-            is_thread: false,
-            is_reply: false,
-            has_images: false,
+            post: FetchedPost {
+                remote_id: at.timestamp().to_string(),
+                posted_at: at,
+                likes,
+                ..FetchedPost::default()
+            },
             first_seen_at: at,
             looked_total: None,
         }

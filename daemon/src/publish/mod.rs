@@ -349,7 +349,7 @@ impl crate::leased::Queue for Publications {
     }
 
     async fn next_at(core: &Core) -> crate::error::Result<Option<chrono::DateTime<Utc>>> {
-        core.store.next_publication_at().await
+        core.store.next_claim_at(crate::store::Leased::Publications).await
     }
 
     fn work(
@@ -366,7 +366,7 @@ impl crate::leased::Queue for Publications {
 /// back when it starts again.
 pub async fn run(core: Arc<Core>, shutdown: watch::Receiver<bool>) {
     let me = owner(&core);
-    if let Err(e) = core.store.release_publication_claims(&me).await {
+    if let Err(e) = core.store.release_claims(crate::store::Leased::Publications, &me).await {
         tracing::error!(error = %e, "cannot release this daemon's earlier publishing claims");
     }
     crate::leased::run::<Publications>(core, me, shutdown, "the publisher").await;

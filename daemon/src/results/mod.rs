@@ -74,7 +74,7 @@ type Done = Vec<(i64, Fetched)>;
 /// shutdown are abandoned; their claims are taken back at the next start.
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let me = crate::publish::owner(&core);
-    if let Err(e) = core.store.release_result_claims(&me).await {
+    if let Err(e) = core.store.release_claims(crate::store::Leased::Results, &me).await {
         tracing::error!(error = %e, "cannot release this daemon's earlier result claims");
     }
     let lease = chrono::Duration::from_std(LEASE).unwrap_or_else(|_| chrono::Duration::seconds(120));

@@ -20,7 +20,8 @@ use crate::study::stage;
 /// Most slots one suggestion gives.
 const MAX_SUGGESTIONS: u32 = 7;
 
-fn post_to_proto(p: &StudyPost) -> v1::StudiedPost {
+fn post_to_proto(s: &StudyPost) -> v1::StudiedPost {
+    let p = &s.post;
     v1::StudiedPost {
         remote_id: p.remote_id.clone(),
         url: p.url.clone(),
@@ -33,7 +34,7 @@ fn post_to_proto(p: &StudyPost) -> v1::StudiedPost {
         is_thread: p.is_thread,
         is_reply: p.is_reply,
         has_images: p.has_images,
-        is_new: p.looked_total.is_none(),
+        is_new: s.looked_total.is_none(),
     }
 }
 
@@ -236,7 +237,7 @@ impl v1::study_service_server::StudyService for Api {
             added,
             tz: tz.name().to_string(),
             own_posts: own.len() as u32,
-            follows_posts: theirs.iter().filter(|p| !p.is_reply).count() as u32,
+            follows_posts: theirs.iter().filter(|p| !p.post.is_reply).count() as u32,
         }))
     }
 }

@@ -79,6 +79,8 @@ macro_rules! read_tx {
     };
 }
 
+pub use leases::Leased;
+
 pub struct Store {
     pool: Pool,
     redacted_url: String,
@@ -280,6 +282,7 @@ pub mod backup;
 mod bulk;
 pub mod fault;
 mod import;
+mod leases;
 mod parts;
 mod program;
 mod review;

@@ -411,34 +411,6 @@ impl Store {
         Ok(out)
     }
 
-    /// When the next publication is due to be tried, if any waits.
-    pub async fn next_publication_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let (ms,): (Option<i64>,) = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) FROM publications \
-             WHERE state IN ('pending', 'publishing')"
-        )
-        .fetch_one(p)
-        .await
-        })?;
-        Ok(ms.map(from_ms))
-    }
-
-    /// Frees the claims a daemon left behind when it stopped: on SQLite, where
-    /// only one daemon runs, every claim; on PostgreSQL, those of `owner`
-    /// (this daemon on its socket) — other daemons' claims run out on their own.
-    pub async fn release_publication_claims(&self, owner: &str) -> Result<()> {
-        on_pool!(self, |p| sqlx::query(
-            "UPDATE publications SET lease_until = 0 WHERE state = 'publishing' AND (lease_owner = $1 OR $2)"
-        )
-        .bind(owner)
-        .bind(!self.is_postgres())
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
     /// Extends `owner`'s claim on a publication; false when it no longer holds it.
     pub async fn renew_publication_claim(&self, id: i64, owner: &str, until: DateTime<Utc>) -> Result<bool> {
         let done = on_pool!(self, |p| {

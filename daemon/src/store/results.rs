@@ -313,20 +313,6 @@ impl Store {
         Ok(done)
     }
 
-    /// Frees the claims a daemon left behind when it stopped (see
-    /// [`Store::release_publication_claims`]).
-    pub async fn release_result_claims(&self, owner: &str) -> Result<()> {
-        on_pool!(self, |p| sqlx::query(
-            "UPDATE result_posts SET lease_until = 0 WHERE state = 'fetching' AND (lease_owner = $1 OR $2)"
-        )
-        .bind(owner)
-        .bind(!self.is_postgres())
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
     /// Claims up to `limit` posts queued for a fetch (or whose claim ran out)
     /// for `owner` until `now + lease`.
     pub async fn claim_results(

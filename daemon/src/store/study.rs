@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::tx::Tx;
 use super::{Pool, Store};
 use crate::error::Result;
-use crate::model::study::{Fetched, Person, StudyPost};
+use crate::model::study::{Fetched, FetchedPost, Person, StudyPost};
 use crate::model::{Nudge, from_ms, to_ms};
 
 /// A person claimed for fetching.
@@ -89,17 +89,19 @@ struct PostRow {
 impl From<PostRow> for StudyPost {
     fn from(r: PostRow) -> StudyPost {
         StudyPost {
-            remote_id: r.remote_id,
-            url: r.url,
-            posted_at: from_ms(r.posted_at),
-            excerpt: r.excerpt,
-            likes: r.likes,
-            reposts: r.reposts,
-            replies: r.replies,
-            quotes: r.quotes,
-            is_thread: r.is_thread != 0,
-            is_reply: r.is_reply != 0,
-            has_images: r.has_images != 0,
+            post: FetchedPost {
+                remote_id: r.remote_id,
+                url: r.url,
+                posted_at: from_ms(r.posted_at),
+                excerpt: r.excerpt,
+                likes: r.likes,
+                reposts: r.reposts,
+                replies: r.replies,
+                quotes: r.quotes,
+                is_thread: r.is_thread != 0,
+                is_reply: r.is_reply != 0,
+                has_images: r.has_images != 0,
+            },
             first_seen_at: from_ms(r.first_seen_at),
             looked_total: r.looked_total,
         }
@@ -171,19 +173,6 @@ impl Store {
         Ok(n)
     }
 
-    /// When the next fetch is due (or a claim runs out), if any waits.
-    pub async fn next_study_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let (ms,): (Option<i64>,) = on_pool!(self, |p| {
-            sqlx::query_as(
-            "SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) FROM study_people \
-             WHERE state IN ('pending', 'fetching')"
-        )
-        .fetch_one(p)
-        .await
-        })?;
-        Ok(ms.map(from_ms))
-    }
-
     /// When `follow_id` is fetched next: its retry, else its daily `study` row.
     pub async fn next_fetch_of(&self, follow_id: i64) -> Result<Option<DateTime<Utc>>> {
         let (ms,): (Option<i64>,) = on_pool!(self, |p| {
@@ -196,21 +185,6 @@ impl Store {
         .await
         })?;
         Ok(ms.map(from_ms))
-    }
-
-    /// Frees the claims a daemon left behind (every claim on SQLite).
-    pub async fn release_study_claims(&self, owner: &str) -> Result<()> {
-        on_pool!(self, |p| {
-            sqlx::query(
-            "UPDATE study_people SET state = 'pending', lease_until = 0 WHERE state = 'fetching' AND (lease_owner = $1 OR $2)"
-        )
-        .bind(owner)
-        .bind(!self.is_postgres())
-        .execute(p)
-        .await
-        .map(|_| ())
-        })?;
-        Ok(())
     }
 
     /// Claims up to `limit` people due for a fetch (or whose claim ran out)

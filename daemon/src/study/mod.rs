@@ -182,7 +182,7 @@ impl crate::leased::Queue for People {
     }
 
     async fn next_at(core: &Core) -> crate::error::Result<Option<DateTime<Utc>>> {
-        core.store.next_study_at().await
+        core.store.next_claim_at(crate::store::Leased::Study).await
     }
 
     fn work(
@@ -197,7 +197,7 @@ impl crate::leased::Queue for People {
 /// Fetches the people due until `shutdown` flips.
 pub async fn run(core: Arc<Core>, shutdown: watch::Receiver<bool>) {
     let me = crate::leased::owner(&core, ":study");
-    if let Err(e) = core.store.release_study_claims(&me).await {
+    if let Err(e) = core.store.release_claims(crate::store::Leased::Study, &me).await {
         tracing::error!(error = %e, "cannot release this daemon's earlier study claims");
     }
     crate::leased::run::<People>(core, me, shutdown, "the study task").await;

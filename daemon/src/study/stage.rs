@@ -25,7 +25,8 @@ pub async fn evidence(store: &Store, results: &impl OwnResults, now: DateTime<Ut
     let mut people = Vec::new();
     for p in store.studied_people(None).await? {
         let posts = store.study_posts(p.follow_id, since).await?;
-        let e: Vec<i64> = posts.iter().filter(|p| !p.is_reply).map(study::StudyPost::engagement).collect();
+        let e: Vec<i64> =
+            posts.iter().filter(|p| !p.post.is_reply).map(study::StudyPost::engagement).collect();
         people.push((p.followers, e));
     }
     Ok(judge(StageEvidence {
