@@ -172,9 +172,14 @@ async fn isolate(core: &Core, failures: &mut HashMap<i64, u32>) -> crate::error:
 /// later batches grow to [`BATCH`] for throughput.
 async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
     let mut size = 32;
+    let (mut posts, mut study, mut results) = (false, false, false);
     loop {
-        let fired =
-            crate::fire::fire_due(&core.store, crate::clock::now(), size, &core.policy(), None).await?;
+        let batch =
+            crate::fire::fire_batch(&core.store, crate::clock::now(), size, &core.policy(), None).await?;
+        posts |= batch.posts;
+        study |= batch.study;
+        results |= batch.results;
+        let fired = batch.nudges;
         if let Some(last) = fired.last() {
             for n in &fired {
                 tracing::debug!(nudge = n.id, kind = %n.kind, late = n.late, "{}", n.message);
@@ -186,10 +191,17 @@ async fn fire_all_due(core: &Core) -> crate::error::Result<()> {
             core.nudges.send_replace(last.id);
         }
         if fired.len() < size as usize {
-            // Drafts that publish themselves write no nudge when they fire.
-            core.publish.wake();
-            core.study.wake();
-            core.results.wake();
+            // Drafts that publish themselves write no nudge when they fire;
+            // each worker is woken only when a row of its kind fired.
+            if posts {
+                core.publish.wake();
+            }
+            if study {
+                core.study.wake();
+            }
+            if results {
+                core.results.wake();
+            }
             return Ok(());
         }
         size = (size * 4).min(BATCH);

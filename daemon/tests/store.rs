@@ -508,3 +508,17 @@ async fn nudges_can_be_acknowledged_and_snoozed(s: &Store) {
     assert_eq!(again[0].draft_id, fired[1].draft_id);
     assert_eq!(s.unread_nudges(10).await.expect("unread").len(), 1);
 }
+
+on_every_backend!(a_batch_says_which_workers_have_work);
+async fn a_batch_says_which_workers_have_work(s: &Store) {
+    let policy = clout_daemon::rules::Policy::default();
+    let t = s.add_task(&daily("daily 10:00", chrono_tz::UTC), t0()).await.expect("task");
+    let due = t.next_due_at.expect("the task's next occurrence");
+    let b = clout_daemon::fire::fire_batch(s, due, 100, &policy, None).await.expect("fire");
+    assert!(b.nudges.iter().any(|n| n.kind == "task_due"), "{b:?}");
+    assert!(!b.posts && !b.study && !b.results, "a task woke a worker: {b:?}");
+    let at = due + Duration::minutes(30);
+    s.add_draft(&new("hello", Some(at)), t0()).await.expect("add");
+    let b = clout_daemon::fire::fire_batch(s, at, 100, &policy, None).await.expect("fire");
+    assert!(b.posts && !b.study && !b.results, "{b:?}");
+}

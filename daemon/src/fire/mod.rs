@@ -94,12 +94,36 @@ pub async fn fire_due(
     policy: &Policy,
     only: Option<i64>,
 ) -> Result<Vec<Nudge>> {
+    Ok(fire_batch(store, now, limit, policy, only).await?.nudges)
+}
+
+/// What one batch of due rows gave: the nudges written, and which workers
+/// have work from it.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub nudges: Vec<Nudge>,
+    /// A post fired: the publisher may have a draft to publish.
+    pub posts: bool,
+    /// A person is due to be read.
+    pub study: bool,
+    /// A post's snapshot is due.
+    pub results: bool,
+}
+
+/// [`fire_due`], saying also which kinds of row fired.
+pub async fn fire_batch(
+    store: &Store,
+    now: DateTime<Utc>,
+    limit: u32,
+    policy: &Policy,
+    only: Option<i64>,
+) -> Result<Batch> {
     let now_ms = to_ms(now);
     let mut tx = store.begin().await?;
     tx.lock_nudge_log().await?;
     let program = tx.program_state().await?;
     if program.paused {
-        return Ok(Vec::new());
+        return Ok(Batch::default());
     }
     let ctx = FireCtx {
         opened_ms: store.opened_ms(),
@@ -109,11 +133,17 @@ pub async fn fire_due(
         policy: policy.clone(),
     };
     let due = tx.claim_due(now_ms, limit, only).await?;
-    let mut out = Vec::with_capacity(due.len());
+    let mut out = Batch { nudges: Vec::with_capacity(due.len()), ..Batch::default() };
     let mut gone = Vec::with_capacity(due.len());
     for row in due {
+        match row.kind.as_str() {
+            "post" => out.posts = true,
+            "study" => out.study = true,
+            "result" => out.results = true,
+            _ => {}
+        }
         let fired = fire_row(&mut tx, &row, &ctx).await?;
-        out.extend(fired.nudges);
+        out.nudges.extend(fired.nudges);
         match fired.next_due {
             Some(due) => tx.reschedule(row.id, due).await?,
             // Deleted together at the end of the batch: one statement instead of one per row.
