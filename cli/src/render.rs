@@ -35,8 +35,14 @@ pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
 /// "in 3h 12m" / "5m ago".
 pub fn relative(t: DateTime<Utc>) -> String {
     let secs = (t - Utc::now()).num_seconds();
-    let a = secs.unsigned_abs();
-    let text = if a < 60 {
+    let text = span(secs.unsigned_abs());
+    if secs >= 0 { format!("in {text}") } else { format!("{text} ago") }
+}
+
+/// A length of time, to two units: `45s`, `12m`, `3h 5m`, `2d 4h`.
+pub fn span(secs: u64) -> String {
+    let a = secs;
+    if a < 60 {
         format!("{a}s")
     } else if a < 3600 {
         format!("{}m", a / 60)
@@ -44,8 +50,7 @@ pub fn relative(t: DateTime<Utc>) -> String {
         format!("{}h {}m", a / 3600, (a % 3600) / 60)
     } else {
         format!("{}d {}h", a / 86_400, (a % 86_400) / 3600)
-    };
-    if secs >= 0 { format!("in {text}") } else { format!("{text} ago") }
+    }
 }
 
 /// "1 item", "2 items", "0 items".

@@ -742,6 +742,7 @@ impl v1::daemon_service_server::DaemonService for Api {
             pending_items: store.pending_count().await?,
             nudges: store.nudge_count().await?,
             calendar_url: self.core.calendar_url.clone().unwrap_or_default(),
+            clock_offset_ms: crate::clock::offset().num_milliseconds(),
         }))
     }
 }

@@ -193,6 +193,12 @@ fn the_default_schedule_runs_on_the_daemons_clock_an_hour_a_day_a_week_and_a_mon
     ];
     for (offset, snapshots, next) in steps {
         let d = home.start_with(&["--clock-offset", offset]).expect("cloutd did not start");
+        if offset == "61m" {
+            // The status says the clock is shifted, in JSON and in words.
+            assert_eq!(home.json(&["status"])["clock_offset_ms"], 61 * 60_000);
+            let text = stdout(&home.clout(&["status"]));
+            assert!(text.contains("Clock:     1h 1m ahead of the wall clock"), "{text}");
+        }
         // The month's posts and the one before: the post is 30 days old at the last step.
         let r = results_of(
             &home,

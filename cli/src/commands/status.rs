@@ -41,6 +41,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "pending_items": s.pending_items,
             "nudges": s.nudges,
             "calendar_url": (!s.calendar_url.is_empty()).then_some(&s.calendar_url),
+            "clock_offset_ms": s.clock_offset_ms,
             "sinks": sink_json,
             "healthy": s.healthy,
             "problems": s.problems,
@@ -56,6 +57,12 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         anstream::println!("{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}", s.version, s.protocol, s.pid);
         if let Some(t) = started {
             println!("Up since:  {} ({})", render::local(t, ctx.tz), render::relative(t).replace(" ago", ""));
+        }
+        if s.clock_offset_ms != 0 {
+            anstream::println!(
+                "Clock:     {YELLOW}{} ahead of the wall clock{YELLOW:#} (cloutd --clock-offset); times given to clout are read on the wall clock",
+                render::span(s.clock_offset_ms.unsigned_abs() / 1000)
+            );
         }
         if s.healthy {
             anstream::println!("Health:    {GREEN}firing on time{GREEN:#} (lag {})", lag(s.lag_ms));
