@@ -10,6 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The real Bluesky PDS for tests/tests/real_bluesky.rs: installed (or found in its cache)
+# before any test runs, so a first install is not inside a test's time limit.
+bash scripts/pds.sh >/dev/null || echo "test.sh: scripts/pds.sh could not install the PDS"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --profile ci
   cargo test --workspace --doc

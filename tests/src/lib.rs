@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub mod fake;
+pub mod pds;
 pub mod social;
 
 /// Path of a binary built by this workspace (`cloutd` or `clout`).
