@@ -522,3 +522,23 @@ async fn a_batch_says_which_workers_have_work(s: &Store) {
     let b = clout_daemon::fire::fire_batch(s, at, 100, &policy, None).await.expect("fire");
     assert!(b.posts && !b.study && !b.results, "{b:?}");
 }
+
+on_every_backend!(an_export_holds_writes_off_until_it_is_read);
+async fn an_export_holds_writes_off_until_it_is_read(s: &Store) {
+    s.add_draft(&new("before", None), t0()).await.expect("add");
+    let hold = s.hold_writes().await.expect("hold");
+    // A write waits while the hold lasts, however long it lasts: here, 300 ms.
+    let during = new("during", None);
+    let write = s.add_draft(&during, t0());
+    tokio::pin!(write);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut write).await.is_err(),
+        "a write went through the hold"
+    );
+    // Reads go on meanwhile, and see the state the hold began with.
+    assert_eq!(s.list_drafts(&[]).await.expect("read during the hold").len(), 1);
+    hold.commit().await.expect("release");
+    write.await.expect("the write after the hold");
+    let doc = s.export().await.expect("export");
+    assert_eq!(doc.drafts.len(), 2);
+}

@@ -397,7 +397,15 @@ pub fn validate(doc: &Document) -> Result<()> {
 }
 
 impl Store {
+    /// Everything, as one state of the database: writes wait until it is read.
     pub async fn export(&self) -> Result<Document> {
+        let hold = self.hold_writes().await?;
+        let doc = self.export_held().await;
+        hold.commit().await?;
+        doc
+    }
+
+    async fn export_held(&self) -> Result<Document> {
         let p = self.program().await?;
         let (stored_tz,): (String,) =
             on_pool!(self, |pool| sqlx::query_as("SELECT tz FROM program WHERE id = 1")

@@ -67,6 +67,29 @@ impl Store {
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
+
+    /// Holds off every write until the returned transaction ends: SQLite's
+    /// write lock (`BEGIN IMMEDIATE`); on PostgreSQL a SHARE lock on every
+    /// table of the schema, taken once the writes under way have committed.
+    /// Reads made meanwhile, on any connection, all see one state of the
+    /// database: an export made under it is a consistent copy.
+    pub async fn hold_writes(&self) -> Result<Tx> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(t) = &mut tx {
+            let (tables,): (Option<String>,) = sqlx::query_as(
+                "SELECT string_agg(quote_ident(tablename), ', ' ORDER BY tablename) FROM pg_tables \
+                 WHERE schemaname = current_schema()",
+            )
+            .fetch_one(&mut **t)
+            .await?;
+            if let Some(tables) = tables {
+                sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {tables} IN SHARE MODE")))
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        Ok(tx)
+    }
 }
 
 impl Tx {
