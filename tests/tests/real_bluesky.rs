@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use clout_e2e::pds::{Pds, PdsAccount, Proxy, png, rkey};
+use clout_e2e::pds::{Pds, PdsAccount, Proxy, rkey};
 use clout_e2e::social::{add_draft, outcomes, wait_state};
 use clout_e2e::{Home, write_secret};
 use serde_json::{Value, json};
@@ -23,6 +23,8 @@ const GET_RECORD: &str = "/xrpc/com.atproto.repo.getRecord";
 /// Part 1 of the thread with the image: a mention, a link and a tag, after
 /// a character of more than one byte.
 const FIRST: &str = "part one \u{2014} by @alice.test, see https://example.com/a #clout";
+/// A 60×40 RGB PNG of a colour gradient.
+const IMAGE: &[u8] = include_bytes!("../fixtures/pds-60x40.png");
 
 /// A PDS with alice.test on it, and an app password for her.
 fn pds_with_alice() -> Option<(Pds, PdsAccount, String)> {
@@ -103,16 +105,8 @@ fn assert_parts_are(d: &Value, records: &[Value]) {
 fn a_thread_with_an_image_is_posted_to_a_real_pds() {
     let Some((pds, alice, app_password)) = pds_with_alice() else { return };
     // The PLC directory knows alice's DID, with the PDS as her service.
-    let doc = clout_e2e::pds::request(
-        pds.plc.trim_start_matches("http://"),
-        "GET",
-        &format!("/{}", alice.did),
-        &[],
-        &[],
-    )
-    .expect("ask the PLC directory");
-    assert_eq!(doc.status, 200, "{}", String::from_utf8_lossy(&doc.body));
-    let doc = doc.json();
+    let (status, doc) = pds.did_document(&alice.did);
+    assert_eq!(status, 200, "{doc}");
     assert_eq!(doc["alsoKnownAs"], json!(["at://alice.test"]), "{doc:#}");
     let port = pds.url.rsplit(':').next().expect("port");
     assert_eq!(doc["service"][0]["serviceEndpoint"], format!("http://localhost:{port}"), "{doc:#}");
@@ -123,9 +117,9 @@ fn a_thread_with_an_image_is_posted_to_a_real_pds() {
     assert_eq!(account["remote_id"], alice.did.as_str(), "{account}");
     assert_eq!(account["handle"], "alice.test", "{account}");
 
-    let image = png(60, 40);
+    let image = IMAGE;
     let path = home.dir.path().join("gradient.png");
-    std::fs::write(&path, &image).expect("write the image");
+    std::fs::write(&path, image).expect("write the image");
     let alt = "A gradient from green to red";
     let id = add_draft(
         &home,
