@@ -34,21 +34,20 @@ macro_rules! on_pool {
     };
 }
 
-/// Runs `$body` inside a write transaction bound to `$tx` and commits it.
-/// An early return (`?`) from the body rolls the transaction back.
-/// SQLite takes the write lock up front (`BEGIN IMMEDIATE`), so a
-/// read-then-write never fails half-way with SQLITE_BUSY_SNAPSHOT.
-macro_rules! in_tx {
-    ($self:expr, |$tx:ident| $body:expr) => {
+/// Runs `$body` in a transaction bound to `$tx`, begun with `$sqlite` on
+/// SQLite and `$postgres` on PostgreSQL, and commits it. An early return
+/// (`?`) from the body rolls the transaction back.
+macro_rules! tx_begun_with {
+    ($self:expr, $sqlite:expr, $postgres:expr, |$tx:ident| $body:expr) => {
         match &$self.pool {
             Pool::Sqlite(p) => {
-                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let mut $tx = p.begin_with($sqlite).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
             }
             Pool::Postgres(p) => {
-                let mut $tx = p.begin().await?;
+                let mut $tx = p.begin_with($postgres).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -57,25 +56,23 @@ macro_rules! in_tx {
     };
 }
 
+/// Runs `$body` inside a write transaction bound to `$tx` and commits it.
+/// SQLite takes the write lock up front (`BEGIN IMMEDIATE`), so a
+/// read-then-write never fails half-way with SQLITE_BUSY_SNAPSHOT.
+macro_rules! in_tx {
+    ($self:expr, |$tx:ident| $body:expr) => {
+        tx_begun_with!($self, "BEGIN IMMEDIATE", "BEGIN", |$tx| $body)
+    };
+}
+
 /// Runs `$body` in a read-only transaction bound to `$tx`: all its queries
 /// see the database as of one moment (SQLite's read snapshot; PostgreSQL's
 /// REPEATABLE READ), so rows read by two queries agree with each other.
 macro_rules! read_tx {
     ($self:expr, |$tx:ident| $body:expr) => {
-        match &$self.pool {
-            Pool::Sqlite(p) => {
-                let mut $tx = p.begin_with("BEGIN DEFERRED").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            Pool::Postgres(p) => {
-                let mut $tx = p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-        }
+        tx_begun_with!($self, "BEGIN DEFERRED", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", |$tx| {
+            $body
+        })
     };
 }
 
