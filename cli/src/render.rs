@@ -34,7 +34,12 @@ pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
 
 /// "in 3h 12m" / "5m ago".
 pub fn relative(t: DateTime<Utc>) -> String {
-    let secs = (t - Utc::now()).num_seconds();
+    relative_to(t, Utc::now())
+}
+
+/// `t` as seen from `now`: "in 5m", "2h 10m ago".
+pub fn relative_to(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (t - now).num_seconds();
     let text = span(secs.unsigned_abs());
     if secs >= 0 { format!("in {text}") } else { format!("{text} ago") }
 }

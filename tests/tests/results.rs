@@ -198,6 +198,8 @@ fn the_default_schedule_runs_on_the_daemons_clock_an_hour_a_day_a_week_and_a_mon
             assert_eq!(home.json(&["status"])["clock_offset_ms"], 61 * 60_000);
             let text = stdout(&home.clout(&["status"]));
             assert!(text.contains("Clock:     1h 1m ahead of the wall clock"), "{text}");
+            // Its times are seen from its own clock: it started seconds ago, not in an hour.
+            assert!(text.lines().any(|l| l.starts_with("Up since:") && l.ends_with("s)")), "{text}");
         }
         // The month's posts and the one before: the post is 30 days old at the last step.
         let r = results_of(

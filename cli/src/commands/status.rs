@@ -30,7 +30,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "compatible": !mismatch,
             "pid": s.pid,
             "started_at": started.map(|t| t.to_rfc3339()),
-            "uptime_seconds": started.map(|t| (chrono::Utc::now() - t).num_seconds()),
+            "uptime_seconds": started.map(|t| (chrono::Utc::now() + chrono::Duration::milliseconds(s.clock_offset_ms) - t).num_seconds()),
             "database": s.database,
             "socket": s.socket,
             "next_due_at": next.map(|t| t.to_rfc3339()),
@@ -54,9 +54,12 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             })).collect::<Vec<_>>(),
         }));
     } else {
+        // Times are cloutd's, so they are seen from its clock (shifted by --clock-offset, if at all).
+        let daemon_now = chrono::Utc::now() + chrono::Duration::milliseconds(s.clock_offset_ms);
+        let relative = |t| render::relative_to(t, daemon_now);
         anstream::println!("{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}", s.version, s.protocol, s.pid);
         if let Some(t) = started {
-            println!("Up since:  {} ({})", render::local(t, ctx.tz), render::relative(t).replace(" ago", ""));
+            println!("Up since:  {} ({})", render::local(t, ctx.tz), relative(t).replace(" ago", ""));
         }
         if s.clock_offset_ms != 0 {
             anstream::println!(
@@ -76,7 +79,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             .loops
             .iter()
             .map(|l| {
-                let last = render::time(&l.last_turn).map_or_else(|| "never".to_string(), render::relative);
+                let last = render::time(&l.last_turn).map_or_else(|| "never".to_string(), relative);
                 if l.busy_ms > 0 {
                     format!("{} {last}, busy {}", l.name, lag(l.busy_ms))
                 } else {
@@ -102,7 +105,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                     _ => String::new(),
                 };
                 let held = if s.paused { ", held by the pause" } else { "" };
-                println!("Next due:  {} ({}){what}{held}", render::local(t, ctx.tz), render::relative(t));
+                println!("Next due:  {} ({}){what}{held}", render::local(t, ctx.tz), relative(t));
             }
             None => println!("Next due:  nothing scheduled"),
         }
