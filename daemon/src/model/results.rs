@@ -266,20 +266,9 @@ pub fn remote_post(url: &str) -> Option<RemotePost> {
 
 /// Reads one snapshot offset such as `1h`, `24h`, `7d`, `30s` (tests).
 pub fn parse_after(s: &str) -> Result<i64, Invalid> {
-    let bad =
-        || Invalid::new("after", format!("`{s}` is not a duration: give one like \"1h\", \"24h\" or \"7d\""));
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = t.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let per = match unit.trim() {
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    let ms = n.saturating_mul(per);
+    let ms = crate::clock::duration_ms(s).ok_or_else(|| {
+        Invalid::new("after", format!("`{s}` is not a duration: give one like \"1h\", \"24h\" or \"7d\""))
+    })?;
     if !(1_000..=366 * 86_400_000).contains(&ms) {
         return Err(Invalid::new(
             "after",
