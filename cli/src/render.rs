@@ -45,8 +45,7 @@ pub fn relative_to(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// A length of time, to two units: `45s`, `12m`, `3h 5m`, `2d 4h`.
-pub fn span(secs: u64) -> String {
-    let a = secs;
+pub fn span(a: u64) -> String {
     if a < 60 {
         format!("{a}s")
     } else if a < 3600 {

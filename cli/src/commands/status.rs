@@ -14,6 +14,8 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let cli_version = env!("CARGO_PKG_VERSION");
     let mismatch = s.protocol != clout_proto::PROTOCOL;
     let started = render::time(&s.started_at);
+    // Times are cloutd's, so they are seen from its clock (shifted by --clock-offset, if at all).
+    let daemon_now = chrono::Utc::now() + chrono::Duration::milliseconds(s.clock_offset_ms);
     let next = render::time(&s.next_due_at);
     // An older daemon may not know sinks; the status still shows the rest.
     let sinks = call!(cl, sinks, list_sinks, v1::ListSinksRequest {}).map(|r| r.sinks).unwrap_or_default();
@@ -30,7 +32,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "compatible": !mismatch,
             "pid": s.pid,
             "started_at": started.map(|t| t.to_rfc3339()),
-            "uptime_seconds": started.map(|t| (chrono::Utc::now() + chrono::Duration::milliseconds(s.clock_offset_ms) - t).num_seconds()),
+            "uptime_seconds": started.map(|t| (daemon_now - t).num_seconds()),
             "database": s.database,
             "socket": s.socket,
             "next_due_at": next.map(|t| t.to_rfc3339()),
@@ -54,8 +56,6 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             })).collect::<Vec<_>>(),
         }));
     } else {
-        // Times are cloutd's, so they are seen from its clock (shifted by --clock-offset, if at all).
-        let daemon_now = chrono::Utc::now() + chrono::Duration::milliseconds(s.clock_offset_ms);
         let relative = |t| render::relative_to(t, daemon_now);
         anstream::println!("{BOLD}cloutd {}{BOLD:#} (protocol {}), pid {}", s.version, s.protocol, s.pid);
         if let Some(t) = started {
